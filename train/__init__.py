@@ -1,0 +1,1 @@
+"""Training stage: float PyTorch models of paper 1 (Bittar & Garner 2022) and paper 2 (Dampfhoffer et al.), ANN baselines, data, export to the network IR. Imports nothing from later stages and never Lava."""
