@@ -1,0 +1,428 @@
+"""The network IR: the one description of a network that every stage after training reads.
+
+A network is a list of nodes and a list of edges. Three node types:
+
+- ``InputNode``   the input channels (spikes, or graded values such as filterbank features);
+- ``DenseNode``   a synapse matrix ``weight[out, in]`` (+ optional ``bias[out]`` and fixed ``mask``);
+- ``NeuronNode``  a population of ``size`` neurons of one ``model`` with per-neuron ``params``.
+
+Every edge touches exactly one ``DenseNode``: ``source -> dense`` and ``dense -> target`` (``port``
+names the neuron input the dense drives: ``"input"``, or ``"gate"`` for SpikGRU's update gate).
+A dense whose source is its own target population is recurrent: it carries ``s[t-1]`` (paper 1,
+Eq. 12: ``I[t] = W x[t] + V s[t-1]``). All other denses are feed-forward.
+
+Float semantics of the neuron models (per time step ``t``; ``I[t]`` is the sum of the denses on the
+``input`` port, ``W x + b``; ``H(x) = 1 if x > 0 else 0``, strict as on Loihi; state starts at 0):
+
+- ``lif``      (paper 1, Eq. 4-6 as run by sparch): ``u = α (u - ϑ s) + (1 - α) I``; ``s = H(u - ϑ)``.
+  params: ``alpha``, ``threshold``.
+- ``adlif``    (paper 1, Eq. 7-9 as run by sparch): ``w = β w + a u + b s`` (old u, s), then
+  ``u = α (u - ϑ s) + (1 - α)(I - w)``; ``s = H(u - ϑ)``. params: ``alpha beta a b threshold``.
+- ``mthr_lif`` moving-threshold adaptation (Bellec et al. 2018 style, paper 1 Table 11):
+  ``A = ρ A + s`` (old s), ``θ = ϑ + k A``, ``u = α (u - θ_old s) + (1 - α) I``; ``s = H(u - θ)``.
+  params: ``alpha rho k threshold``.
+- ``cuba_lif`` (paper 2, Eq. 3-5; Lava's LIF): ``i = α i + I``; with ``reset == "subtract"``:
+  ``v = β v + (1 - β) i - ϑ s``, with ``reset == "zero"``: ``v = β v (1 - s) + (1 - β) i``;
+  ``s = H(v - ϑ)``. params: ``alpha beta threshold``; the reset rule is ``NeuronNode.reset``.
+- ``spikgru``  (paper 2, Eq. 6-9): ``z = σ(I_gate)``, ``i = α i + I``, ``v = z v + (1 - z) i - ϑ s``;
+  ``s = H(v - ϑ)``. params: ``alpha threshold``.
+- ``li``       non-spiking leaky integrator readout (paper 1 §2.5): ``u = α u + (1 - α) I``.
+  params: ``alpha``. Its output is the potential, not spikes.
+
+A *fixed* IR (after ``convert``) uses the same classes with integer arrays and a ``Precision``
+record on the network; the meaning of each integer parameter is defined by the quantizer that wrote
+it (``precision.scheme``). Serialization is one writer and one reader (``save_network`` /
+``load_network``), with a type tag and a format version.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import h5py
+import numpy as np
+
+from snn_deploy.atomic import atomic_path
+from snn_deploy.errors import FormatError, SnnDeployError
+
+FORMAT_TAG = "snn-deploy-network"
+FORMAT_VERSION = 1
+
+NEURON_MODELS = ("lif", "adlif", "mthr_lif", "cuba_lif", "spikgru", "li")
+SPIKING_MODELS = frozenset(NEURON_MODELS) - {"li"}
+NEURON_PORTS = {"spikgru": ("input", "gate")}
+DEFAULT_PORTS = ("input",)
+RESETS = ("subtract", "zero")
+ENCODINGS = ("spikes", "graded")
+
+
+class GraphError(SnnDeployError, ValueError):
+    """A network graph is inconsistent (shapes, edges, names); the message names the nodes."""
+
+
+@dataclass
+class InputNode:
+    name: str
+    size: int
+    encoding: str = "spikes"
+    type: str = field(default="input", init=False, repr=False)
+
+    @property
+    def out_size(self) -> int:
+        return self.size
+
+
+@dataclass
+class DenseNode:
+    """``y = W x + b``. In a fixed IR the effective weight is ``weight * 2**weight_exp``."""
+
+    name: str
+    weight: np.ndarray
+    bias: Optional[np.ndarray] = None
+    mask: Optional[np.ndarray] = None
+    weight_exp: int = 0
+    type: str = field(default="dense", init=False, repr=False)
+
+    @property
+    def in_size(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def out_size(self) -> int:
+        return int(self.weight.shape[0])
+
+
+@dataclass
+class NeuronNode:
+    name: str
+    model: str
+    size: int
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+    reset: str = "subtract"
+    type: str = field(default="neurons", init=False, repr=False)
+
+    @property
+    def spiking(self) -> bool:
+        return self.model in SPIKING_MODELS
+
+    @property
+    def ports(self) -> tuple[str, ...]:
+        return NEURON_PORTS.get(self.model, DEFAULT_PORTS)
+
+    @property
+    def out_size(self) -> int:
+        return self.size
+
+
+Node = Union[InputNode, DenseNode, NeuronNode]
+NODE_TYPES: dict[str, type] = {"input": InputNode, "dense": DenseNode, "neurons": NeuronNode}
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    port: str = "input"
+
+
+@dataclass
+class Precision:
+    """Attached to a fixed IR: which hardware profile and quantization scheme produced the integers.
+
+    ``formats`` holds the number formats used (weight_bits, state_bits, decay_bits, ...);
+    ``layers`` per-node details (scale, exponent, saturation counts) for reports.
+    """
+
+    profile: str
+    scheme: str
+    formats: dict[str, Any] = field(default_factory=dict)
+    layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class Network:
+    nodes: list[Node]
+    edges: list[Edge]
+    meta: dict[str, Any] = field(default_factory=dict)
+    precision: Optional[Precision] = None
+
+    # ---- queries -------------------------------------------------------------------------
+    @property
+    def is_fixed(self) -> bool:
+        return self.precision is not None
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise GraphError(f"network has no node named {name!r}")
+
+    def inputs(self) -> list[InputNode]:
+        return [n for n in self.nodes if isinstance(n, InputNode)]
+
+    def neuron_nodes(self) -> list[NeuronNode]:
+        return [n for n in self.nodes if isinstance(n, NeuronNode)]
+
+    def dense_nodes(self) -> list[DenseNode]:
+        return [n for n in self.nodes if isinstance(n, DenseNode)]
+
+    def source_of(self, dense: str) -> str:
+        return next(e.source for e in self.edges if e.target == dense)
+
+    def target_of(self, dense: str) -> Edge:
+        return next(e for e in self.edges if e.source == dense)
+
+    def incoming(self, neurons: str, port: Optional[str] = None) -> list[DenseNode]:
+        """Denses that drive ``neurons`` (optionally on one ``port``), in node order."""
+        names = {e.source for e in self.edges if e.target == neurons and (port is None or e.port == port)}
+        return [n for n in self.dense_nodes() if n.name in names]
+
+    def is_recurrent(self, dense: str) -> bool:
+        return self.source_of(dense) == self.target_of(dense).target
+
+    def output(self) -> NeuronNode:
+        """The readout population: ``meta['output']`` or the last neuron node."""
+        name = self.meta.get("output")
+        node = self.node(name) if name else self.neuron_nodes()[-1]
+        if not isinstance(node, NeuronNode):
+            raise GraphError(f"output node {node.name!r} is not a neuron population")
+        return node
+
+    def layer_order(self) -> list[NeuronNode]:
+        """Neuron populations in feed-forward order (recurrent denses ignored); raises on cycles."""
+        order: list[str] = []
+        done = {n.name for n in self.inputs()}
+        pending = [n.name for n in self.neuron_nodes()]
+        while pending:
+            ready = [
+                p for p in pending
+                if all(self.source_of(d.name) in done or self.is_recurrent(d.name) for d in self.incoming(p))
+            ]
+            if not ready:
+                raise GraphError(f"feed-forward cycle among neuron populations {pending}")
+            order += ready
+            done.update(ready)
+            pending = [p for p in pending if p not in ready]
+        return [self.node(n) for n in order]  # type: ignore[misc]
+
+    # ---- validation ----------------------------------------------------------------------
+    def validate(self) -> "Network":
+        """Check names, node fields, and shapes on every edge; raise GraphError naming the nodes."""
+        names = [n.name for n in self.nodes]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise GraphError(f"duplicate node names: {dupes}")
+        by_name = {n.name: n for n in self.nodes}
+        for node in self.nodes:
+            _validate_node(node)
+        for e in self.edges:
+            for end in (e.source, e.target):
+                if end not in by_name:
+                    raise GraphError(f"edge {e.source}->{e.target} names unknown node {end!r}")
+            src, dst = by_name[e.source], by_name[e.target]
+            if isinstance(src, DenseNode) == isinstance(dst, DenseNode):
+                raise GraphError(f"edge {e.source}->{e.target}: exactly one end must be a dense node")
+            if isinstance(dst, DenseNode):
+                if src.out_size != dst.in_size:
+                    raise GraphError(
+                        f"edge {e.source}->{e.target}: {e.source} has {src.out_size} outputs, "
+                        f"{e.target} expects {dst.in_size} inputs")
+            else:
+                if isinstance(dst, InputNode):
+                    raise GraphError(f"edge {e.source}->{e.target}: an input node cannot be a target")
+                if e.port not in dst.ports:
+                    raise GraphError(
+                        f"edge {e.source}->{e.target}: port {e.port!r} not one of {dst.ports} of model {dst.model}")
+                if src.out_size != dst.size:
+                    raise GraphError(
+                        f"edge {e.source}->{e.target}: {e.source} has {src.out_size} outputs, "
+                        f"{e.target} has {dst.size} neurons")
+        for d in self.dense_nodes():
+            n_in = sum(e.target == d.name for e in self.edges)
+            n_out = sum(e.source == d.name for e in self.edges)
+            if n_in != 1 or n_out != 1:
+                raise GraphError(f"dense {d.name!r} needs exactly one source and one target, has {n_in} and {n_out}")
+        for p in self.neuron_nodes():
+            for port in p.ports:
+                if not self.incoming(p.name, port):
+                    raise GraphError(f"neuron population {p.name!r} has nothing on its {port!r} port")
+        if not self.inputs():
+            raise GraphError("network has no input node")
+        self.layer_order()
+        return self
+
+
+def _validate_node(node: Node) -> None:
+    if isinstance(node, InputNode):
+        if node.encoding not in ENCODINGS:
+            raise GraphError(f"input {node.name!r}: encoding {node.encoding!r} not one of {ENCODINGS}")
+        if node.size <= 0:
+            raise GraphError(f"input {node.name!r}: size must be positive, got {node.size}")
+    elif isinstance(node, DenseNode):
+        if node.weight.ndim != 2 or 0 in node.weight.shape:
+            raise GraphError(f"dense {node.name!r}: weight must be a non-empty 2-D [out, in] array, got shape {node.weight.shape}")
+        if node.bias is not None and node.bias.shape != (node.out_size,):
+            raise GraphError(f"dense {node.name!r}: bias shape {node.bias.shape} != ({node.out_size},)")
+        if node.mask is not None and node.mask.shape != node.weight.shape:
+            raise GraphError(f"dense {node.name!r}: mask shape {node.mask.shape} != weight shape {node.weight.shape}")
+    elif isinstance(node, NeuronNode):
+        if node.model not in NEURON_MODELS:
+            raise GraphError(f"neurons {node.name!r}: unknown model {node.model!r}, expected one of {NEURON_MODELS}")
+        if node.size <= 0:
+            raise GraphError(f"neurons {node.name!r}: size must be positive, got {node.size}")
+        if node.reset not in RESETS:
+            raise GraphError(f"neurons {node.name!r}: reset {node.reset!r} not one of {RESETS}")
+        for key, value in node.params.items():
+            if np.ndim(value) not in (0, 1) or (np.ndim(value) == 1 and len(value) != node.size):
+                raise GraphError(
+                    f"neurons {node.name!r}: parameter {key!r} must be a scalar or have {node.size} values, got shape {np.shape(value)}")
+
+
+# ---- serialization (one writer, one reader) ---------------------------------------------------
+
+def network_to_dict(net: Network) -> dict[str, Any]:
+    """Plain-data form (arrays stay numpy arrays): what the HDF5 writer stores."""
+    return {
+        "format": FORMAT_TAG,
+        "version": FORMAT_VERSION,
+        "meta": net.meta,
+        "precision": dataclasses.asdict(net.precision) if net.precision else None,
+        "nodes": [{f.name: getattr(n, f.name) for f in dataclasses.fields(n)} for n in net.nodes],
+        "edges": [dataclasses.asdict(e) for e in net.edges],
+    }
+
+
+def network_from_dict(data: dict[str, Any], source: str = "<dict>") -> Network:
+    if data.get("format") != FORMAT_TAG:
+        raise FormatError(f"{source}: not an snn-deploy network (format tag {data.get('format')!r}, expected {FORMAT_TAG!r})")
+    if data.get("version") != FORMAT_VERSION:
+        raise FormatError(
+            f"{source}: network format version {data.get('version')!r} is not supported (this snn-deploy reads version {FORMAT_VERSION}); re-run `snn-deploy convert`/export with this version")
+    nodes: list[Node] = []
+    for i, nd in enumerate(data["nodes"]):
+        nd = dict(nd)
+        kind = nd.pop("type", None)
+        cls = NODE_TYPES.get(kind)
+        if cls is None:
+            raise FormatError(f"{source}: node #{i} has unknown type {kind!r}, expected one of {sorted(NODE_TYPES)}")
+        try:
+            nodes.append(cls(**nd))
+        except TypeError as exc:
+            raise FormatError(f"{source}: node #{i} ({kind}) has bad fields: {exc}") from None
+    edges = [Edge(**e) for e in data["edges"]]
+    precision = Precision(**data["precision"]) if data.get("precision") else None
+    return Network(nodes=nodes, edges=edges, meta=data.get("meta") or {}, precision=precision).validate()
+
+
+def save_network(net: Network, path: Union[str, Path]) -> Path:
+    """Write ``net`` to HDF5 atomically (validated first)."""
+    net.validate()
+    data = network_to_dict(net)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = data["format"]
+            f.attrs["version"] = data["version"]
+            f.attrs["meta"] = json.dumps(data["meta"], default=_json_default)
+            f.attrs["precision"] = json.dumps(data["precision"], default=_json_default)
+            f.attrs["edges"] = json.dumps(data["edges"])
+            nodes = f.create_group("nodes")
+            for i, nd in enumerate(data["nodes"]):
+                g = nodes.create_group(f"{i:04d}")
+                _write_fields(g, nd)
+    return path
+
+
+def load_network(path: Union[str, Path]) -> Network:
+    """Read a network written by ``save_network``; every problem is a FormatError naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise FormatError(f"{path}: no such network file")
+    try:
+        with h5py.File(path, "r") as f:
+            data = {
+                "format": _attr_str(f.attrs.get("format")),
+                "version": _attr_int(f.attrs.get("version")),
+                "meta": json.loads(f.attrs.get("meta", "{}")),
+                "precision": json.loads(f.attrs.get("precision", "null")),
+                "edges": json.loads(f.attrs.get("edges", "[]")),
+                "nodes": [],
+            }
+            if data["format"] == FORMAT_TAG and data["version"] == FORMAT_VERSION:
+                data["nodes"] = [_read_fields(f["nodes"][k]) for k in sorted(f["nodes"].keys())]
+    except (OSError, KeyError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{path}: not a readable snn-deploy network file ({exc})") from None
+    try:
+        return network_from_dict(data, source=str(path))
+    except GraphError as exc:
+        raise FormatError(f"{path}: inconsistent network: {exc}") from None
+
+
+def _write_fields(group: h5py.Group, fields: dict[str, Any]) -> None:
+    for key, value in fields.items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            sub = group.create_group(key)
+            sub.attrs["__dict__"] = True
+            _write_fields(sub, value)
+        elif isinstance(value, np.ndarray):
+            group.create_dataset(key, data=value)
+        else:
+            group.attrs[key] = json.dumps(value, default=_json_default)
+
+
+def _read_fields(group: h5py.Group) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in group.attrs.items():
+        if key != "__dict__":
+            out[key] = json.loads(value)
+    for key, item in group.items():
+        out[key] = _read_fields(item) if isinstance(item, h5py.Group) else item[()]
+    return out
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot serialize {type(obj).__name__}")
+
+
+def _attr_str(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _attr_int(value: Any) -> Optional[int]:
+    return None if value is None else int(value)
+
+
+def network_digest(net: Network) -> str:
+    """A short content hash of the network (arrays included): ties activity files to their network."""
+    import hashlib
+
+    h = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        if isinstance(value, np.ndarray):
+            h.update(str(value.dtype).encode() + str(value.shape).encode())
+            h.update(np.ascontiguousarray(value).tobytes())
+        elif isinstance(value, dict):
+            for k in sorted(value):
+                h.update(str(k).encode())
+                feed(value[k])
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                feed(v)
+        else:
+            h.update(json.dumps(value, default=_json_default, sort_keys=True).encode())
+
+    data = network_to_dict(net)
+    feed({k: data[k] for k in ("nodes", "edges", "precision")})
+    return h.hexdigest()[:16]

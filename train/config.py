@@ -1,0 +1,99 @@
+"""Architecture and training configuration: plain dataclasses, stored inside every checkpoint.
+
+``ModelConfig`` is the contract between the model zoo (``train/models.py``), the trainer, the
+checkpoint format and the IR export. Unknown keys are errors (a typo must not silently train the
+default).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from snn_deploy.errors import SnnDeployError
+
+SNN_MODELS = ("lif", "adlif", "rlif", "radlif", "mthr_lif", "cuba_lif", "spikgru")
+ANN_MODELS = ("mlp", "rnn", "libru", "gru")
+ALL_MODELS = SNN_MODELS + ANN_MODELS
+RECURRENT_SNN_MODELS = ("rlif", "radlif", "cuba_lif", "spikgru")
+READOUTS = ("cumsoftmax", "spike_count", "last", "max")
+
+
+@dataclass
+class ModelConfig:
+    """What to build. Defaults follow paper 1 (Bittar & Garner 2022) and its code."""
+
+    model: str
+    input_size: int
+    num_classes: int
+    layers: int = 3
+    hidden: int = 128
+    dropout: float = 0.1
+    batch_norm: bool = True
+    bias: bool = False
+    surrogate: str = "boxcar"
+    surrogate_params: dict[str, float] = field(default_factory=dict)
+    readout: str = "cumsoftmax"
+    sparsity: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.model not in ALL_MODELS:
+            raise SnnDeployError(f"unknown model {self.model!r}; choose one of {', '.join(ALL_MODELS)}")
+        for name in ("input_size", "num_classes", "layers", "hidden"):
+            if int(getattr(self, name)) <= 0:
+                raise SnnDeployError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.readout not in READOUTS:
+            raise SnnDeployError(f"unknown readout {self.readout!r}; choose one of {', '.join(READOUTS)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise SnnDeployError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.sparsity < 1.0:
+            raise SnnDeployError(f"sparsity must be in [0, 1), got {self.sparsity}")
+
+    @property
+    def spiking(self) -> bool:
+        return self.model in SNN_MODELS
+
+    @property
+    def recurrent(self) -> bool:
+        return self.model in RECURRENT_SNN_MODELS or self.model in ("rnn", "libru", "gru")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "ModelConfig":
+        return cls(**_known_fields(cls, data, source))
+
+
+@dataclass
+class TrainConfig:
+    """How to train (paper 1 §3: Adam, ReduceLROnPlateau(0.7, patience 10) on validation accuracy)."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 0.01
+    weight_decay: float = 0.0
+    scheduler_factor: float = 0.7
+    scheduler_patience: int = 10
+    valid_fraction: float = 0.1
+    time_steps: int = 100
+    duration: float = 1.4
+    max_over_time_loss: bool = False
+    seed: int = 0
+    device: str = "cpu"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "TrainConfig":
+        return cls(**_known_fields(cls, data, source))
+
+
+def _known_fields(cls: type, data: dict[str, Any], source: str) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise SnnDeployError(f"{source}: unknown {cls.__name__} keys {unknown}; known keys: {sorted(names)}")
+    return dict(data)
