@@ -147,3 +147,21 @@ def test_gz_hint_and_empty_dir(tmp_path):
     empty.mkdir()
     with pytest.raises(SnnDeployError, match="no data set found"):
         open_dataset(empty, "train")
+
+
+def test_info_summary_and_cli(tmp_path, capsys):
+    from snn_deploy.cli import main
+    from snn_deploy.train.data.info import summarize
+
+    _write(tmp_path / "train.h5", [([0.1, 0.5], [1, 2]), ([0.2], [2]), ([], [])], [2, 0, 2], speakers=[3, 3, 9])
+    s = summarize(tmp_path / "train.h5")
+    assert s["samples"] == 3 and s["classes"] == {"zero": 1, "one": 0, "two": 2}
+    assert s["spikes"]["total"] == 3 and s["spikes"]["empty_samples"] == 1 and s["spikes"]["active_channels"] == 2
+    assert s["duration_s"]["max_last_spike"] == pytest.approx(0.5)
+    assert s["speakers"] == [3, 9]
+    assert main(["data", "info", str(tmp_path), "--json"]) == 0
+    out = capsys.readouterr().out
+    import json
+
+    parsed = json.loads(out)
+    assert parsed["splits"]["train"]["samples"] == 3 and "missing" in parsed["splits"]["test"]
