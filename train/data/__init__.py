@@ -9,13 +9,13 @@ Public API (everything a trainer needs)::
 
 Imports torch, numpy and h5py only (no Lava), so training runs anywhere.
 """
-from .binning import DEFAULT_DURATION_S, DEFAULT_TIME_STEPS, bin_spikes, bin_spikes_batch
+from .binning import DEFAULT_DURATION_S, DEFAULT_TIME_STEPS, bin_spikes
 from .dataset import INPUT_KINDS, SPLITS, SpeechDataset, collate
 from .resolve import open_dataset, open_spike_file
 from .shd import SHD_NUM_CHANNELS, SpikeDataset, SpikeRecords, read_spike_file, write_spike_file
 
 __all__ = [
     "DEFAULT_DURATION_S", "DEFAULT_TIME_STEPS", "INPUT_KINDS", "SHD_NUM_CHANNELS", "SPLITS",
-    "SpeechDataset", "SpikeDataset", "SpikeRecords", "bin_spikes", "bin_spikes_batch", "collate",
+    "SpeechDataset", "SpikeDataset", "SpikeRecords", "bin_spikes", "collate",
     "open_dataset", "open_spike_file", "read_spike_file", "write_spike_file",
 ]

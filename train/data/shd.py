@@ -25,7 +25,7 @@ import numpy as np
 from snn_deploy.atomic import atomic_path
 from snn_deploy.errors import FormatError
 
-from .binning import DEFAULT_DURATION_S, DEFAULT_TIME_STEPS, bin_spikes, bin_spikes_batch
+from .binning import DEFAULT_DURATION_S, DEFAULT_TIME_STEPS, bin_spikes
 from .dataset import SpeechDataset
 
 #: Channels of the published SHD/SSC files (700 basilar-membrane positions / hair cells).
@@ -220,7 +220,7 @@ class SpikeDataset(SpeechDataset):
     """SHD/SSC-layout samples binned into ``[time_steps, num_channels]`` spike counts on access.
 
     The ragged arrays are read once (:func:`read_spike_file`); ``__getitem__`` bins one sample with
-    numpy (:func:`~.binning.bin_spikes`), :meth:`batch` bins a whole batch in one ``bincount``.
+    numpy (:func:`~.binning.bin_spikes`); :meth:`batch` bins straight into one preallocated array.
     """
 
     input_kind = "spikes"
@@ -257,18 +257,14 @@ class SpikeDataset(SpeechDataset):
 
     def frames_batch(self, indices) -> np.ndarray:
         idx = np.asarray(indices, dtype=np.int64)
-        offsets = self.records.offsets
-        starts, lengths = offsets[idx], offsets[idx + 1] - offsets[idx]
-        total = int(lengths.sum())
-        sample_of_spike = np.repeat(np.arange(len(idx)), lengths)
-        # position of every gathered spike in the flat arrays: start of its sample + rank inside it
-        first = np.repeat(np.cumsum(lengths) - lengths, lengths)
-        pos = np.repeat(starts, lengths) + (np.arange(total) - first)
-        return bin_spikes_batch(
-            self.records.times[pos], self.records.units[pos], sample_of_spike, len(idx),
-            time_steps=self.time_steps, duration=self.duration,
-            num_channels=self.num_channels, binary=self.binary,
-        )
+        out = np.empty((len(idx), self.time_steps, self.num_channels), np.float32)
+        for row, i in enumerate(idx):
+            t, u = self.records.sample(int(i))
+            bin_spikes(
+                t, u, time_steps=self.time_steps, duration=self.duration,
+                num_channels=self.num_channels, binary=self.binary, out=out[row],
+            )
+        return out
 
     def describe(self) -> dict:
         info = super().describe()
