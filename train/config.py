@@ -17,6 +17,7 @@ ANN_MODELS = ("mlp", "rnn", "libru", "gru")
 ALL_MODELS = SNN_MODELS + ANN_MODELS
 RECURRENT_SNN_MODELS = ("rlif", "radlif", "cuba_lif", "spikgru")
 READOUTS = ("cumsoftmax", "spike_count", "last", "max")
+RESETS = ("subtract", "zero")
 
 
 @dataclass
@@ -36,6 +37,7 @@ class ModelConfig:
     readout: str = "cumsoftmax"
     sparsity: float = 0.0
     seed: int = 0
+    reset: str = "subtract"  # cuba_lif only: "subtract" (paper 2 Eq. 4) or "zero" (Lava/Loihi hard reset)
 
     def __post_init__(self) -> None:
         if self.model not in ALL_MODELS:
@@ -47,6 +49,8 @@ class ModelConfig:
             raise SnnDeployError(f"unknown readout {self.readout!r}; choose one of {', '.join(READOUTS)}")
         if not 0.0 <= self.dropout < 1.0:
             raise SnnDeployError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.reset not in RESETS:
+            raise SnnDeployError(f"unknown reset {self.reset!r}; choose one of {', '.join(RESETS)}")
         if not 0.0 <= self.sparsity < 1.0:
             raise SnnDeployError(f"sparsity must be in [0, 1), got {self.sparsity}")
 
