@@ -1,0 +1,38 @@
+"""Neuron models: one parameter record + one state record + one pure step function each.
+
+``NEURON_MODELS`` maps the IR's model names (``snn_deploy.ir.NEURON_MODELS``) to their
+:class:`~snn_deploy.train.neurons.base.NeuronModel` record; :func:`get_neuron_model` looks one up.
+"""
+from __future__ import annotations
+
+from snn_deploy.errors import SnnDeployError
+
+from .adlif import ADLIF, AdLIFParams, AdLIFState, adlif_step
+from .base import (A_RANGE, ALPHA_RANGE, B_RANGE, BETA_RANGE, THRESHOLD, UNIT_RANGE, NeuronModel,
+                   ParamSpec)
+from .cuba_lif import CUBA_LIF, CubaLIFParams, CubaLIFState, cuba_lif_step
+from .li import LI, LIParams, LIState, li_step
+from .lif import LIF, LIFParams, LIFState, lif_step
+from .mthr_lif import MTHR_LIF, MthrLIFParams, MthrLIFState, mthr_lif_step
+from .spikgru import SPIKGRU, SpikGRUParams, SpikGRUState, spikgru_step
+
+NEURON_MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, ADLIF, MTHR_LIF, CUBA_LIF, SPIKGRU, LI)}
+
+
+def get_neuron_model(name: str) -> NeuronModel:
+    model = NEURON_MODELS.get(name)
+    if model is None:
+        raise SnnDeployError(f"unknown neuron model {name!r}; choose one of {', '.join(NEURON_MODELS)}")
+    return model
+
+
+__all__ = [
+    "NEURON_MODELS", "NeuronModel", "ParamSpec", "get_neuron_model",
+    "ALPHA_RANGE", "BETA_RANGE", "A_RANGE", "B_RANGE", "UNIT_RANGE", "THRESHOLD",
+    "LIF", "LIFParams", "LIFState", "lif_step",
+    "ADLIF", "AdLIFParams", "AdLIFState", "adlif_step",
+    "MTHR_LIF", "MthrLIFParams", "MthrLIFState", "mthr_lif_step",
+    "CUBA_LIF", "CubaLIFParams", "CubaLIFState", "cuba_lif_step",
+    "SPIKGRU", "SpikGRUParams", "SpikGRUState", "spikgru_step",
+    "LI", "LIParams", "LIState", "li_step",
+]
