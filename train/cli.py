@@ -1,8 +1,123 @@
-"""Subcommands of this stage for ``snn-deploy`` (see snn_deploy/cli.py)."""
+"""``snn-deploy train`` and ``snn-deploy eval`` (see snn_deploy/cli.py; heavy imports inside commands).
+
+``train`` runs alone or under ``torchrun --nproc_per_node N`` with the same arguments (data
+parallel, see train/distributed.py). Options left out take the defaults of ``ModelConfig`` /
+``TrainConfig``; with ``--resume`` they take the stored run's values, and giving one that differs
+from the run is an error (except ``--epochs`` and ``--device``).
+"""
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
+
+#: CLI option -> ModelConfig field (options left at None are not passed: the config's default holds)
+MODEL_OPTIONS = {
+    "model": "model", "layers": "layers", "hidden": "hidden", "dropout": "dropout",
+    "surrogate": "surrogate", "readout": "readout", "sparsity": "sparsity", "seed": "seed",
+    "batch_norm": "batch_norm", "bias": "bias",
+}
+#: CLI option -> TrainConfig field
+TRAIN_OPTIONS = {
+    "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "seed": "seed", "device": "device",
+    "time_steps": "time_steps", "duration": "duration", "max_over_time_loss": "max_over_time_loss",
+    "limit_train": "limit_train", "valid_fraction": "valid_fraction", "binary": "binary",
+    "weight_decay": "weight_decay",
+}
+EVAL_BATCH_SIZE = 128
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this stage's subcommands. Heavy imports go inside the command functions."""
+    """Add ``train`` and ``eval``."""
+    p = subparsers.add_parser(
+        "train", help="train a spiking (or ANN baseline) model on SHD-layout data",
+        description="Train a model with surrogate gradients (paper 1 recipe). Works under torchrun (DDP) too.",
+    )
+    p.add_argument("--data", required=True, help="data directory: train.h5, test.h5 and optionally valid.h5")
+    p.add_argument("-o", "--out", required=True, help="run directory (model.pt, last.pt, metrics.jsonl, summary.json)")
+    p.add_argument("--model", help="lif, adlif, rlif, radlif, mthr_lif, cuba_lif, spikgru, mlp, rnn, libru, gru")
+    p.add_argument("--layers", type=int, help="layers including the readout (default 3)")
+    p.add_argument("--hidden", type=int, help="neurons per hidden layer (default 128)")
+    p.add_argument("--epochs", type=int, help="total epochs (default 30; with --resume: may be raised)")
+    p.add_argument("--batch-size", type=int, help="global batch size (default 64), split over torchrun ranks")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 0.01 on spikes, 0.001 on graded input)")
+    p.add_argument("--seed", type=int, help="seed of weights, validation split and data order (default 0)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="default cpu")
+    p.add_argument("--dropout", type=float, help="dropout on hidden spikes (default 0.1)")
+    p.add_argument("--surrogate", help="boxcar (default), triangle, sigmoid, gaussian, multi_gaussian, superspike")
+    p.add_argument("--readout", help="cumsoftmax (default), spike_count, last, max")
+    p.add_argument("--sparsity", type=float, help="fraction of weights removed by fixed random masks (default 0)")
+    p.add_argument("--no-batch-norm", dest="batch_norm", action="store_const", const=False, help="no batch-norm")
+    p.add_argument("--bias", dest="bias", action="store_const", const=True, help="biases in the synapses")
+    p.add_argument("--time-steps", type=int, help="time bins per sample (default 100)")
+    p.add_argument("--duration", type=float, help="seconds covered by the bins (default 1.4)")
+    p.add_argument("--binary", action="store_const", const=True, help="clip spike counts per bin to 1")
+    p.add_argument("--max-over-time-loss", action="store_const", const=True,
+                   help="cross-entropy on max_t of the readout potential (paper 2)")
+    p.add_argument("--valid-fraction", type=float, help="validation fraction carved from train without valid.h5 (0.1)")
+    p.add_argument("--weight-decay", type=float, help="Adam weight decay (default 0)")
+    p.add_argument("--limit-train", type=int, metavar="N", help="train on a seeded subset of N samples (quick runs)")
+    p.add_argument("--resume", action="store_true", help="continue the run in -o where it stopped")
+    p.add_argument("--force", action="store_true", help="start over in a non-empty -o (removes the earlier run's files)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_train)
+
+    e = subparsers.add_parser("eval", help="accuracy of a trained model.pt on a data split")
+    e.add_argument("checkpoint", help="a model.pt (or last.pt) written by snn-deploy train")
+    e.add_argument("--data", required=True, help="data directory (or one SHD-layout .h5 file)")
+    e.add_argument("--split", default="test", choices=("train", "valid", "test"), help="default test")
+    e.add_argument("--batch-size", type=int, default=EVAL_BATCH_SIZE)
+    e.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    e.add_argument("--json", dest="json_out", help="where to write the JSON result "
+                   "(default: eval-<split>.json next to the checkpoint)")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.set_defaults(func=_eval)
+
+
+def _given(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, object]:
+    return {field: getattr(args, opt) for opt, field in mapping.items() if getattr(args, opt) is not None}
+
+
+def _train(args: argparse.Namespace) -> int:
+    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.train.config import TrainConfig
+    from snn_deploy.train.trainer import format_summary, train
+
+    model_options = _given(args, MODEL_OPTIONS)
+    train_options = _given(args, TRAIN_OPTIONS)
+    if args.resume and args.force:
+        raise SnnDeployError("--resume and --force contradict each other: pick one")
+    if "model" not in model_options and not args.resume:
+        raise SnnDeployError("--model is required for a new run (e.g. --model radlif)")
+    train_cfg = TrainConfig(**train_options)
+    result = train(
+        args.out, args.data, train_cfg, model_options, resume=args.resume, force=args.force,
+        show_progress=not args.quiet, explicit=set(train_options),
+    )
+    if result.world_size == 1 or _rank() == 0:
+        print(format_summary(result))
+    return 0
+
+
+def _rank() -> int:
+    import os
+
+    return int(os.environ.get("RANK", "0") or 0)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from snn_deploy.atomic import write_text_atomic
+    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.train.trainer import evaluate_checkpoint
+
+    if args.batch_size < 1:
+        raise SnnDeployError(f"--batch-size must be >= 1, got {args.batch_size}")
+    result = evaluate_checkpoint(args.checkpoint, args.data, args.split, batch_size=args.batch_size,
+                                 device=args.device, show_progress=not args.quiet)
+    out = Path(args.json_out) if args.json_out else Path(args.checkpoint).parent / f"eval-{args.split}.json"
+    write_text_atomic(out, json.dumps(result, indent=2) + "\n")
+    print(
+        f"{result['model']} on {result['data']} ({result['split']}): accuracy {result['accuracy']:.2%} "
+        f"({result['correct']}/{result['samples']}), loss {result['loss']:.4f}; wrote {out}"
+    )
+    return 0

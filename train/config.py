@@ -76,7 +76,9 @@ class TrainConfig:
 
     epochs: int = 30
     batch_size: int = 64
-    lr: float = 0.01
+    #: None: 0.01 on spike inputs, 0.001 on graded (filterbank) inputs (paper 1 §3); the trainer
+    #: stores the resolved value in the run's config.
+    lr: float | None = None
     weight_decay: float = 0.0
     scheduler_factor: float = 0.7
     scheduler_patience: int = 10
@@ -86,6 +88,8 @@ class TrainConfig:
     max_over_time_loss: bool = False
     seed: int = 0
     device: str = "cpu"
+    binary: bool = False  # clip binned spike counts to 1
+    limit_train: int | None = None  # train on a seeded subset of this many samples (quick runs)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
