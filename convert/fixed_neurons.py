@@ -1,0 +1,288 @@
+"""Integer neuron steps: one parameter record, one state record and ONE pure step per IR neuron model.
+
+The same step functions run in the batched emulator (``convert.emulator``) and inside our Lava
+``PyLoihiProcessModel``s (deploy/), so both backends share one written-down arithmetic. Arrays are
+numpy ``int64``; parameters are per-neuron ``[N]`` arrays, states ``[..., N]`` (a sample or a batch).
+
+Notation (``convert.fixed_point``): ``dec(x, d) = sign(x(4096-d)) (|x(4096-d)| >> 12)`` is the 12-bit
+leak, ``frac(x, f) = sign(xf) (|xf| >> 12)`` a 12-bit fraction multiply, ``wrap``/``sat`` the 24-bit
+wrap/saturation, ``VTH = vth << 6`` the threshold and ``b = bias_mant << bias_exp`` the bias in state
+units; ``a`` is a dense output (already shifted by its weight exponent) and ``s_`` the previous step's
+spikes. The float semantics are those of ``snn_deploy.ir``; the quantizer folds the per-neuron input
+factors ``(1 - alpha)`` / ``(1 - beta)`` into the weight rows and the bias, so they do not appear here.
+
+- ``cuba_lif`` (exactly Lava's ``PyLifModelBitAcc`` for ``reset == "zero"``)::
+
+      float: i = alpha i + I            v = beta v + (1-beta) i - vth s_  (or v = beta v (1-s_) + ...)
+      int:   u = wrap(dec(u, du + 1) + (a << 6))
+             v = sat(dec(v, dv) + u + b [- VTH s_ if subtract])      s = v > VTH
+             zero reset: v = 0 where s (stored state; the next leak starts from 0)
+
+- ``lif``:   ``float u = alpha (u - vth s_) + (1-alpha) I``;
+  ``int v = sat(dec(v - VTH s_, dv) + (a << 6) + b)``, ``s = v > VTH``.
+- ``adlif``: ``float w = beta w + a u_ + b s_; u = alpha (u - vth s_) + (1-alpha)(I - w)``, with
+  ``w' = (1-alpha) w`` stored: ``int w = sat(dec(w, dw) + frac(u_, a_frac) + b_adapt s_)``
+  (``a_frac = round(4096 (1-alpha) a)``, ``b_adapt = (1-alpha) b`` in state units),
+  ``v = sat(dec(v - VTH s_, dv) + (a << 6) + b - w)``, ``s = v > VTH``.
+- ``mthr_lif``: ``float A = rho A + s_; theta = vth + k A; u = alpha (u - theta_ s_) + (1-alpha) I``;
+  ``int A = sat(dec(A, da) + 4096 s_)`` (A in units of 2^-12), ``theta = VTH + frac(A, k)``
+  (``k`` in state units per unit of A), ``v = sat(dec(v - theta_ s_, dv) + (a << 6) + b)``,
+  ``s = v > theta``.
+- ``spikgru``: ``float z = sigmoid(I_gate); i = alpha i + I; v = z v + (1-z) i - vth s_``;
+  ``int z = LUT(a_gate + gate_bias)`` (12-bit fraction, gate input in units of 2^-6),
+  ``i = wrap(dec(i, du + 1) + (a << 6) + b)``, ``v = sat(frac(v, z) + frac(i, 4096 - z) - VTH s_)``,
+  ``s = v > VTH``.
+- ``li`` (readout): ``float u = alpha u + (1-alpha) I``; ``int u = sat(dec(u, dv) + (a << 6) + b)``;
+  its output is the potential ``u``, not spikes.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from snn_deploy.convert import fixed_point as fp
+from snn_deploy.errors import SnnDeployError
+
+
+# ---- records ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CubaLifParams:
+    du: np.ndarray          #: current decay register (effective decay du + 1), 0..4095
+    dv: np.ndarray          #: voltage decay register, 0..4095
+    vth: np.ndarray         #: threshold mantissa (17-bit)
+    bias_mant: np.ndarray   #: 13-bit signed
+    bias_exp: np.ndarray    #: 3-bit unsigned
+    subtract_reset: bool = False
+
+
+@dataclass(frozen=True)
+class CubaLifState:
+    u: np.ndarray
+    v: np.ndarray
+    s: np.ndarray
+
+
+@dataclass(frozen=True)
+class LifParams:
+    dv: np.ndarray
+    vth: np.ndarray
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
+
+
+@dataclass(frozen=True)
+class LifState:
+    v: np.ndarray
+    s: np.ndarray
+
+
+@dataclass(frozen=True)
+class AdlifParams:
+    dv: np.ndarray          #: leak of v: 4096 (1 - alpha)
+    dw: np.ndarray          #: leak of w: 4096 (1 - beta)
+    a_frac: np.ndarray      #: 12-bit signed fraction: 4096 (1 - alpha) a
+    b_adapt: np.ndarray     #: state units: (1 - alpha) b
+    vth: np.ndarray
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
+
+
+@dataclass(frozen=True)
+class AdlifState:
+    v: np.ndarray
+    w: np.ndarray
+    s: np.ndarray
+
+
+@dataclass(frozen=True)
+class MthrLifParams:
+    dv: np.ndarray
+    da: np.ndarray          #: leak of the spike trace A: 4096 (1 - rho)
+    k: np.ndarray           #: threshold increase per unit of A, in state units
+    vth: np.ndarray
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
+
+
+@dataclass(frozen=True)
+class MthrLifState:
+    v: np.ndarray
+    A: np.ndarray
+    theta: np.ndarray
+    s: np.ndarray
+
+
+@dataclass(frozen=True)
+class SpikgruParams:
+    du: np.ndarray          #: current decay register (effective du + 1), as cuba_lif
+    vth: np.ndarray
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
+    gate_bias: np.ndarray   #: added to the gate input, units of 2^-6
+
+
+@dataclass(frozen=True)
+class SpikgruState:
+    i: np.ndarray
+    v: np.ndarray
+    z: np.ndarray           #: last gate value (12-bit fraction), recorded for inspection
+    s: np.ndarray
+
+
+@dataclass(frozen=True)
+class LiParams:
+    dv: np.ndarray
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
+
+
+@dataclass(frozen=True)
+class LiState:
+    u: np.ndarray
+
+
+# ---- steps ----------------------------------------------------------------------------------
+
+def cuba_lif_step(a_in: np.ndarray, state: CubaLifState, p: CubaLifParams) -> tuple[np.ndarray, CubaLifState]:
+    """Lava's LIF (PyLifModelBitAcc) order: current, voltage, spike, reset. See the module docstring."""
+    u = fp.wrap_current(fp.decay(state.u, p.du + fp.CURRENT_DECAY_OFFSET) + fp.activation(a_in))
+    vth = fp.threshold(p.vth)
+    v = fp.decay(state.v, p.dv + fp.VOLTAGE_DECAY_OFFSET) + u + fp.scale_bias(p.bias_mant, p.bias_exp)
+    if p.subtract_reset:
+        v = v - vth * state.s
+    v = fp.saturate(v)
+    s = fp.spikes(v, vth)
+    if not p.subtract_reset:
+        v = np.where(s > 0, 0, v)
+    return s, CubaLifState(u=u, v=v, s=s)
+
+
+def lif_step(a_in: np.ndarray, state: LifState, p: LifParams) -> tuple[np.ndarray, LifState]:
+    """``v = sat(dec(v - VTH s_, dv) + (a << 6) + b)``; ``s = v > VTH`` (reset by subtraction in the leak)."""
+    vth = fp.threshold(p.vth)
+    v = fp.decay(state.v - vth * state.s, p.dv) + fp.activation(a_in) + fp.scale_bias(p.bias_mant, p.bias_exp)
+    v = fp.saturate(v)
+    s = fp.spikes(v, vth)
+    return s, LifState(v=v, s=s)
+
+
+def adlif_step(a_in: np.ndarray, state: AdlifState, p: AdlifParams) -> tuple[np.ndarray, AdlifState]:
+    """``w = sat(dec(w, dw) + frac(v_, a_frac) + b_adapt s_)``; ``v = sat(dec(v - VTH s_, dv) + (a << 6) + b - w)``."""
+    vth = fp.threshold(p.vth)
+    w = fp.saturate(fp.decay(state.w, p.dw) + fp.mul_frac(state.v, p.a_frac) + p.b_adapt * state.s)
+    v = (fp.decay(state.v - vth * state.s, p.dv) + fp.activation(a_in)
+         + fp.scale_bias(p.bias_mant, p.bias_exp) - w)
+    v = fp.saturate(v)
+    s = fp.spikes(v, vth)
+    return s, AdlifState(v=v, w=w, s=s)
+
+
+def mthr_lif_step(a_in: np.ndarray, state: MthrLifState, p: MthrLifParams) -> tuple[np.ndarray, MthrLifState]:
+    """``A = sat(dec(A, da) + 4096 s_)``; ``theta = VTH + frac(A, k)``; ``v = sat(dec(v - theta_ s_, dv) + (a << 6) + b)``."""
+    A = fp.saturate(fp.decay(state.A, p.da) + fp.ADAPT_ONE * state.s)
+    theta = fp.threshold(p.vth) + fp.mul_frac(A, p.k)
+    v = fp.decay(state.v - state.theta * state.s, p.dv) + fp.activation(a_in) + fp.scale_bias(p.bias_mant, p.bias_exp)
+    v = fp.saturate(v)
+    s = fp.spikes(v, theta)
+    return s, MthrLifState(v=v, A=A, theta=theta, s=s)
+
+
+def spikgru_step(a_in: np.ndarray, a_gate: np.ndarray, state: SpikgruState,
+                 p: SpikgruParams) -> tuple[np.ndarray, SpikgruState]:
+    """``z = LUT(a_gate + gate_bias)``; ``i = wrap(dec(i, du+1) + (a << 6) + b)``; ``v = sat(frac(v, z) + frac(i, 4096-z) - VTH s_)``."""
+    vth = fp.threshold(p.vth)
+    z = fp.sigmoid_gate(np.asarray(a_gate, dtype=np.int64) + p.gate_bias)
+    i = fp.wrap_current(fp.decay(state.i, p.du + fp.CURRENT_DECAY_OFFSET) + fp.activation(a_in)
+                        + fp.scale_bias(p.bias_mant, p.bias_exp))
+    v = fp.saturate(fp.mul_frac(state.v, z) + fp.mul_frac(i, fp.FRACTION_ONE - z) - vth * state.s)
+    s = fp.spikes(v, vth)
+    return s, SpikgruState(i=i, v=v, z=z, s=s)
+
+
+def li_step(a_in: np.ndarray, state: LiState, p: LiParams) -> tuple[np.ndarray, LiState]:
+    """``u = sat(dec(u, dv) + (a << 6) + b)``; returns ``(u, state)``: the output is the potential."""
+    u = fp.saturate(fp.decay(state.u, p.dv) + fp.activation(a_in) + fp.scale_bias(p.bias_mant, p.bias_exp))
+    return u, LiState(u=u)
+
+
+# ---- registry --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FixedModel:
+    """One integer neuron model: its records, its step, the dense ports it reads, whether it spikes."""
+
+    name: str
+    params_type: type
+    state_type: type
+    step: Callable[..., tuple[np.ndarray, Any]]
+    ports: tuple[str, ...] = ("input",)
+    spiking: bool = True
+    resets: tuple[str, ...] = ("subtract",)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(self.params_type) if f.name != "subtract_reset")
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(self.state_type))
+
+    def params_from_node(self, node: Any) -> Any:
+        """Build the parameter record from a fixed-IR ``NeuronNode`` (integer params, per neuron)."""
+        return self.make_params(node.params, node.size, reset=node.reset, where=f"neurons {node.name!r}")
+
+    def make_params(self, values: Mapping[str, Any], size: int, reset: str = "subtract",
+                    where: str = "neurons") -> Any:
+        names = self.param_names
+        unknown = sorted(set(values) - set(names))
+        missing = [n for n in names if n not in values]
+        if unknown or missing:
+            raise SnnDeployError(
+                f"{where} ({self.name}): fixed parameters {sorted(values)} do not match {list(names)} "
+                f"(unknown {unknown}, missing {missing}); was the network quantized by this snn-deploy?")
+        if reset not in self.resets:
+            raise SnnDeployError(f"{where}: model {self.name} has no integer step for reset {reset!r} "
+                                 f"(supported: {list(self.resets)})")
+        kwargs: dict[str, Any] = {}
+        for n in names:
+            arr = np.asarray(values[n])
+            if not np.issubdtype(arr.dtype, np.integer):
+                if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+                    raise SnnDeployError(f"{where}: fixed parameter {n!r} is not integer (dtype {arr.dtype})")
+            kwargs[n] = np.broadcast_to(arr.astype(np.int64), (size,)).copy()
+        if "subtract_reset" in {f.name for f in dataclasses.fields(self.params_type)}:
+            kwargs["subtract_reset"] = reset == "subtract"
+        return self.params_type(**kwargs)
+
+    def initial_state(self, size: int, batch_shape: tuple[int, ...] = ()) -> Any:
+        """All-zero state (hardware starts from zero)."""
+        shape = tuple(batch_shape) + (int(size),)
+        return self.state_type(**{n: np.zeros(shape, dtype=np.int64) for n in self.state_names})
+
+    def apply(self, inputs: Mapping[str, np.ndarray], state: Any, params: Any) -> tuple[np.ndarray, Any]:
+        """Call ``step`` with the dense outputs of each port (``inputs[port]``), in port order."""
+        return self.step(*[inputs[p] for p in self.ports], state, params)
+
+
+MODELS: dict[str, FixedModel] = {
+    m.name: m for m in (
+        FixedModel("cuba_lif", CubaLifParams, CubaLifState, cuba_lif_step, resets=("zero", "subtract")),
+        FixedModel("lif", LifParams, LifState, lif_step),
+        FixedModel("adlif", AdlifParams, AdlifState, adlif_step),
+        FixedModel("mthr_lif", MthrLifParams, MthrLifState, mthr_lif_step),
+        FixedModel("spikgru", SpikgruParams, SpikgruState, spikgru_step, ports=("input", "gate")),
+        FixedModel("li", LiParams, LiState, li_step, spiking=False),
+    )
+}
+
+
+def get_model(name: str) -> FixedModel:
+    """The integer model for an IR neuron model name; SnnDeployError for an unknown one."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise SnnDeployError(f"no integer neuron step for model {name!r}; known: {sorted(MODELS)}") from None

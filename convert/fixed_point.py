@@ -1,0 +1,191 @@
+"""The one quantization spec: every fixed-point scale as a named constant, and the integer primitives.
+
+All primitives take and return numpy ``int64`` arrays of any shape (a single sample ``[N]`` or a batch
+``[B, N]``) and are pure. They reproduce Lava's bit-accurate models (lava-nc 0.10.0,
+``lava/proc/lif/models.py: PyLifModelBitAcc``, ``lava/proc/dense/models.py: PyDenseModelBitAcc``) and
+DESIGN.md section 4; the neuron models of ``fixed_neurons`` are written only in terms of them.
+
+Number formats (Loihi):
+
+- decays are 12-bit: a decay ``d`` in ``[0, 4096]`` multiplies a state by ``(4096 - d) / 4096``,
+  rounded toward zero on the magnitude: ``decay(x, d) = sign(p) * (|p| >> 12)`` with ``p = x (4096 - d)``;
+- state (current ``u`` and voltage ``v``) is 24-bit signed: the current WRAPS into ``(-2^23, 2^23]``,
+  the voltage SATURATES to ``[-(2^23 - 1), 2^23 - 1]``;
+- synaptic input ``a`` and the threshold mantissa are MSB-aligned to the state by ``<< 6``;
+- weights: 8-bit signed mantissa with a shared per-dense exponent: ``a = (W s) << e`` (``e >= 0``) or
+  the flooring arithmetic shift ``(W s) >> -e`` (``e < 0``);
+- bias: 13-bit signed mantissa, 3-bit unsigned exponent, ``bias = mant << exp``;
+- threshold: 17-bit unsigned mantissa, the spike condition is strict: ``v > vth << 6``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Union
+
+import numpy as np
+
+ArrayLike = Union[np.ndarray, int]
+
+# ---- decays (12-bit fractions) ----------------------------------------------------------------
+DECAY_BITS = 12
+DECAY_SHIFT = DECAY_BITS                     #: p >> 12 after multiplying by a 12-bit fraction
+DECAY_UNITY = 1 << DECAY_SHIFT               #: 4096 == a factor of 1.0
+FRACTION_SHIFT = DECAY_SHIFT                 #: 12-bit fractions (gates, adaptation coupling) share it
+FRACTION_ONE = DECAY_UNITY
+CURRENT_DECAY_OFFSET = 1                     #: Lava's ds_offset: effective current decay is du + 1
+VOLTAGE_DECAY_OFFSET = 0                     #: Lava's dm_offset: effective voltage decay is dv + 0
+DECAY_MAX = (1 << DECAY_BITS) - 1            #: du, dv are unsigned 12-bit registers (0..4095)
+
+# ---- state (24-bit) ---------------------------------------------------------------------------
+STATE_BITS = 24
+STATE_HALF = 1 << (STATE_BITS - 1)           #: 2^23: the current wraps into (-2^23, 2^23]
+STATE_WRAP = 2 * STATE_HALF                  #: 2^24: the wrap subtracts/adds this once (as Lava)
+STATE_MAX = STATE_HALF - 1                   #: the voltage saturates at +-(2^23 - 1)
+STATE_MIN = -STATE_MAX
+
+# ---- alignment of synaptic input and threshold to the state ------------------------------------
+ACTIVATION_SHIFT = 6                         #: u += a << 6
+THRESHOLD_SHIFT = 6                          #: spike when v > vth << 6
+
+# ---- parameter registers ----------------------------------------------------------------------
+WEIGHT_BITS = 8                              #: Loihi synaptic weight mantissa (sign included, mixed mode)
+WEIGHT_CONTAINER_MIN = -(1 << WEIGHT_BITS)   #: Lava's clip range for mixed-sign weights: [-256, 255]
+WEIGHT_CONTAINER_MAX = (1 << WEIGHT_BITS) - 1
+WEIGHT_EXP_MIN = -8                          #: default shared weight exponent range (profile may narrow)
+WEIGHT_EXP_MAX = 7
+THRESHOLD_MANT_BITS = 17                     #: vth is an unsigned 17-bit mantissa
+THRESHOLD_MANT_MAX = (1 << THRESHOLD_MANT_BITS) - 1
+BIAS_MANT_BITS = 13                          #: bias mantissa is signed 13-bit: [-4096, 4095]
+BIAS_MANT_MAX = (1 << (BIAS_MANT_BITS - 1)) - 1
+BIAS_MANT_MIN = -(1 << (BIAS_MANT_BITS - 1))
+BIAS_EXP_BITS = 3                            #: bias exponent is unsigned 3-bit: [0, 7]
+BIAS_EXP_MAX = (1 << BIAS_EXP_BITS) - 1
+
+# ---- SpikGRU gate (our microcode) -------------------------------------------------------------
+GATE_FRAC_BITS = 6                           #: gate pre-activation g is in units of 2^-6
+GATE_RANGE_BITS = 3                          #: the LUT covers x in [-8, 8): sigmoid is saturated beyond
+GATE_IN_MIN = -(1 << (GATE_FRAC_BITS + GATE_RANGE_BITS))     #: -512
+GATE_IN_MAX = (1 << (GATE_FRAC_BITS + GATE_RANGE_BITS)) - 1  #: 511
+
+# ---- moving-threshold adaptation (our microcode) ----------------------------------------------
+ADAPT_FRAC_BITS = 12                         #: the spike trace A is in units of 2^-12 (a spike adds 4096)
+ADAPT_ONE = 1 << ADAPT_FRAC_BITS
+
+# ---- exact float matmuls ----------------------------------------------------------------------
+FLOAT64_EXACT_BITS = 53                      #: integers below 2^53 are exact in float64 sums
+FLOAT32_EXACT_BITS = 24                      #: and below 2^24 in float32
+
+
+def _i64(x: ArrayLike) -> np.ndarray:
+    return np.asarray(x, dtype=np.int64)
+
+
+def mul_frac(x: ArrayLike, frac: ArrayLike) -> np.ndarray:
+    """``x * frac / 4096`` rounded toward zero: ``sign(p) * (|p| >> 12)`` with ``p = x * frac``.
+
+    This is Loihi's (and Lava's) rounding of every 12-bit fraction multiply; ``frac`` may be negative.
+    """
+    p = _i64(x) * _i64(frac)
+    return np.sign(p) * (np.abs(p) >> FRACTION_SHIFT)
+
+
+def decay(x: ArrayLike, d: ArrayLike) -> np.ndarray:
+    """12-bit leak: ``x * (4096 - d) / 4096`` rounded toward zero (float: ``x * (1 - d / 4096)``)."""
+    return mul_frac(x, DECAY_UNITY - _i64(d))
+
+
+def wrap_current(x: ArrayLike) -> np.ndarray:
+    """24-bit wrap of the current, exactly as Lava: ``x - 2^24`` if ``x > 2^23``; ``x + 2^24`` if ``x <= -2^23``.
+
+    For ``|x| <= 3 * 2^23`` this is the wrap into ``(-2^23, 2^23]`` (note: ``-2^23`` maps to ``+2^23``).
+    """
+    x = _i64(x)
+    wrapped = np.where(x > STATE_HALF, x - STATE_WRAP, x)
+    return np.where(wrapped <= -STATE_HALF, x + STATE_WRAP, wrapped)
+
+
+def saturate(x: ArrayLike) -> np.ndarray:
+    """24-bit saturation of the voltage (and of our models' other state): clip to ``+-(2^23 - 1)``."""
+    return np.clip(_i64(x), STATE_MIN, STATE_MAX)
+
+
+def activation(a: ArrayLike) -> np.ndarray:
+    """Synaptic input MSB-aligned to the state: ``a << 6``."""
+    return _i64(a) << ACTIVATION_SHIFT
+
+
+def threshold(vth_mant: ArrayLike) -> np.ndarray:
+    """Threshold in state units: ``vth << 6``."""
+    return _i64(vth_mant) << THRESHOLD_SHIFT
+
+
+def spikes(v: ArrayLike, vth_state: ArrayLike) -> np.ndarray:
+    """Strict threshold compare ``v > vth_state`` (``vth_state`` already in state units), as int64 0/1."""
+    return (_i64(v) > _i64(vth_state)).astype(np.int64)
+
+
+def weight_shift(acc: ArrayLike, weight_exp: int) -> np.ndarray:
+    """Dense output: ``acc << e`` for ``e >= 0``, else the flooring arithmetic shift ``acc >> -e``."""
+    acc = _i64(acc)
+    e = int(weight_exp)
+    return acc << e if e >= 0 else acc >> -e
+
+
+def scale_bias(mant: ArrayLike, exp: ArrayLike) -> np.ndarray:
+    """Bias in state units: ``mant << exp`` (Lava's ``scale_bias``; ``exp`` is 0..7, a negative one floors)."""
+    mant, exp = _i64(mant), _i64(exp)
+    return np.where(exp >= 0, mant << np.maximum(exp, 0), mant >> np.maximum(-exp, 0))
+
+
+def _make_sigmoid_lut() -> np.ndarray:
+    """``LUT[g - GATE_IN_MIN] = round(4096 * sigmoid(g / 2^6))`` for g in [-512, 511]."""
+    g = np.arange(GATE_IN_MIN, GATE_IN_MAX + 1, dtype=np.float64)
+    z = 1.0 / (1.0 + np.exp(-g / (1 << GATE_FRAC_BITS)))
+    return np.floor(z * FRACTION_ONE + 0.5).astype(np.int64)
+
+
+SIGMOID_LUT = _make_sigmoid_lut()
+SIGMOID_LUT.setflags(write=False)
+
+
+def sigmoid_gate(g: ArrayLike) -> np.ndarray:
+    """SpikGRU's gate ``z = sigmoid(g / 2^6)`` as a 12-bit fraction in [0, 4096], from ``SIGMOID_LUT``.
+
+    ``g`` is clipped to [-512, 511] (sigmoid(+-8) is within 2^-12 of 0 and 1).
+    """
+    g = np.clip(_i64(g), GATE_IN_MIN, GATE_IN_MAX)
+    return SIGMOID_LUT[g - GATE_IN_MIN]
+
+
+def exact_float_dtype(max_abs_input: float, max_row_abs_sum: float) -> np.dtype:
+    """The float dtype whose matmul ``x @ W.T`` is exact for integers with these bounds, or raise.
+
+    Every partial sum is bounded by ``max|x| * max_row sum|w|``; it is exact in float32 below
+    ``2^24`` and in float64 below ``2^53``.
+    """
+    bound = float(max_abs_input) * float(max_row_abs_sum)
+    if bound < 2.0 ** FLOAT32_EXACT_BITS:
+        return np.dtype(np.float32)
+    if bound < 2.0 ** FLOAT64_EXACT_BITS:
+        return np.dtype(np.float64)
+    raise OverflowError(f"integer matmul bound {bound:.3g} >= 2^{FLOAT64_EXACT_BITS}: not exact in float64")
+
+
+def int_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Exact integer ``x @ w.T`` (``x`` [..., in], ``w`` [out, in]) through float BLAS, as int64.
+
+    The float dtype is chosen by ``exact_float_dtype`` from the actual bounds of ``x`` and ``w``.
+    """
+    w = np.asarray(w)
+    x = np.asarray(x)
+    max_x = float(np.abs(x).max()) if x.size else 0.0
+    max_row = float(np.abs(w).sum(axis=1).max()) if w.size else 0.0
+    dt = exact_float_dtype(max_x, max_row)
+    out = x.astype(dt, copy=False) @ w.astype(dt, copy=False).T
+    return np.rint(out).astype(np.int64)
+
+
+def bits_for(value: float) -> int:
+    """Smallest ``k`` with ``|value| < 2^k`` (0 for 0)."""
+    value = abs(float(value))
+    return 0 if value == 0 else int(math.floor(math.log2(value))) + 1
