@@ -1,0 +1,123 @@
+"""Operation counts from hand-made rasters, worked by hand; paper 1's 320x from a constructed raster."""
+import numpy as np
+import pytest
+
+from snn_deploy.activity import Activity
+from snn_deploy.energy import analytic, counting, pricing
+from snn_deploy.errors import FormatError
+from snn_deploy.ir import DenseNode, Edge, InputNode, Network, NeuronNode, network_digest
+
+
+def tiny_net() -> Network:
+    """in(3) -fc(mask)-> h(lif, 2, recurrent rec) -out-> readout(li, 1)."""
+    mask = np.array([[1, 0, 1], [1, 1, 0]])
+    nodes = [
+        InputNode("in", 3),
+        DenseNode("fc", np.ones((2, 3)) * mask, bias=np.zeros(2), mask=mask),
+        DenseNode("rec", np.ones((2, 2))),
+        NeuronNode("h", "lif", 2, params={"alpha": 0.9, "threshold": 1.0}),
+        DenseNode("out", np.ones((1, 2)), bias=np.zeros(1)),
+        NeuronNode("ro", "li", 1, params={"alpha": 0.8}),
+    ]
+    edges = [Edge("in", "fc"), Edge("fc", "h"), Edge("h", "rec"), Edge("rec", "h"), Edge("h", "out"), Edge("out", "ro")]
+    return Network(nodes, edges).validate()
+
+
+def tiny_activity(net: Network) -> Activity:
+    inputs = np.array([[[1, 0, 1], [0, 2, 0], [0, 0, 0]],
+                       [[0, 0, 0], [1, 1, 1], [0, 0, 1]]], dtype=np.uint8)
+    h = np.array([[[1, 0], [1, 1], [0, 0]],
+                  [[0, 0], [0, 1], [1, 0]]], dtype=np.uint8)
+    return Activity(backend="emulator", network_digest=network_digest(net), input_steps=3,
+                    sample_index=np.arange(2), labels=np.array([0, 0]), predictions=np.array([0, 1]),
+                    inputs=inputs, spikes={"h": h}, potentials={"ro": np.zeros((2, 3, 1), np.float32)})
+
+
+def test_hand_made_raster_with_sparse_mask_counts_worked_by_hand():
+    net = tiny_net()
+    counts = counting.count_network(net, tiny_activity(net))
+    h = counts.layer("h")
+    fc, rec = h.denses
+    # fan-out per input column from the mask: [2, 1, 1]
+    # sample 0: t0 cols 0,2 -> 2+1 = 3; t1 two spikes on col 1 -> 2; t2 -> 0
+    # sample 1: t0 -> 0; t1 cols 0,1,2 -> 4; t2 col 2 -> 1;   mean per step [1.5, 3, 0.5]
+    np.testing.assert_allclose(fc.ops, [1.5, 3.0, 0.5])
+    assert fc.synapses == 4 and fc.kind == "ac"
+    # recurrent: s[t-1] x 2 targets. s0 spikes per step [1, 2, 0] -> [0, 2, 4]; s1 [0, 1, 1] -> [0, 0, 2]
+    np.testing.assert_allclose(rec.ops, [0.0, 1.0, 3.0])
+    assert rec.recurrent
+    # lif: 1 MAC per neuron per step; AC: bias of fc (2 per step) + reset on s[t-1] (mean [0, .5, 1.5])
+    assert h.total("neuron_mac") == 6
+    np.testing.assert_allclose(h.neuron_ac, [2.0, 2.5, 3.5])
+    # active = got an event or fired: s0 [2, 2, 2], s1 [0, 2, 2]
+    np.testing.assert_allclose(h.updates_active, [1.0, 2.0, 2.0])
+    assert h.total("updates_inactive") == 1
+    np.testing.assert_allclose(h.spikes, [0.5, 1.5, 0.5])
+    ro = counts.layer("ro")
+    # out dense sees h's spikes of the same step: mean [0.5, 1.5, 0.5]; li: 1 MAC + 1 bias AC per step
+    np.testing.assert_allclose(ro.syn_ac, [0.5, 1.5, 0.5])
+    assert (ro.total("neuron_mac"), ro.total("neuron_ac")) == (3, 3)
+    assert counts.layer("in").total("spikes") == 4           # (2 + 2 + 0 + 0 + 3 + 1) / 2
+    # totals per inference: AC = 5 + 4 + 2.5 (synaptic) + 8 + 3 (neuron); MAC = 6 + 3
+    assert counts.ops.ac == pytest.approx(22.5)
+    assert counts.ops.mac == pytest.approx(9)
+    # mean firing rate: 2.5 spikes per inference / (2 neurons x 3 steps)
+    assert counts.mean_firing_rate == pytest.approx(2.5 / 6)
+    assert counts.accuracy == 0.5
+
+
+def test_activity_of_another_network_is_refused():
+    net = tiny_net()
+    act = tiny_activity(net)
+    other = tiny_net()
+    other.node("fc").weight[0, 0] = 3.0
+    with pytest.raises(FormatError, match="do not belong together"):
+        counting.count_network(other, act)
+
+
+def test_graded_inputs_count_macs_for_nonzero_values_only():
+    net = tiny_net()
+    net.node("in").encoding = "graded"
+    act = tiny_activity(net)
+    act.inputs = np.array([[[0.5, 0, -1.0], [0, 0.25, 0], [0, 0, 0]],
+                           [[0, 0, 0], [0, 0, 0], [0, 0, 0]]], np.float32)
+    act.network_digest = network_digest(net)
+    fc = counting.count_network(net, act).layer("h").denses[0]
+    assert fc.kind == "mac"
+    np.testing.assert_allclose(fc.ops, [1.5, 0.5, 0.0])     # (2 + 1) / 2, 1 / 2
+
+
+def rate_raster(samples: int, steps: int, size: int, rate: float, offset: int) -> np.ndarray:
+    """Every neuron fires once per period (exactly ``rate * steps`` times), never in the last step."""
+    period = int(round(1 / rate))
+    x = np.zeros((samples, steps, size), np.uint8)
+    for j in range(size):
+        x[:, (j + offset) % (period - 1)::period, j] = 1
+    assert np.all(x.sum(axis=1) == rate * steps) and not x[:, -1].any()
+    return x
+
+
+def test_paper1_320x_from_a_constructed_raster_at_rate_0p1():
+    m, n, steps = 20, 10, 40
+    rnn = Network([InputNode("in", m), DenseNode("w", np.ones((n, m))), DenseNode("v", np.ones((n, n))),
+                   NeuronNode("h", "lif", n, params={"alpha": 0.9, "threshold": 1.0})],
+                  [Edge("in", "w"), Edge("w", "h"), Edge("h", "v"), Edge("v", "h")]).validate()
+    act = Activity("emulator", network_digest(rnn), steps, np.arange(2), np.zeros(2, int), np.zeros(2, int),
+                   inputs=rate_raster(2, steps, m, 0.1, 0), spikes={"h": rate_raster(2, steps, n, 0.1, 3)})
+    counts = counting.count_network(rnn, act)
+    h = counts.layer("h")
+    assert counts.mean_firing_rate == pytest.approx(0.1)
+    # synaptic ACs + the reset ACs = ν̄ N (N_prev + N + 1) per step (paper 1 §4.2, Eq. 12)
+    snn_acs = h.total("syn_ac") + h.total("neuron_ac")
+    assert snn_acs == pytest.approx(steps * analytic.paper1_snn_acs(m, n, 0.1))
+    table = pricing.paper1_table()
+    snn_pj = snn_acs * table.prices["ac"].low
+    rnn_pj = steps * analytic.paper1_rnn_macs(m, n) * table.prices["mac"].low
+    assert rnn_pj / snn_pj == pytest.approx(320.0)
+    # the rate estimate of paper 2 Table 2 equals the exact synaptic + reset + bias count here
+    est = counting.rate_estimate(h, steps)
+    assert est.ac == pytest.approx(snn_acs + n * steps)   # Table 2's +n bias; this network has none
+    # the LIF leak (n MAC per step, which paper 1 leaves out) lowers the full ratio: priced by hand
+    full = pricing.price_layer(h, table)
+    assert full.total.low == pytest.approx(snn_pj + steps * n * 3.2)
+    assert rnn_pj / full.total.low < 320
