@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import pickle
 import random
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,7 +115,7 @@ def _read_payload(path: Path, map_location: str | torch.device) -> Any:
                 "create (a checkpoint holds only tensors, numbers and strings)"
             ) from None
         raise FormatError(f"{path}: not an snn-deploy checkpoint (not a torch file: {text.strip()[:120]})") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - the safe unpickler reports garbage in many ways
         raise FormatError(f"{path}: not an snn-deploy checkpoint (unreadable as a torch file: {exc!s:.160})") from None
 
 

@@ -188,12 +188,19 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
 
 
 def convert_batchnorm(module: nn.Module, group: Any = None) -> nn.Module:
-    """Replace every ``nn.BatchNorm1d/2d/3d`` in ``module`` by a :class:`GlobalBatchNorm` (same state)."""
+    """Replace every ``nn.BatchNorm1d/2d/3d`` in ``module`` by a :class:`GlobalBatchNorm`.
+
+    The new modules share the old ones' parameter and buffer tensors (an optimizer made before the
+    conversion still updates them), as ``torch.nn.SyncBatchNorm.convert_sync_batchnorm`` does.
+    """
     if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, GlobalBatchNorm):
         new = GlobalBatchNorm(
             module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats, group=group
-        ).to(next(iter(module.state_dict().values()), torch.zeros(())).device)
-        new.load_state_dict(module.state_dict())
+        )
+        if module.affine:
+            new.weight, new.bias = module.weight, module.bias
+        new.running_mean, new.running_var = module.running_mean, module.running_var
+        new.num_batches_tracked = module.num_batches_tracked
         new.train(module.training)
         return new
     for name, child in module.named_children():
@@ -209,7 +216,7 @@ def wrap_model(model: nn.Module, ctx: DistContext) -> nn.Module:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
-    model = convert_batchnorm(model, ctx.bn_group)
+    model = convert_batchnorm(model, ctx.bn_group)  # no-op when done already
     device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
     # buffers (BN running statistics) are computed from global statistics on every rank already
     return DistributedDataParallel(model, device_ids=device_ids, broadcast_buffers=False)

@@ -56,6 +56,7 @@ from snn_deploy.train.distributed import (
     DistContext,
     all_reduce_sum,
     barrier,
+    convert_batchnorm,
     gather_objects,
     init_distributed,
     shard_slice,
@@ -416,7 +417,8 @@ def _plan(
         check_train_config(train_cfg)
         splits = load_splits(data_dir, train_cfg)
         train_cfg = replace(train_cfg, lr=resolve_lr(train_cfg, splits.train.input_kind))
-        model_cfg = ModelConfig(input_size=splits.num_channels, num_classes=splits.num_classes, **model_options)
+        options = dict({"seed": train_cfg.seed}, **model_options)  # one --seed seeds weights and data order
+        model_cfg = ModelConfig(input_size=splits.num_channels, num_classes=splits.num_classes, **options)
         return _Plan(model_cfg, train_cfg, splits, None, None, time.time())
 
     stored_train = dict(info["train_config"])
@@ -479,6 +481,8 @@ def _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_prog
     plan = _plan(run_dir, data_dir, train_cfg, model_options, resume, force, say, explicit)
     cfg, model_cfg, splits = plan.train_cfg, plan.model_cfg, plan.splits
     model = build_seeded_model(model_cfg, cfg.seed).to(ctx.device)
+    if ctx.distributed:
+        model = convert_batchnorm(model, ctx.bn_group)  # global batch statistics (before the optimizer)
     optimizer, scheduler = _make_optimizer(model, cfg)
     num_parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
     meta = splits.meta(cfg)
