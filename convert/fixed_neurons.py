@@ -222,6 +222,8 @@ class FixedModel:
     ports: tuple[str, ...] = ("input",)
     spiking: bool = True
     resets: tuple[str, ...] = ("subtract",)
+    wrapping: tuple[str, ...] = ()      #: state fields that wrap at 24 bits (counted by the emulator)
+    saturating: tuple[str, ...] = ()    #: state fields that saturate at +-(2^23 - 1)
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -270,12 +272,14 @@ class FixedModel:
 
 MODELS: dict[str, FixedModel] = {
     m.name: m for m in (
-        FixedModel("cuba_lif", CubaLifParams, CubaLifState, cuba_lif_step, resets=("zero", "subtract")),
-        FixedModel("lif", LifParams, LifState, lif_step),
-        FixedModel("adlif", AdlifParams, AdlifState, adlif_step),
-        FixedModel("mthr_lif", MthrLifParams, MthrLifState, mthr_lif_step),
-        FixedModel("spikgru", SpikgruParams, SpikgruState, spikgru_step, ports=("input", "gate")),
-        FixedModel("li", LiParams, LiState, li_step, spiking=False),
+        FixedModel("cuba_lif", CubaLifParams, CubaLifState, cuba_lif_step, resets=("zero", "subtract"),
+                   wrapping=("u",), saturating=("v",)),
+        FixedModel("lif", LifParams, LifState, lif_step, saturating=("v",)),
+        FixedModel("adlif", AdlifParams, AdlifState, adlif_step, saturating=("v", "w")),
+        FixedModel("mthr_lif", MthrLifParams, MthrLifState, mthr_lif_step, saturating=("v", "A")),
+        FixedModel("spikgru", SpikgruParams, SpikgruState, spikgru_step, ports=("input", "gate"),
+                   wrapping=("i",), saturating=("v",)),
+        FixedModel("li", LiParams, LiState, li_step, spiking=False, saturating=("u",)),
     )
 }
 

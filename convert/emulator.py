@@ -1,0 +1,279 @@
+"""Batched, bit-accurate integer emulator of a fixed network IR, with Lava's graph semantics.
+
+Graph semantics (Lava's ``PyDenseModelBitAcc`` under the Loihi protocol; DESIGN.md section 4):
+
+- a dense accumulates ``acc[t] = W x[t]`` from its source's output at step ``t`` and delivers
+  ``a[t+1] = acc[t] << e`` (or ``>> -e``, flooring) at the NEXT step: one step of delay per synaptic
+  hop. A recurrent dense (source == target) therefore delivers exactly ``V s[t-1]``; the input
+  ``x[t]`` enters the first dense at step ``t`` and reaches the first population at ``t + 1``;
+- the denses on one port of a population are summed after their shifts (Lava's InPort sums them);
+- every population runs the integer step of ``convert.fixed_neurons`` from an all-zero state.
+
+A population at hop depth ``d`` (``d`` = 1 + the largest depth of its feed-forward sources, inputs at
+0) is at step ``t`` where the float network (``train.ir_runner``, no delays) is at step ``t - d``;
+a run of ``T`` input steps therefore takes ``S = T + depth(readout)`` steps (``num_steps``), the
+last ``depth`` of them with zero input (pipeline flush).
+
+Speed: since populations form a DAG plus self-recurrence, each population runs over the whole
+sequence at once: all its feed-forward input ``W x`` for all steps and samples is ONE matmul; only
+the recurrent denses and the neuron step loop over time. Integer matmuls run as float BLAS matmuls,
+exact because every partial sum stays below 2^24 (float32) or 2^53 (float64): the bound
+``max|x| * max_row sum|w|`` is checked per dense (``fixed_point.exact_float_dtype``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from snn_deploy.convert import fixed_point as fp
+from snn_deploy.convert.fixed_neurons import FixedModel, get_model
+from snn_deploy.errors import SnnDeployError
+from snn_deploy.ir import DenseNode, InputNode, Network, NeuronNode
+
+READOUT_MODES = ("cumsoftmax", "spike_count", "last", "max")
+SPIKE_PAYLOAD_MAX = 255          #: input spike counts are 8-bit graded payloads
+WRAP_JUMP = fp.STATE_HALF        #: a one-step change larger than 2^23 in a wrapping state is a wrap
+
+
+@dataclass
+class EmulatorRun:
+    """Result of ``emulate``: ``S = num_steps`` steps for ``T = input_steps`` input steps.
+
+    ``spikes[pop]`` ``[B, S, N]`` uint8 per spiking population; ``potentials[pop]`` ``[B, S, N]`` int64
+    per non-spiking population (the readout); ``states[pop][var]`` ``[B, S, N]`` int64 when asked
+    (``record_state``); ``scores [B, K]`` and ``predictions [B]`` from ``readout_predictions``;
+    ``depth[pop]`` the hop depth; ``overflow[pop]`` counts of saturated / wrapped state values.
+    """
+
+    input_steps: int
+    num_steps: int
+    spikes: dict[str, np.ndarray]
+    potentials: dict[str, np.ndarray]
+    scores: np.ndarray
+    predictions: np.ndarray
+    depth: dict[str, int]
+    overflow: dict[str, dict[str, int]] = field(default_factory=dict)
+    states: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+
+def population_depths(net: Network) -> dict[str, int]:
+    """Hop depth of every population: 1 + the largest depth of its feed-forward sources (inputs: 0)."""
+    depth: dict[str, int] = {n.name: 0 for n in net.inputs()}
+    for pop in net.layer_order():
+        sources = [net.source_of(d.name) for d in net.incoming(pop.name) if not net.is_recurrent(d.name)]
+        depth[pop.name] = 1 + max((depth[s] for s in sources), default=0)
+    return {k: v for k, v in depth.items() if k not in {n.name for n in net.inputs()}}
+
+
+def num_steps(net: Network, input_steps: int) -> int:
+    """Steps to run for ``input_steps`` of input: input steps + pipeline depth of the deepest population."""
+    return int(input_steps) + max(population_depths(net).values())
+
+
+def readout_window(net: Network, input_steps: int) -> tuple[int, int]:
+    """``[first, stop)`` steps of the output population that correspond to the float run's ``T`` steps."""
+    d = population_depths(net)[net.output().name]
+    return d, d + int(input_steps)
+
+
+def readout_scale(net: Network) -> float:
+    """State units per float unit of the output population (``precision.layers[out]['scale']``)."""
+    out = net.output().name
+    if net.precision is None:
+        return 1.0
+    try:
+        return float(net.precision.layers[out]["scale"])
+    except KeyError:
+        raise SnnDeployError(f"fixed network has no scale for output population {out!r} in its precision record; "
+                             "re-run `snn-deploy convert`") from None
+
+
+def readout_predictions(trace: np.ndarray, mode: str, *, scale: float = 1.0, first: int = 0,
+                        stop: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(scores [B, K], predictions [B])`` from the output population's trace ``[B, S, K]``.
+
+    Off-chip post-processing shared by every backend (emulator, Lava). Over steps ``[first, stop)``,
+    with ``u = trace / scale`` (float): ``cumsoftmax``: ``sum_t softmax(u[t])``; ``last``: ``u[stop-1]``;
+    ``max``: ``max_t u[t]``; ``spike_count``: ``sum_t s[t]`` (``trace`` holds the spikes). The
+    prediction is the argmax over classes (first index on ties).
+    """
+    if mode not in READOUT_MODES:
+        raise SnnDeployError(f"unknown readout {mode!r}; choose one of {', '.join(READOUT_MODES)}")
+    window = np.asarray(trace)[:, first:stop].astype(np.float64)
+    if window.shape[1] == 0:
+        raise SnnDeployError(f"readout window [{first}, {stop}) is empty for a trace of {trace.shape[1]} steps")
+    if mode == "spike_count":
+        scores = window.sum(axis=1)
+    else:
+        u = window / float(scale)
+        if mode == "cumsoftmax":
+            e = np.exp(u - u.max(axis=-1, keepdims=True))
+            scores = (e / e.sum(axis=-1, keepdims=True)).sum(axis=1)
+        elif mode == "last":
+            scores = u[:, -1]
+        else:
+            scores = u.max(axis=1)
+    return scores, scores.argmax(axis=-1)
+
+
+def encode_inputs(net: Network, x: np.ndarray) -> np.ndarray:
+    """Integer input payloads ``[B, T, C]`` for the emulator and Lava.
+
+    ``spikes`` encoding: spike counts, integral and in ``[0, 255]`` (8-bit graded spikes; binary
+    when all are 0/1). ``graded`` encoding: ``round(x * scale)`` with the input scale of the precision
+    record (``precision.layers[input]['scale']``); already-integer arrays pass unchanged.
+    """
+    inp = _single_input(net)
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[2] != inp.size:
+        raise SnnDeployError(f"input must be [batch, time, {inp.size}] for input node {inp.name!r}, got shape {x.shape}")
+    if np.issubdtype(x.dtype, np.integer):
+        out = x.astype(np.int64)
+    elif inp.encoding == "spikes":
+        if not np.all(x == np.round(x)):
+            raise SnnDeployError(f"input {inp.name!r} has encoding 'spikes' but the given values are not integer counts")
+        out = x.astype(np.int64)
+    else:
+        scale = float((net.precision.layers.get(inp.name) or {}).get("scale", 1.0)) if net.precision else 1.0
+        out = np.rint(x * scale).astype(np.int64)
+    if inp.encoding == "spikes" and out.size and (out.min() < 0 or out.max() > SPIKE_PAYLOAD_MAX):
+        raise SnnDeployError(
+            f"input {inp.name!r}: spike counts must be in [0, {SPIKE_PAYLOAD_MAX}], got [{out.min()}, {out.max()}]")
+    return out
+
+
+def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_state: bool = False,
+            readout: Optional[str] = None) -> EmulatorRun:
+    """Run the fixed network ``net`` on ``inputs [B, T, C]`` (integer payloads, or floats: ``encode_inputs``).
+
+    ``record=False`` keeps only what the predictions need (memory for big batches);
+    ``record_state=True`` also returns every state variable of every population per step.
+    """
+    if not net.is_fixed:
+        raise SnnDeployError("emulate runs a fixed-point network: quantize it first (`snn-deploy convert`)")
+    net.validate()
+    x = encode_inputs(net, inputs)
+    B, T, _ = x.shape
+    depths = population_depths(net)
+    S = T + max(depths.values())
+    inp = _single_input(net)
+    outputs: dict[str, np.ndarray] = {inp.name: np.concatenate([x, np.zeros((B, S - T, x.shape[2]), np.int64)], axis=1)}
+    out_pop = net.output()
+    order = net.layer_order()
+    last_use = _last_use(net, order)
+    spikes: dict[str, np.ndarray] = {}
+    potentials: dict[str, np.ndarray] = {}
+    states: dict[str, dict[str, np.ndarray]] = {}
+    overflow: dict[str, dict[str, int]] = {}
+    for i, pop in enumerate(order):
+        model = get_model(pop.model)
+        y, pop_states, counts = _run_population(net, pop, model, outputs, B, S, record_state)
+        overflow[pop.name] = counts
+        if record_state:
+            states[pop.name] = pop_states
+        outputs[pop.name] = y
+        if record or pop.name == out_pop.name:
+            if model.spiking:
+                spikes[pop.name] = y.astype(np.uint8)
+            else:
+                potentials[pop.name] = y
+        for name in [n for n, last in last_use.items() if last == i and n != out_pop.name]:
+            outputs.pop(name, None)
+    mode = readout or net.meta.get("readout", "cumsoftmax")
+    trace = spikes[out_pop.name] if out_pop.spiking else potentials[out_pop.name]
+    if mode == "spike_count" and not out_pop.spiking:
+        raise SnnDeployError(f"readout 'spike_count' needs a spiking output population, {out_pop.name!r} is {out_pop.model}")
+    first, stop = depths[out_pop.name], depths[out_pop.name] + T
+    scores, predictions = readout_predictions(trace, mode, scale=readout_scale(net), first=first, stop=stop)
+    return EmulatorRun(input_steps=T, num_steps=S, spikes=spikes, potentials=potentials, scores=scores,
+                       predictions=predictions, depth=depths, overflow=overflow, states=states)
+
+
+# ---- internals -------------------------------------------------------------------------------
+
+@dataclass
+class _Recurrent:
+    weight: np.ndarray   # float [N, N], transposed for s @ W
+    exp: int
+    port: str
+
+
+def _single_input(net: Network) -> InputNode:
+    inputs = net.inputs()
+    if len(inputs) != 1:
+        raise SnnDeployError(f"the emulator supports one input node, the network has {len(inputs)}")
+    return inputs[0]
+
+
+def _last_use(net: Network, order: list[NeuronNode]) -> dict[str, int]:
+    """Index in ``order`` of the last population that reads each output (to free memory early)."""
+    last: dict[str, int] = {}
+    for i, pop in enumerate(order):
+        for d in net.incoming(pop.name):
+            last[net.source_of(d.name)] = i
+    return last
+
+
+def _dense_weight(dense: DenseNode) -> np.ndarray:
+    w = np.asarray(dense.weight)
+    if not np.issubdtype(w.dtype, np.integer) and not np.all(w == np.round(w)):
+        raise SnnDeployError(f"dense {dense.name!r} of a fixed network has non-integer weights")
+    w = w.astype(np.int64)
+    if dense.mask is not None:
+        w = w * np.asarray(dense.mask).astype(np.int64)
+    if dense.bias is not None and np.any(dense.bias):
+        raise SnnDeployError(f"dense {dense.name!r} of a fixed network has a bias: Loihi denses have none "
+                             "(the quantizer moves it into the neurons' bias_mant/bias_exp)")
+    return w
+
+
+def _feed_forward(x: np.ndarray, w: np.ndarray, exp: int) -> np.ndarray:
+    """Delivered input ``[B, S, N]`` of a feed-forward dense: ``a[t] = shift(W x[t-1])``, ``a[0] = 0``."""
+    B, S, _ = x.shape
+    out = np.zeros((B, S, w.shape[0]), np.int64)
+    if S > 1:
+        acc = fp.int_matmul(x[:, :-1], w)
+        out[:, 1:] = fp.weight_shift(acc, exp)
+    return out
+
+
+def _run_population(net: Network, pop: NeuronNode, model: FixedModel, outputs: dict[str, np.ndarray],
+                    B: int, S: int, record_state: bool) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
+    ff: dict[str, np.ndarray] = {port: np.zeros((B, S, pop.size), np.int64) for port in model.ports}
+    recurrent: list[_Recurrent] = []
+    for port in model.ports:
+        for dense in net.incoming(pop.name, port):
+            w = _dense_weight(dense)
+            if net.is_recurrent(dense.name):
+                max_row = float(np.abs(w).sum(axis=1).max()) if w.size else 0.0
+                dt = fp.exact_float_dtype(1.0, max_row)
+                recurrent.append(_Recurrent(np.ascontiguousarray(w.T.astype(dt)), int(dense.weight_exp), port))
+            else:
+                ff[port] += _feed_forward(outputs[net.source_of(dense.name)], w, int(dense.weight_exp))
+    params = model.params_from_node(pop)
+    state = model.initial_state(pop.size, (B,))
+    y = np.zeros((B, S, pop.size), np.int64)
+    rec_states = {n: np.zeros((B, S, pop.size), np.int64) for n in model.state_names} if record_state else {}
+    counts = {f"saturated_{n}": 0 for n in model.saturating}
+    counts.update({f"wrapped_{n}": 0 for n in model.wrapping})
+    prev = np.zeros((B, pop.size), np.int64)
+    for t in range(S):
+        inputs = {port: ff[port][:, t] for port in model.ports}
+        if recurrent and t > 0:
+            for r in recurrent:
+                acc = np.rint(prev.astype(r.weight.dtype) @ r.weight).astype(np.int64)
+                inputs[r.port] = inputs[r.port] + fp.weight_shift(acc, r.exp)
+        old = state
+        out, state = model.apply(inputs, state, params)
+        y[:, t] = out
+        prev = out
+        for n in model.saturating:
+            counts[f"saturated_{n}"] += int(np.count_nonzero(np.abs(getattr(state, n)) >= fp.STATE_MAX))
+        for n in model.wrapping:
+            counts[f"wrapped_{n}"] += int(np.count_nonzero(np.abs(getattr(state, n) - getattr(old, n)) > WRAP_JUMP))
+        if record_state:
+            for n in model.state_names:
+                rec_states[n][:, t] = getattr(state, n)
+    return y, rec_states, counts

@@ -1,0 +1,158 @@
+"""The batched integer emulator: graph delays and traces worked by hand, batching, and Lava's own
+LIF + Dense processes (``Loihi2SimCfg(select_tag='fixed_pt')``) as the independent reference."""
+import numpy as np
+import pytest
+
+from snn_deploy.convert.emulator import emulate, num_steps, population_depths, readout_predictions
+from snn_deploy.errors import SnnDeployError
+from snn_deploy.ir import DenseNode, Edge, InputNode, Network, NeuronNode, Precision
+
+
+def fixed_net(layers, *, readout=None, in_size, encoding="spikes", meta_readout="cumsoftmax"):
+    """``layers``: list of (name, model, size, params, reset, W, exp, Wrec or None, rec_exp)."""
+    nodes = [InputNode("input", in_size, encoding=encoding)]
+    edges = []
+    prev = "input"
+    for (name, model, size, params, reset, w, exp, wrec, rexp) in layers:
+        nodes.append(DenseNode(f"fc_{name}", np.asarray(w, np.int64), weight_exp=exp))
+        edges += [Edge(prev, f"fc_{name}"), Edge(f"fc_{name}", name)]
+        if wrec is not None:
+            nodes.append(DenseNode(f"rec_{name}", np.asarray(wrec, np.int64), weight_exp=rexp))
+            edges += [Edge(name, f"rec_{name}"), Edge(f"rec_{name}", name)]
+        nodes.append(NeuronNode(name, model, size, params=params, reset=reset))
+        prev = name
+    layers_info = {layers[-1][0]: {"scale": 64.0}}
+    return Network(nodes, edges, meta={"readout": meta_readout, "output": layers[-1][0]},
+                   precision=Precision("loihi2", "test", layers=layers_info)).validate()
+
+
+def cuba(size, du=409, dv=1024, vth=10, bias=0):
+    return dict(du=np.full(size, du), dv=np.full(size, dv), vth=np.full(size, vth),
+                bias_mant=np.full(size, bias), bias_exp=np.zeros(size, np.int64))
+
+
+def li(size, dv=0):
+    return dict(dv=np.full(size, dv), bias_mant=np.zeros(size, np.int64), bias_exp=np.zeros(size, np.int64))
+
+
+def test_one_step_delay_per_hop_and_recurrence_traced_by_hand():
+    # input -(w=12)-> h (lif, dv=0, vth=10 -> VTH 640, recurrent w=-4) -(w=2, exp=1)-> out (li, dv=0)
+    lif = dict(dv=np.zeros(1, np.int64), vth=np.full(1, 10), bias_mant=np.zeros(1, np.int64), bias_exp=np.zeros(1, np.int64))
+    net = fixed_net([("h", "lif", 1, lif, "subtract", [[12]], 0, [[-4]], 0),
+                     ("out", "li", 1, li(1), "subtract", [[2]], 1, None, 0)], in_size=1)
+    assert population_depths(net) == {"h": 1, "out": 2} and num_steps(net, 3) == 5
+    run = emulate(net, np.array([[[1], [0], [0]]]), record_state=True)
+    # h: t0 nothing; t1 gets 12<<6 = 768 > 640 spike; t2: v = 768-640 = 128, + rec (-4)<<6 = -256 -> -128
+    np.testing.assert_array_equal(run.states["h"]["v"][0, :, 0], [0, 768, -128, -128, -128])
+    np.testing.assert_array_equal(run.spikes["h"][0, :, 0], [0, 1, 0, 0, 0])
+    # out: the spike of h at t1 arrives at t2 as (2 << 1) << 6 = 256, integrated forever (dv=0)
+    np.testing.assert_array_equal(run.potentials["out"][0, :, 0], [0, 0, 256, 256, 256])
+
+
+def test_batch_equals_samples_and_record_false_keeps_predictions():
+    rng = np.random.default_rng(1)
+    W1 = 2 * rng.integers(-60, 100, size=(16, 20))
+    R1 = 2 * rng.integers(-40, 40, size=(16, 16))
+    np.fill_diagonal(R1, 0)
+    W2 = 2 * rng.integers(-127, 128, size=(5, 16))
+    net = fixed_net([("h1", "cuba_lif", 16, cuba(16), "zero", W1, 0, R1, -1),
+                     ("readout", "li", 5, li(5, dv=300), "subtract", W2, 0, None, 0)], in_size=20)
+    x = (rng.random((6, 30, 20)) < 0.3).astype(np.uint8)
+    full = emulate(net, x)
+    assert full.spikes["h1"].shape == (6, 32, 16) and full.potentials["readout"].shape == (6, 32, 5)
+    assert full.spikes["h1"].sum() > 20
+    for b in range(6):
+        one = emulate(net, x[b:b + 1])
+        np.testing.assert_array_equal(one.spikes["h1"][0], full.spikes["h1"][b])
+        np.testing.assert_array_equal(one.potentials["readout"][0], full.potentials["readout"][b])
+    lean = emulate(net, x, record=False)
+    assert "h1" not in lean.spikes
+    np.testing.assert_array_equal(lean.predictions, full.predictions)
+
+
+def test_readout_predictions_modes():
+    trace = np.zeros((1, 4, 3))
+    trace[0, 1] = [64, 0, 0]
+    trace[0, 2] = [0, 128, 0]
+    trace[0, 3] = [0, 0, 64]
+    s, p = readout_predictions(trace, "max", scale=64.0, first=1, stop=4)
+    np.testing.assert_allclose(s[0], [1, 2, 1])
+    assert p[0] == 1
+    s, p = readout_predictions(trace, "last", scale=64.0, first=1, stop=4)
+    assert p[0] == 2
+    s, _ = readout_predictions(trace, "cumsoftmax", scale=64.0, first=1, stop=4)
+    assert s[0].sum() == pytest.approx(3.0)
+    with pytest.raises(SnnDeployError):
+        readout_predictions(trace, "mean")
+
+
+def test_emulator_refuses_float_networks_and_bad_inputs():
+    net = fixed_net([("out", "li", 1, li(1), "subtract", [[2]], 0, None, 0)], in_size=1)
+    with pytest.raises(SnnDeployError, match="spike counts"):
+        emulate(net, np.full((1, 2, 1), 300))
+    with pytest.raises(SnnDeployError, match=r"\[batch, time, 1\]"):
+        emulate(net, np.zeros((1, 2, 3)))
+    net.precision = None
+    with pytest.raises(SnnDeployError, match="fixed-point"):
+        emulate(net, np.zeros((1, 2, 1)))
+
+
+@pytest.mark.lava
+def test_cuba_lif_zero_reset_equals_lavas_own_lif_and_dense_processes():
+    pytest.importorskip("lava.proc.lif.process")
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.dense.process import Dense
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+    from lava.proc.lif.process import LIF
+
+    rng = np.random.default_rng(7)
+    C, N1, N2, T = 14, 12, 6, 30
+    W1 = 2 * rng.integers(-50, 110, size=(N1, C))
+    R1 = 2 * rng.integers(-60, 60, size=(N1, N1))
+    np.fill_diagonal(R1, 0)
+    W2 = 2 * rng.integers(-80, 127, size=(N2, N1))
+    p1 = dict(du=500, dv=300, vth=300, bias=3)
+    p2 = dict(du=1000, dv=200, vth=150, bias=-2)
+    bias_exp1, bias_exp2 = 4, 2
+    x = (rng.random((T, C)) < 0.35).astype(np.int64)
+
+    def pars(p, n, bexp):
+        d = cuba(n, du=p["du"], dv=p["dv"], vth=p["vth"], bias=p["bias"])
+        d["bias_exp"] = np.full(n, bexp)
+        return d
+
+    net = fixed_net([("h1", "cuba_lif", N1, pars(p1, N1, bias_exp1), "zero", W1, 0, R1, -1),
+                     ("h2", "cuba_lif", N2, pars(p2, N2, bias_exp2), "zero", W2, 1, None, 0)], in_size=C)
+    run = emulate(net, x[None])
+    S = run.num_steps
+
+    src = Source(data=np.concatenate([x, np.zeros((S - T, C), np.int64)]).T)
+    d1 = Dense(weights=W1, weight_exp=0)
+    r1 = Dense(weights=R1, weight_exp=-1)
+    l1 = LIF(shape=(N1,), du=p1["du"], dv=p1["dv"], vth=p1["vth"], bias_mant=np.full(N1, p1["bias"]),
+             bias_exp=np.full(N1, bias_exp1))
+    d2 = Dense(weights=W2, weight_exp=1)
+    l2 = LIF(shape=(N2,), du=p2["du"], dv=p2["dv"], vth=p2["vth"], bias_mant=np.full(N2, p2["bias"]),
+             bias_exp=np.full(N2, bias_exp2))
+    k1, k2 = Sink(shape=(N1,), buffer=S), Sink(shape=(N2,), buffer=S)
+    src.s_out.connect(d1.s_in)
+    d1.a_out.connect(l1.a_in)
+    l1.s_out.connect(r1.s_in)
+    r1.a_out.connect(l1.a_in)
+    l1.s_out.connect(d2.s_in)
+    d2.a_out.connect(l2.a_in)
+    l1.s_out.connect(k1.a_in)
+    l2.s_out.connect(k2.a_in)
+    try:
+        src.run(condition=RunSteps(num_steps=S), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        lava_s1, lava_s2 = k1.data.get().T, k2.data.get().T
+        lava_v2 = l2.v.get()
+    finally:
+        src.stop()
+    assert run.spikes["h1"].sum() > 10 and run.spikes["h2"].sum() > 3, "guard: both layers must spike"
+    np.testing.assert_array_equal(run.spikes["h1"][0], lava_s1.astype(np.uint8))
+    np.testing.assert_array_equal(run.spikes["h2"][0], lava_s2.astype(np.uint8))
+    full = emulate(net, x[None], record_state=True)
+    np.testing.assert_array_equal(full.states["h2"]["v"][0, -1], lava_v2)
