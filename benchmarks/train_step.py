@@ -1,0 +1,255 @@
+"""Training step (forward + backward) of our RadLIF vs a straightforward sparch-style loop.
+
+DESIGN.md section 7: "Training step >= 2x faster than a straightforward per-time-step PyTorch
+loop (sparch style), same model, same batch, same machine."
+
+Both sides compute paper 1's RadLIF network as run by its code (idiap/sparch), ``layers=3``: two
+hidden RadLIF layers of 128 neurons and a leaky-integrator readout with the cumulative-softmax
+output, batch-norm over batch x time, boxcar surrogate (height 1, half-width 0.5), zero initial
+state::
+
+    w[t] = β w[t-1] + a u[t-1] + b s[t-1]
+    u[t] = α (u[t-1] - s[t-1]) + (1-α) (BN(W x)[t] + V s[t-1] - w[t])      V: zero diagonal
+    s[t] = H(u[t] - 1)
+    readout: v[t] = α v[t-1] + (1-α) BN(W h)[t];   logits = Σ_t softmax(v[t])
+
+The reference (:class:`SparchRadLIF`) is written here the way sparch writes it: ``W·x`` for all
+steps in one matmul (as the issue says, the baseline already does that), then a Python loop over
+time with plain tensor ops and the recurrent matmul, the spike function an autograd Function. It
+receives OUR model's weights, and the script first checks that both give the same logits and
+gradients on the batch, so the timings compare the same computation.
+
+Usage::
+
+    python benchmarks/train_step.py [--batch 32] [--steps 100] [--channels 700] [--hidden 128]
+                                    [--repeats 5] [--threads N] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(ROOT))
+
+from snn_deploy.train.config import ModelConfig  # noqa: E402
+from snn_deploy.train.models import build_model  # noqa: E402
+
+NUM_CLASSES = 20  # SHD
+INPUT_RATE = 0.05  # fraction of (step, channel) bins holding a spike in the synthetic batch
+TARGET_RATIO = 2.0
+BN_MOMENTUM = 0.05
+THRESHOLD = 1.0
+BOXCAR_HALF_WIDTH = 0.5
+
+
+class BoxcarSpike(torch.autograd.Function):
+    """sparch's ``SpikeFunctionBoxcar``: Heaviside forward, gradient passed where |x| <= 0.5."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (x.abs() <= BOXCAR_HALF_WIDTH).to(grad.dtype)
+
+
+class SparchRadLIFLayer(nn.Module):
+    """One RadLIF layer written the sparch way (per-step loop, plain ops)."""
+
+    def __init__(self, input_size: int, hidden: int):
+        super().__init__()
+        self.W = nn.Linear(input_size, hidden, bias=False)
+        self.V = nn.Linear(hidden, hidden, bias=False)
+        self.norm = nn.BatchNorm1d(hidden, momentum=BN_MOMENTUM)
+        self.alpha = nn.Parameter(torch.empty(hidden))
+        self.beta = nn.Parameter(torch.empty(hidden))
+        self.a = nn.Parameter(torch.empty(hidden))
+        self.b = nn.Parameter(torch.empty(hidden))
+
+    def forward(self, x, ranges):
+        wx = self.W(x)
+        B, T, N = wx.shape
+        wx = self.norm(wx.reshape(B * T, N)).reshape(B, T, N)
+        alpha = torch.clamp(self.alpha, *ranges["alpha"])
+        beta = torch.clamp(self.beta, *ranges["beta"])
+        a = torch.clamp(self.a, *ranges["a"])
+        b = torch.clamp(self.b, *ranges["b"])
+        V = self.V.weight.clone().fill_diagonal_(0)
+        ut = wx.new_zeros(B, N)
+        wt = wx.new_zeros(B, N)
+        st = wx.new_zeros(B, N)
+        spikes = []
+        for t in range(T):
+            wt = beta * wt + a * ut + b * st
+            ut = alpha * (ut - st) + (1 - alpha) * (wx[:, t, :] + torch.matmul(st, V.t()) - wt)
+            st = BoxcarSpike.apply(ut - THRESHOLD)
+            spikes.append(st)
+        return torch.stack(spikes, dim=1)
+
+
+class SparchReadout(nn.Module):
+    def __init__(self, input_size: int, num_classes: int):
+        super().__init__()
+        self.W = nn.Linear(input_size, num_classes, bias=False)
+        self.norm = nn.BatchNorm1d(num_classes, momentum=BN_MOMENTUM)
+        self.alpha = nn.Parameter(torch.empty(num_classes))
+
+    def forward(self, x, ranges):
+        wx = self.W(x)
+        B, T, N = wx.shape
+        wx = self.norm(wx.reshape(B * T, N)).reshape(B, T, N)
+        alpha = torch.clamp(self.alpha, *ranges["alpha"])
+        ut = wx.new_zeros(B, N)
+        out = wx.new_zeros(B, N)
+        for t in range(T):
+            ut = alpha * ut + (1 - alpha) * wx[:, t, :]
+            out = out + F.softmax(ut, dim=1)
+        return out
+
+
+class SparchRadLIF(nn.Module):
+    def __init__(self, input_size: int, hidden: int, hidden_layers: int, num_classes: int, dropout: float):
+        super().__init__()
+        sizes = [input_size] + [hidden] * hidden_layers
+        self.layers = nn.ModuleList(SparchRadLIFLayer(sizes[i], sizes[i + 1]) for i in range(hidden_layers))
+        self.readout = SparchReadout(hidden, num_classes)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x, ranges):
+        for layer in self.layers:
+            x = self.dropout(layer(x, ranges))
+        return self.readout(x, ranges)
+
+
+def neuron_ranges() -> dict[str, tuple[float, float]]:
+    from snn_deploy.train.neurons.base import A_RANGE, ALPHA_RANGE, B_RANGE, BETA_RANGE
+
+    return {"alpha": ALPHA_RANGE, "beta": BETA_RANGE, "a": A_RANGE, "b": B_RANGE}
+
+
+def copy_weights(ours: nn.Module, ref: SparchRadLIF) -> None:
+    """Load our model's parameters and BN buffers into the reference (V transposed: sparch's ``s @ V``)."""
+    with torch.no_grad():
+        for mine, theirs in zip(ours.layers, ref.layers):
+            theirs.W.weight.copy_(mine.ff.weight())
+            theirs.V.weight.copy_(mine.rec.effective())
+            theirs.norm.load_state_dict(mine.ff.norm.state_dict())
+            for name in ("alpha", "beta", "a", "b"):
+                getattr(theirs, name).copy_(getattr(mine.params, name))
+        ref.readout.W.weight.copy_(ours.readout.ff.weight())
+        ref.readout.norm.load_state_dict(ours.readout.ff.norm.state_dict())
+        ref.readout.alpha.copy_(ours.readout.params.alpha)
+
+
+def check_same_math(ours, ref, x, y, ranges) -> dict[str, float]:
+    """Same logits and same input-weight gradient on the batch (dropout off, BN in training mode)."""
+    ours.zero_grad()
+    ref.zero_grad()
+    lo = ours(x).logits
+    lr = ref(x, ranges)
+    F.cross_entropy(lo, y).backward()
+    F.cross_entropy(lr, y).backward()
+    g_ours = ours.layers[0].ff.linear.weight.grad
+    g_ref = ref.layers[0].W.weight.grad
+    logit_diff = float((lo - lr).abs().max())
+    grad_diff = float((g_ours - g_ref).abs().max() / g_ref.abs().max().clamp_min(1e-12))
+    return {"max_logit_diff": logit_diff, "max_rel_grad_diff": grad_diff}
+
+
+def time_step(fn, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--channels", type=int, default=700)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--layers", type=int, default=3, help="layers including the readout (paper 1 counting)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", dest="json_out", help="also write the result as JSON here")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+
+    cfg = ModelConfig(model="radlif", input_size=args.channels, num_classes=NUM_CLASSES, layers=args.layers,
+                      hidden=args.hidden, dropout=0.0, seed=0)
+    ours = build_model(cfg).to(device).train()
+    ref = SparchRadLIF(args.channels, args.hidden, args.layers - 1, NUM_CLASSES, dropout=0.0).to(device).train()
+    copy_weights(ours, ref)
+    ranges = neuron_ranges()
+    gen = torch.Generator().manual_seed(1)
+    x = (torch.rand(args.batch, args.steps, args.channels, generator=gen) < INPUT_RATE).float().to(device)
+    y = torch.randint(0, NUM_CLASSES, (args.batch,), generator=gen).to(device)
+
+    check = check_same_math(ours, ref, x, y, ranges)
+    spikes = [float(s.mean()) for s in ours(x).layer_spikes]
+    if check["max_logit_diff"] > 1e-3 or check["max_rel_grad_diff"] > 1e-3:
+        print(f"error: the two implementations disagree: {check}", file=sys.stderr)
+        return 1
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def step_ours():
+        ours.zero_grad(set_to_none=True)
+        F.cross_entropy(ours(x).logits, y).backward()
+        sync()
+
+    def step_ref():
+        ref.zero_grad(set_to_none=True)
+        F.cross_entropy(ref(x, ranges), y).backward()
+        sync()
+
+    time_step(step_ours, args.warmup)
+    time_step(step_ref, args.warmup)
+    t_ours, t_ref = [], []
+    for _ in range(args.repeats):  # interleaved, so that machine load hits both alike
+        t_ours += time_step(step_ours, 1)
+        t_ref += time_step(step_ref, 1)
+    ours_s, ref_s = statistics.median(t_ours), statistics.median(t_ref)
+    ratio = ref_s / ours_s
+    result = {
+        "benchmark": "train_step", "model": "radlif", "layers": args.layers, "hidden": args.hidden,
+        "batch": args.batch, "steps": args.steps, "channels": args.channels, "device": str(device),
+        "threads": torch.get_num_threads(), "torch": torch.__version__, "repeats": args.repeats,
+        "ours_s": ours_s, "sparch_loop_s": ref_s, "speedup": ratio, "target": TARGET_RATIO,
+        "meets_target": ratio >= TARGET_RATIO, "firing_rates": spikes, **check,
+        "ours_all_s": t_ours, "sparch_loop_all_s": t_ref,
+    }
+    print(f"RadLIF {args.layers}x{args.hidden}, batch {args.batch}, {args.steps} steps, {args.channels} channels, "
+          f"{device}, {torch.get_num_threads()} threads (same logits: max diff {check['max_logit_diff']:.2g})")
+    print(f"  ours (forward+backward):         {ours_s * 1e3:8.1f} ms  (median of {args.repeats})")
+    print(f"  sparch-style per-step loop:      {ref_s * 1e3:8.1f} ms")
+    print(f"  speedup: {ratio:.2f}x (target >= {TARGET_RATIO:.0f}x: {'met' if ratio >= TARGET_RATIO else 'NOT met'})")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""`snn-deploy train` / `snn-deploy eval` end to end, and their one-line errors."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import h5py
+import pytest
+import torch
+
+from snn_deploy.cli import main
+from snn_deploy.train.checkpoint import load_checkpoint
+
+TINY = ["--model", "adlif", "--layers", "2", "--hidden", "16", "--time-steps", "20", "--batch-size", "16"]
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "snn_deploy", *args], capture_output=True, text=True,
+                          timeout=180, env=env)
+
+
+def test_train_then_eval_end_to_end(tmp_path, shd_dir):
+    run = tmp_path / "run"
+    proc = _cli("train", "--data", str(shd_dir), "-o", str(run), "--epochs", "3", *TINY)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "trained adlif" in proc.stdout and "test accuracy" in proc.stdout
+    assert "epoch 3/3" in proc.stderr + proc.stdout
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["epochs"] == 3 and summary["model"] == "adlif"
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+
+    proc = _cli("eval", str(run / "model.pt"), "--data", str(shd_dir), "--quiet")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((run / "eval-test.json").read_text())
+    assert result["samples"] == 32 and result["split"] == "test"
+    assert result["accuracy"] == pytest.approx(summary["test_acc"])  # same weights, same data, same binning
+    assert f"{result['accuracy']:.2%}" in proc.stdout
+
+
+def test_resume_through_the_cli_extends_a_finished_run(tmp_path, shd_dir, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(shd_dir), "-o", str(run), "--epochs", "1", "--quiet", *TINY]) == 0
+    assert main(["train", "--data", str(shd_dir), "-o", str(run), "--epochs", "2", "--resume", "--quiet"]) == 0
+    out = capsys.readouterr()
+    assert "resumed after epoch 1" in out.out
+    assert load_checkpoint(run / "last.pt").train_state["epoch"] == 2
+    assert main(["train", "--data", str(shd_dir), "-o", str(run), "--epochs", "3", "--resume", "--hidden", "8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "hidden" in err and "\n" not in err
+
+
+def _error_of(capsys, argv) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    return err
+
+
+def test_bad_input_gives_one_error_line_and_no_run_dir(tmp_path, shd_factory, capsys):
+    data = shd_factory(train_per_class=4, test_per_class=2)
+    run = tmp_path / "run"
+    base = ["train", "--data", str(data), "-o", str(run), "--epochs", "1", "--quiet"]
+    assert "transformer" in _error_of(capsys, base + ["--model", "transformer"])
+    assert "hidden" in _error_of(capsys, base + ["--model", "radlif", "--hidden", "0"])
+    assert "--model is required" in _error_of(capsys, base)
+    assert "nowhere" in _error_of(capsys, ["train", "--data", str(tmp_path / "nowhere"), "-o", str(run),
+                                           "--model", "lif"])
+    with h5py.File(data / "test.h5", "r+") as f:
+        del f["spikes/times"]
+    msg = _error_of(capsys, base + ["--model", "radlif"])
+    assert "test.h5" in msg and "spikes/times" in msg
+    assert not run.exists()
+
+
+def test_non_empty_run_dir_is_refused_without_force(tmp_path, shd_dir, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.pt").write_bytes(b"precious")
+    assert "not empty" in _error_of(capsys, ["train", "--data", str(shd_dir), "-o", str(run), *TINY])
+    assert (run / "model.pt").read_bytes() == b"precious"
+
+
+def test_eval_rejects_foreign_files_and_mismatched_data(tmp_path, shd_dir, shd_factory, capsys):
+    fake = tmp_path / "model.pt"
+    fake.write_text("not a model")
+    assert str(fake) in _error_of(capsys, ["eval", str(fake), "--data", str(shd_dir)])
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(shd_dir), "-o", str(run), "--epochs", "1", "--quiet", *TINY]) == 0
+    capsys.readouterr()
+    other = shd_factory(num_channels=30, train_per_class=2, test_per_class=2)
+    assert "30 channels" in _error_of(capsys, ["eval", str(run / "model.pt"), "--data", str(other), "--quiet"])
+    assert "valid" in _error_of(capsys, ["eval", str(run / "model.pt"), "--data", str(shd_dir), "--split", "valid"])
