@@ -1,8 +1,135 @@
-"""Subcommands of this stage for ``snn-deploy`` (see snn_deploy/cli.py)."""
+"""``snn-deploy energy``: operation counts from a recorded run, priced on hardware profiles, vs ANN baselines."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+DEFAULT_PROFILES = ("loihi1", "cmos45nm-int32")
+DEFAULT_ANN_PROFILE = "cmos45nm-int32"
+NETWORK_TAG = "snn-deploy-network"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this stage's subcommands. Heavy imports go inside the command functions."""
+    p = subparsers.add_parser(
+        "energy", help="count operations from recorded spikes and price them on hardware profiles",
+        description="Count synaptic operations, MACs, neuron updates and spikes from the activity recorded by "
+                    "`snn-deploy run` (Lava or emulator), price them on hardware profiles (ranges where sources "
+                    "disagree), and compare with ANN baselines. Writes REPORT/energy.md, energy.json and plots.")
+    p.add_argument("runs", nargs="+", metavar="RUN",
+                   help="converted run directory (holding the network IR .h5 and activity.h5) or a network .h5; "
+                        "several runs give an accuracy-vs-operations plot")
+    p.add_argument("--activity", type=Path, help="activity file (default RUN/activity.h5; only with one RUN)")
+    p.add_argument("--network", type=Path, help="network IR file (default: the .h5 in RUN that the activity was recorded from)")
+    p.add_argument("--profile", action="append", metavar="NAME",
+                   help=f"hardware profile name in hw_profiles/ or a profile .json (repeatable; default {' '.join(DEFAULT_PROFILES)})")
+    p.add_argument("--baseline", action="append", default=[], metavar="SPEC",
+                   help="ANN to compare with: gru|rnn|mlp|libru (the SNN's shape), KIND:LAYERSxHIDDEN, a checkpoint .pt "
+                        "or an .onnx file (repeatable)")
+    p.add_argument("--ann-profile", action="append", metavar="NAME",
+                   help="profiles to price the ANN baselines on (default: the arithmetic ones among --profile, "
+                        f"else {DEFAULT_ANN_PROFILE})")
+    p.add_argument("--memory", action="store_true",
+                   help="add the memory-access term (Lemaire et al. 2022 style) on arithmetic profiles")
+    p.add_argument("--onnx-dim", action="append", default=[], metavar="NAME=VALUE",
+                   help="value of a symbolic ONNX input dimension (the batch is 1, other axes default to the run's input frames)")
+    p.add_argument("--allow-unsupported", action="store_true",
+                   help="count ONNX graphs with unsupported ops anyway (those ops are listed as not counted)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    p.add_argument("-o", "--output", type=Path, help="report directory (default: FIRST_RUN/energy)")
+    p.set_defaults(func=cmd_energy)
+
+
+def find_network(run: Path, digest: str | None):
+    """The network IR in ``run`` (a file, or the .h5 in a directory whose digest is ``digest``)."""
+    import h5py
+
+    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.ir import load_network, network_digest
+
+    if run.is_file():
+        return run, load_network(run)
+    if not run.is_dir():
+        raise SnnDeployError(f"{run}: no such run directory or network file")
+    candidates = []
+    for f in sorted(run.glob("*.h5")) + sorted(run.glob("*/*.h5")):
+        try:
+            with h5py.File(f, "r") as h:
+                tag = h.attrs.get("format")
+        except OSError:
+            continue
+        if (tag.decode() if isinstance(tag, bytes) else tag) == NETWORK_TAG:
+            candidates.append(f)
+    if not candidates:
+        raise SnnDeployError(f"{run}: holds no network IR file (*.h5 with format {NETWORK_TAG!r}); give --network")
+    nets = [(f, load_network(f)) for f in candidates]
+    if digest is not None:
+        matching = [(f, n) for f, n in nets if network_digest(n) == digest]
+        if not matching:
+            found = ", ".join(f"{f.name} ({network_digest(n)})" for f, n in nets)
+            raise SnnDeployError(
+                f"{run}: the activity was recorded from network {digest}, but the networks here are {found} "
+                "(activity and network do not belong together; re-run `snn-deploy run`)")
+        return matching[0]
+    return nets[0]
+
+
+def _parse_dims(items: list[str]) -> dict[str, int]:
+    from snn_deploy.errors import SnnDeployError
+
+    dims = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit() or int(value) <= 0:
+            raise SnnDeployError(f"--onnx-dim {item!r}: expected NAME=POSITIVE_INTEGER")
+        dims[name.strip()] = int(value)
+    return dims
+
+
+def cmd_energy(args: argparse.Namespace) -> int:
+    from snn_deploy.activity import load_activity
+    from snn_deploy.errors import SnnDeployError
+
+    from .baselines import SnnShape, resolve_baseline
+    from .counting import count_network
+    from .pricing import load_energy_table
+    from .report import build_report, headline, write_report
+
+    runs = [Path(r) for r in args.runs]
+    if len(runs) > 1 and (args.activity or args.network):
+        raise SnnDeployError("--activity/--network name one run's files: give a single RUN with them")
+    tables = [load_energy_table(name) for name in (args.profile or DEFAULT_PROFILES)]
+    if args.ann_profile:
+        ann_tables = [load_energy_table(name) for name in args.ann_profile]
+        bad = [t.profile for t in ann_tables if not t.can_run_ann]
+        if bad:
+            raise SnnDeployError(f"--ann-profile {', '.join(bad)}: prices no MAC/AC, an ANN cannot be priced on it")
+    else:
+        ann_tables = [t for t in tables if t.can_run_ann] or [load_energy_table(DEFAULT_ANN_PROFILE)]
+    counted = []
+    shape = None
+    for run in runs:
+        act_path = args.activity or (run / "activity.h5" if run.is_dir() else run.parent / "activity.h5")
+        act = load_activity(act_path)
+        net_path, net = (args.network, None) if args.network else find_network(run, act.network_digest)
+        if net is None:
+            from snn_deploy.ir import load_network
+
+            net = load_network(net_path)
+        print(f"counting {run} ({act.num_samples} samples x {act.num_steps} steps) ...", flush=True)
+        counts = count_network(net, act, source=str(act_path))
+        name = run.name if run.is_dir() else run.stem
+        counted.append((name, str(net_path), str(act_path), counts))
+        if shape is None:
+            shape = SnnShape.of(net) if len(net.layer_order()) > 1 else None
+    steps = counted[0][3].input_steps
+    dims = _parse_dims(args.onnx_dim)
+    baselines = [resolve_baseline(spec, shape, steps, dims, args.allow_unsupported) for spec in args.baseline]
+    extra = [] if args.ann_profile or any(t.can_run_ann for t in tables) else [
+        f"No arithmetic profile among --profile: ANN baselines priced on {DEFAULT_ANN_PROFILE}."]
+    rep = build_report(counted, tables, baselines, ann_tables, memory=args.memory, extra_notes=extra)
+    out = args.output or (runs[0] if runs[0].is_dir() else runs[0].parent) / "energy"
+    written = write_report(rep, out, plot=not args.no_plots)
+    print("\n".join(headline(rep)))
+    print(f"wrote {', '.join(str(p) for p in written.values())}")
+    return 0
