@@ -84,6 +84,24 @@ def test_resume_after_kill_gives_bitwise_identical_weights(tmp_path, shd_dir, mo
     assert summary["test_acc"] == json.loads((straight / "summary.json").read_text())["test_acc"]
 
 
+def test_resume_of_a_run_killed_in_its_first_epoch_starts_it_over(tmp_path, shd_dir, monkeypatch):
+    cfg = TrainConfig(epochs=2, seed=1, **FAST)
+    _quiet_train(tmp_path / "straight", shd_dir, cfg, SMALL_MODEL)
+    real_epoch = trainer_mod._run_epoch
+
+    def dying_epoch(*args, **kwargs):
+        raise _Killed()
+
+    monkeypatch.setattr(trainer_mod, "_run_epoch", dying_epoch)
+    with pytest.raises(_Killed):
+        _quiet_train(tmp_path / "killed", shd_dir, cfg, SMALL_MODEL)
+    monkeypatch.setattr(trainer_mod, "_run_epoch", real_epoch)
+    assert sorted(p.name for p in (tmp_path / "killed").iterdir()) == ["metrics.jsonl", "run.json"]
+    _quiet_train(tmp_path / "killed", shd_dir, TrainConfig(), {}, resume=True, explicit=set())
+    a, b = (load_checkpoint(tmp_path / name / "last.pt").state_dict for name in ("straight", "killed"))
+    assert all(torch.equal(a[n], b[n]) for n in a)
+
+
 @pytest.mark.parametrize("model", ["adlif", "radlif"])
 def test_adaptive_models_learn_well_above_chance(tmp_path, shd_factory, model):
     data = shd_factory(num_classes=5, num_channels=40, train_per_class=24, test_per_class=10, seed=11)

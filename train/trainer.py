@@ -507,7 +507,9 @@ def _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_prog
     elif resume:
         say(f"resuming {run_dir} from the start (it was stopped before its first epoch finished)")
 
-    # nothing was written before this point: every check on data, configs and model has passed
+    # nothing was written before this point: every check on data, configs and model has passed;
+    # every rank has looked at the run directory before rank 0 changes it
+    barrier(ctx)
     if main:
         if force and not resume:
             clear_run_files(run_dir)
