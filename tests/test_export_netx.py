@@ -1,6 +1,6 @@
 """netx HDF5 export: file layout as lava-dl reads it, expressibility rules (checked against lava-dl's own
 weight packing), and the decisive run: netx.net loaded by lava-dl, run on Lava's fixed-point
-simulator, spikes equal to ours at every layer and step."""
+simulator, spikes (and voltages) equal to the emulator's at every layer and step."""
 import re
 
 import h5py
@@ -10,7 +10,7 @@ import pytest
 from snn_deploy.convert import fixed_point as fp
 from snn_deploy.convert.export_netx import (NETX_BIAS_EXP, NetxExportError, _weight_range_problem,
                                             export_netx, is_netx_expressible, netx_plan)
-from snn_deploy.convert.fixed_neurons import get_model
+from snn_deploy.convert.emulator import emulate
 from snn_deploy.ir import DenseNode, Edge, InputNode, Network, NeuronNode, Precision
 
 C, H1, H2, K = 10, 12, 8, 4
@@ -40,32 +40,9 @@ def fixed_net(readout: bool = True, seed: int = 0) -> Network:
                   NeuronNode("readout", "li", K, params={"dv": np.full(K, 400), "bias_mant": np.arange(K) - 1,
                                                          "bias_exp": np.full(K, 6)})]
         edges += [Edge("h2", "fc_out"), Edge("fc_out", "readout")]
-    return Network(nodes, edges, meta={"output": "readout" if readout else "h2"},
-                   precision=Precision("loihi2", "test")).validate()
-
-
-def reference_run(net: Network, x: np.ndarray, steps: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Lava Dense timing (a dense sends the previous step's sum) with the integer neuron steps of
-    convert/fixed_neurons: per population, outputs [steps, N] (spikes, or the li potential) and the
-    voltage [steps, N] (cuba_lif ``v``; li ``u``, which netx holds in its LIF's ``v``)."""
-    order = net.layer_order()
-    models = {p.name: get_model(p.model) for p in order}
-    params = {p.name: models[p.name].params_from_node(p) for p in order}
-    state = {p.name: models[p.name].initial_state(p.size) for p in order}
-    buffers = {d.name: np.zeros(d.out_size, np.int64) for d in net.dense_nodes()}
-    out = {p.name: [] for p in order}
-    volt = {p.name: [] for p in order}
-    for k in range(steps):
-        now = {"input": x[k] if k < len(x) else np.zeros(x.shape[1], np.int64)}
-        for p in order:
-            a = sum(buffers[d.name] for d in net.incoming(p.name))
-            y, state[p.name] = models[p.name].step(a, state[p.name], params[p.name])
-            now[p.name] = y
-            out[p.name].append(y)
-            volt[p.name].append(state[p.name].v if p.model == "cuba_lif" else state[p.name].u)
-        for d in net.dense_nodes():
-            buffers[d.name] = fp.weight_shift(np.asarray(d.weight, np.int64) @ now[net.source_of(d.name)], d.weight_exp)
-    return {k: np.array(v) for k, v in out.items()}, {k: np.array(v) for k, v in volt.items()}
+    output = "readout" if readout else "h2"
+    return Network(nodes, edges, meta={"output": output},
+                   precision=Precision("loihi2", "test", layers={output: {"scale": 1.0}})).validate()
 
 
 # ---- layout --------------------------------------------------------------------------------------
@@ -180,7 +157,7 @@ def test_weight_rule_agrees_with_lava_dl_packing(capsys):
 # ---- the decisive run: Lava's own processes, loaded by lava-dl from our file ---------------------
 
 @pytest.mark.lava
-def test_netx_run_on_lava_equals_our_integer_semantics(tmp_path):
+def test_netx_run_on_lava_equals_the_emulator(tmp_path):
     netx = pytest.importorskip("lava.lib.dl.netx")
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -218,13 +195,16 @@ def test_netx_run_on_lava_equals_our_integer_semantics(tmp_path):
     finally:
         lava_net.stop()
 
-    ref, v_ref = reference_run(net, x, steps)
+    emu = emulate(net, x[None], record_state=True)
+    assert emu.num_steps == steps and emu.depth == {"h1": 1, "h2": 2, "readout": 3}
     for name, lava_spikes in zip(("h1", "h2"), got[:2]):
-        assert ref[name].sum() >= 10 and lava_spikes.sum() >= 10, f"{name}: too few spikes to compare"
-        assert ref[name].mean() < 0.8, f"{name}: saturated activity"
-        np.testing.assert_array_equal(lava_spikes, ref[name], err_msg=f"spikes of layer {name}")
+        ours = emu.spikes[name][0].astype(np.int64)
+        assert ours.sum() >= 10 and lava_spikes.sum() >= 10, f"{name}: too few spikes to compare"
+        assert ours.mean() < 0.8, f"{name}: saturated activity"
+        np.testing.assert_array_equal(lava_spikes, ours, err_msg=f"spikes of layer {name}")
     assert got[2].sum() == 0  # the li readout never reaches its (maximal) threshold
-    for name, v in zip(("h1", "h2", "readout"), v_lava):
-        assert np.ptp(v_ref[name]) > 0
-        np.testing.assert_array_equal(v, v_ref[name], err_msg=f"voltage of layer {name}")
-    np.testing.assert_array_equal(v_lava[2], ref["readout"])  # the li output is its potential
+    for name, var, v in zip(("h1", "h2", "readout"), ("v", "v", "u"), v_lava):
+        ours = emu.states[name][var][0]
+        assert np.ptp(ours) > 0
+        np.testing.assert_array_equal(v, ours, err_msg=f"voltage of layer {name}")
+    np.testing.assert_array_equal(v_lava[2], emu.potentials["readout"][0])  # the li output is its potential
