@@ -26,10 +26,8 @@ and write of the target's state per synaptic operation (Lemaire et al.'s event-d
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from snn_deploy.errors import SnnDeployError
@@ -288,75 +286,32 @@ def price_ann(layers: Sequence[LayerOps], table: EnergyTable, memory: bool = Fal
 
 # ---- profiles ------------------------------------------------------------------------------------
 
-def _price_from_entry(kind: str, entry: Any, refs: Mapping[str, str], where: str) -> Price:
-    """One op's entry of a profile's ``energy.ops``: ``{"value", "source"}``,
-    ``{"values": [{"value", "source"}, ...]}`` (sources that disagree) or ``{"min", "max", "source"}``."""
-    def src(name: Any) -> str:
-        return str(name)
+def table_from_profile(profile: Any) -> EnergyTable:
+    """The :class:`EnergyTable` of a ``convert.profiles.HardwareProfile`` (its validated energy section).
 
-    if not isinstance(entry, Mapping):
-        raise SnnDeployError(f"{where}: energy op {kind!r} must be an object, got {entry!r}")
-    try:
-        if "values" in entry:
-            return Price.from_values([(float(v["value"]), src(v.get("source", "?"))) for v in entry["values"]])
-        if "min" in entry or "max" in entry:
-            return Price(float(entry["min"]), float(entry["max"]), (src(entry.get("source", "?")),))
-        return Price.single(float(entry["value"]), src(entry.get("source", "?")))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SnnDeployError(
-            f"{where}: energy op {kind!r} is malformed ({exc!r}); expected value+source, values[...] or min+max+source") from None
+    Sources are kept as the profile's reference keys (the citations go to ``references``).
+    """
+    e = profile.energy
+    key_of = {citation: key for key, citation in profile.references.items()}
 
+    def keys(citations: Iterable[str]) -> tuple[str, ...]:
+        return tuple(key_of.get(c, c) for c in citations)
 
-def table_from_profile_data(data: Mapping[str, Any], where: str = "profile") -> EnergyTable:
-    """The :class:`EnergyTable` of a hardware profile's JSON data (its ``energy`` section)."""
-    name = str(data.get("name", where))
-    energy = data.get("energy")
-    if not isinstance(energy, Mapping) or not isinstance(energy.get("ops"), Mapping):
-        raise SnnDeployError(f"{where}: profile {name!r} has no energy section with 'ops'")
-    refs = data.get("references") or {}
-    prices = {k: _price_from_entry(k, v, refs, where) for k, v in energy["ops"].items()}
-    sram = energy.get("sram")
-    sram_points = HOROWITZ_SRAM
-    sram_source = HOROWITZ_SOURCE
-    if sram:
-        try:
-            sram_points = tuple((float(p["bytes"]), float(p["pj_per_64bit"])) for p in sram)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SnnDeployError(f"{where}: energy.sram must list {{bytes, pj_per_64bit, source}}, got an error {exc!r}") from None
-        sram_source = "; ".join(sorted({str(p.get("source", "?")) for p in sram}))
-    notes = energy.get("notes") or ()
-    used = {src for price in prices.values() for src in price.sources} | set(sram_source.split("; "))
-    missing = sorted(u for u in used if u not in refs and u != HOROWITZ_SOURCE)
-    if missing:
-        raise SnnDeployError(f"{where}: energy sources {missing} are not in the profile's references")
-    return EnergyTable(profile=name, prices=prices, word_bits=int(energy.get("word_bits", 32)),
-                       sram=sram_points, sram_source=sram_source, estimate=bool(energy.get("estimate", False)),
-                       notes=(notes,) if isinstance(notes, str) else tuple(notes),
-                       references={k: str(refs[k]) for k in sorted(used) if k in refs})
+    prices = {kind: Price(c.low, c.high, keys(c.sources)) for kind, c in e.ops.items()}
+    sram = tuple((float(p.bytes), float(p.pj_per_64bit)) for p in e.sram) or HOROWITZ_SRAM
+    sram_source = "; ".join(dict.fromkeys(keys(p.source for p in e.sram))) if e.sram else HOROWITZ_SOURCE
+    used = {k for p in prices.values() for k in p.sources} | set(keys(p.source for p in e.sram))
+    return EnergyTable(profile=profile.name, prices=prices, word_bits=int(e.word_bits), sram=sram,
+                       sram_source=sram_source, estimate=bool(e.estimate),
+                       notes=(e.notes,) if e.notes else (),
+                       references={k: v for k, v in profile.references.items() if k in used})
 
 
 def load_energy_table(name: str) -> EnergyTable:
-    """The energy table of profile ``name`` (a name in hw_profiles/, or a path to a profile .json)."""
-    path = Path(name)
-    if name.endswith(".json"):
-        if not path.exists():
-            raise SnnDeployError(f"{path}: no such profile file")
-        try:
-            return table_from_profile_data(json.loads(path.read_text()), where=str(path))
-        except json.JSONDecodeError as exc:
-            raise SnnDeployError(f"{path}: not valid JSON ({exc})") from None
-    directory = profile_dir()
-    file = directory / f"{name}.json"
-    if not file.exists():
-        known = sorted(p.stem for p in directory.glob("*.json"))
-        raise SnnDeployError(f"unknown hardware profile {name!r}; known profiles: {', '.join(known) or 'none'} "
-                             f"(in {directory}), or give a path to a profile .json")
-    return table_from_profile_data(json.loads(file.read_text()), where=str(file))
+    """The energy table of profile ``name`` (a bundled name such as ``loihi1``, or a profile .json path)."""
+    from snn_deploy.convert.profiles import load_profile
 
-
-def profile_dir() -> Path:
-    """Where the hardware profiles live (the checkout's hw_profiles/)."""
-    return Path(__file__).resolve().parents[1] / "hw_profiles"
+    return table_from_profile(load_profile(name))
 
 
 def paper1_table() -> EnergyTable:
