@@ -1,0 +1,1 @@
+"""The embedded default data set: spoken digits synthesized offline with espeak-ng (see :mod:`.corpus`)."""
