@@ -100,4 +100,14 @@ def test_eval_rejects_foreign_files_and_mismatched_data(tmp_path, shd_dir, shd_f
     capsys.readouterr()
     other = shd_factory(num_channels=30, train_per_class=2, test_per_class=2)
     assert "30 channels" in _error_of(capsys, ["eval", str(run / "model.pt"), "--data", str(other), "--quiet"])
-    assert "valid" in _error_of(capsys, ["eval", str(run / "model.pt"), "--data", str(shd_dir), "--split", "valid"])
+
+
+def test_eval_on_the_carved_validation_split_reproduces_the_best_valid_accuracy(tmp_path, shd_dir, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(shd_dir), "-o", str(run), "--epochs", "2", "--quiet", *TINY]) == 0
+    assert main(["eval", str(run / "model.pt"), "--data", str(shd_dir), "--split", "valid", "--quiet"]) == 0
+    result = json.loads((run / "eval-valid.json").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    assert result["samples"] == 10  # 10% of the 96 training samples
+    assert "carved" in result["data"]
+    assert result["accuracy"] == pytest.approx(summary["best_valid_acc"])

@@ -666,25 +666,33 @@ def evaluate_checkpoint(
 
     torch_device = resolve_device(device)
     model, model_cfg, meta = load_model(checkpoint, device=torch_device)
+    train_cfg = load_checkpoint(checkpoint).train_config
     time_steps = int(meta.get("time_steps", 100))
     duration = float(meta.get("duration", 1.4))
-    ds = open_dataset(data_dir, split, time_steps=time_steps, duration=duration, binary=bool(meta.get("binary", False)))
+    opts = dict(time_steps=time_steps, duration=duration, binary=bool(meta.get("binary", False)))
+    try:
+        ds = open_dataset(data_dir, split, **opts)
+        indices, source = np.arange(len(ds)), str(ds.path)
+    except SnnDeployError as exc:
+        if split != "valid" or train_cfg is None or "no 'valid' split" not in str(exc):
+            raise
+        # the run carved its validation split from train: carve the same one
+        ds = open_dataset(data_dir, "train", **opts)
+        indices = carve_validation(len(ds), train_cfg.valid_fraction, train_cfg.seed)[1]
+        source = f"{ds.path} (validation part carved as in training)"
     if ds.num_channels != model_cfg.input_size:
         raise SnnDeployError(f"{ds.path}: {ds.num_channels} channels, but {checkpoint} expects {model_cfg.input_size}")
     if ds.num_classes != model_cfg.num_classes:
         raise SnnDeployError(f"{ds.path}: {ds.num_classes} classes, but {checkpoint} was trained on {model_cfg.num_classes}")
-    if len(ds) == 0:
+    if len(indices) == 0:
         raise SnnDeployError(f"{ds.path}: no samples to evaluate")
-    max_over_time = False
-    ckpt_train = load_checkpoint(checkpoint).train_config
-    if ckpt_train is not None:
-        max_over_time = bool(ckpt_train.max_over_time_loss)
+    max_over_time = bool(train_cfg.max_over_time_loss) if train_cfg is not None else False
     t0 = time.time()
-    with tqdm(total=len(ds), desc=f"eval {split}", unit="sample", disable=not show_progress, leave=False) as bar:
-        res = evaluate(model, ds, np.arange(len(ds)), batch_size, DistContext(device=torch_device),
+    with tqdm(total=len(indices), desc=f"eval {split}", unit="sample", disable=not show_progress, leave=False) as bar:
+        res = evaluate(model, ds, indices, batch_size, DistContext(device=torch_device),
                        max_over_time=max_over_time, progress=bar.update)
     return {
-        "checkpoint": str(checkpoint), "data": str(ds.path), "split": split, "model": model_cfg.model,
+        "checkpoint": str(checkpoint), "data": source, "split": split, "model": model_cfg.model,
         "accuracy": res.accuracy, "loss": res.loss, "correct": res.correct, "samples": res.total,
         "time_steps": time_steps, "duration": duration, "eval_time_s": time.time() - t0,
     }
