@@ -44,6 +44,8 @@ from snn_deploy.ir import DenseNode, InputNode, Network, NeuronNode
 
 from .analytic import OpCount, table2_snn_ops
 
+SAMPLE_CHUNK = 64   # samples counted at once
+
 
 @dataclass(frozen=True)
 class NeuronArith:
@@ -214,11 +216,20 @@ def count_dense(net: Network, act: Activity, dense: DenseNode) -> tuple[DenseCou
     if recurrent:
         values = _delayed(values)
     values = np.asarray(values)
-    events_per_col = values.astype(np.float64) if spiking else (values != 0).astype(np.float64)
     fanout = _fanout(dense)
-    events = events_per_col.sum(axis=2).mean(axis=0)                 # [T]
-    ops = (events_per_col @ fanout.astype(np.float64)).mean(axis=0)   # [T]
-    received = ((values != 0).astype(np.float32) @ _connectivity(dense).T) > 0   # [S, T, out]
+    conn_t = _connectivity(dense).T
+    s, t = values.shape[:2]
+    events = np.zeros(t)
+    ops = np.zeros(t)
+    received = np.zeros((s, t, dense.out_size), dtype=bool)
+    for lo in range(0, s, SAMPLE_CHUNK):            # bounded memory on long recordings
+        chunk = values[lo:lo + SAMPLE_CHUNK]
+        per_col = chunk.astype(np.float64) if spiking else (chunk != 0).astype(np.float64)
+        events += per_col.sum(axis=(0, 2))
+        ops += (per_col @ fanout.astype(np.float64)).sum(axis=0)
+        received[lo:lo + SAMPLE_CHUNK] = ((chunk != 0).astype(np.float32) @ conn_t) > 0
+    events /= s
+    ops /= s
     counts = DenseCounts(
         name=dense.name, source=source, target=target, recurrent=recurrent,
         kind="ac" if spiking else "mac", in_size=dense.in_size, out_size=dense.out_size,

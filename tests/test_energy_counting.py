@@ -121,3 +121,14 @@ def test_paper1_320x_from_a_constructed_raster_at_rate_0p1():
     full = pricing.price_layer(h, table)
     assert full.total.low == pytest.approx(snn_pj + steps * n * 3.2)
     assert rnn_pj / full.total.low < 320
+
+
+def test_counts_do_not_depend_on_how_samples_are_chunked(monkeypatch):
+    net = tiny_net()
+    act = tiny_activity(net)
+    whole = counting.count_network(net, act)
+    monkeypatch.setattr(counting, "SAMPLE_CHUNK", 1)
+    chunked = counting.count_network(net, act)
+    for a, b in zip(whole.layers, chunked.layers):
+        for f in ("syn_ac", "neuron_ac", "updates_active", "spikes"):
+            np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
