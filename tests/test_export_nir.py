@@ -199,29 +199,11 @@ def simulate_nir_flat(graph, x, dt):
 
 
 def simulate_ir(net, x):
-    """Our IR's float equations (snn_deploy/ir.py docstring) for cuba_lif (zero reset) populations:
-    feed-forward denses carry this step's spikes, recurrent denses the previous step's."""
-    spikes = {p.name: np.zeros(p.size) for p in net.neuron_nodes()}
-    state = {p.name: (np.zeros(p.size), np.zeros(p.size)) for p in net.neuron_nodes()}
-    record = {p.name: [] for p in net.neuron_nodes()}
-    for t in range(x.shape[0]):
-        prev = dict(spikes)
-        for pop in net.layer_order():
-            assert pop.model == "cuba_lif" and pop.reset == "zero"
-            current = np.zeros(pop.size)
-            for d in net.incoming(pop.name):
-                src = net.source_of(d.name)
-                s_in = x[t] if isinstance(net.node(src), InputNode) else (prev[src] if net.is_recurrent(d.name) else spikes[src])
-                current += d.weight @ s_in + (d.bias if d.bias is not None else 0.0)
-            i, v = state[pop.name]
-            a, b, thr = (np.broadcast_to(pop.params[k], (pop.size,)) for k in ("alpha", "beta", "threshold"))
-            i = a * i + current
-            v = b * v + (1 - b) * i
-            s = (v > thr).astype(float)
-            v = np.where(s > 0, 0.0, v)
-            state[pop.name], spikes[pop.name] = (i, v), s
-            record[pop.name].append(s)
-    return {k: np.array(v) for k, v in record.items()}
+    """Our float IR semantics, as the project runs them (train.ir_runner): spikes per population."""
+    from snn_deploy.train.ir_runner import run_float_network
+
+    run = run_float_network(net, x[None].astype(np.float32))
+    return {k: v[0].numpy().astype(np.float64) for k, v in run.spikes.items()}
 
 
 def test_imported_snntorch_style_graph_spikes_like_nir_equations(tmp_path):
@@ -291,3 +273,47 @@ def test_import_errors_name_the_file_and_node(tmp_path):
         import_nir(tmp_path / "junk.nir")
     with pytest.raises(FormatError, match="no such NIR file"):
         import_nir(tmp_path / "missing.nir")
+
+
+# ---- real models of the zoo (train.models -> train.export.model_to_ir) ---------------------------
+
+def zoo_ir(model: str, readout: str = "cumsoftmax", reset: str = "subtract"):
+    torch = pytest.importorskip("torch")
+    from snn_deploy.train.config import ModelConfig
+    from snn_deploy.train.export import model_to_ir
+    from snn_deploy.train.models import build_model
+
+    cfg = ModelConfig(model=model, input_size=12, num_classes=3, layers=3, hidden=10, readout=readout,
+                      reset=reset, seed=4)
+    m = build_model(cfg)
+    m.train()
+    with torch.no_grad():  # non-trivial batch-norm statistics
+        m(torch.rand(6, 20, 12, generator=torch.Generator().manual_seed(0)) * 2)
+    net = model_to_ir(m.eval(), cfg)
+    for d in net.dense_nodes():  # untrained weights barely drive the neurons: scale them up to get spikes
+        d.weight = d.weight * np.float32(6.0 if model == "cuba_lif" else 25.0)
+    return net
+
+
+@pytest.mark.parametrize("model,readout,reset", [("cuba_lif", "cumsoftmax", "zero"), ("cuba_lif", "max", "subtract"),
+                                                 ("rlif", "spike_count", "subtract"), ("lif", "last", "subtract")])
+def test_zoo_models_round_trip_and_run_the_same(tmp_path, model, readout, reset):
+    from snn_deploy.train.ir_runner import run_float_network
+
+    net = zoo_ir(model, readout, reset)
+    back = import_nir(write_nir(net, tmp_path / "m.nir", dt=DT))
+    assert [n.name for n in back.nodes] == [n.name for n in net.nodes]
+    assert set(back.edges) == set(net.edges)
+    back.meta["readout"] = readout  # NIR has no readout mode: the caller knows it
+    x = (np.random.default_rng(0).random((4, 25, 12)) < 0.4).astype(np.float32)
+    a, b = run_float_network(net, x), run_float_network(back, x)
+    for name, s in a.spikes.items():
+        assert 0 < s.mean() < 0.9, f"{name}: no spikes, or saturated"
+        np.testing.assert_array_equal(b.spikes[name].numpy(), s.numpy(), err_msg=name)
+    np.testing.assert_allclose(b.readout.numpy(), a.readout.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("model", ["adlif", "radlif", "mthr_lif", "spikgru"])
+def test_zoo_models_nir_cannot_express_are_refused(model):
+    with pytest.raises(NirExportError, match="population 'h1'"):
+        export_nir(zoo_ir(model))
