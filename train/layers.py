@@ -25,6 +25,7 @@ from torch import nn
 
 from snn_deploy.errors import SnnDeployError
 
+from .fused import FUSED_MODELS, fused_scan
 from .neurons import NeuronModel
 
 BN_MOMENTUM = 0.05  # paper 1 §3 / sparch
@@ -128,12 +129,16 @@ def scan(neuron: NeuronModel, params: Any, I_ff: torch.Tensor, spike_fn: Any, *,
     Vgt = V_gate.t() if V_gate is not None else None
     outs: list[torch.Tensor] = []
     pots: list[torch.Tensor] = []
+    # unbind once: indexing I_ff[:, t] in the loop would make autograd scatter each step's gradient
+    # into a fresh zero [B, T, N] tensor (O(T^2) memory traffic in backward)
+    I_steps = I_ff.unbind(1)
+    G_steps = I_gate_ff.unbind(1) if gated else None  # type: ignore[union-attr]
     for t in range(T):
-        I = I_ff[:, t]
+        I = I_steps[t]
         if Vt is not None:
             I = torch.addmm(I, state.s, Vt)
         if gated:
-            Ig = I_gate_ff[:, t]  # type: ignore[index]
+            Ig = G_steps[t]  # type: ignore[index]
             if Vgt is not None:
                 Ig = torch.addmm(Ig, state.s, Vgt)
             out, state = neuron.step(I, Ig, state, params, spike_fn)
@@ -144,6 +149,11 @@ def scan(neuron: NeuronModel, params: Any, I_ff: torch.Tensor, spike_fn: Any, *,
             pots.append(getattr(state, neuron.potential))
     potential = torch.stack(pots, 1) if record_potential else None
     return torch.stack(outs, 1), potential
+
+
+def use_fused(neuron: NeuronModel, spike_fn: Any) -> bool:
+    """The fused scan pays off only when a graph would be recorded, and needs a surrogate's derivative."""
+    return neuron.name in FUSED_MODELS and torch.is_grad_enabled() and hasattr(spike_fn, "derivative")
 
 
 class NeuronParameters(nn.Module):
@@ -183,12 +193,17 @@ class SpikingLayer(nn.Module):
         self.ff_gate = FeedForward(input_size, hidden, bias=bias, batch_norm=batch_norm, sparsity=sparsity) if gated else None
         self.rec_gate = Recurrent(hidden, sparsity=sparsity) if gated and recurrent else None
         self.params = NeuronParameters(neuron, hidden)
+        self.fused = True   # use the fused scan with hand-written backward where one exists (train/fused.py)
 
     def neuron_params(self) -> Any:
         """The parameter record with clamped values (what the step function and the export see)."""
         return self.neuron.make_params(self.params.values(), reset=self.reset)
 
     def forward(self, x: torch.Tensor, record_potential: bool = False) -> Any:
+        if self.fused and use_fused(self.neuron, self.spike_fn):
+            out, potential = fused_scan(self.neuron, self.params.values(), self.ff(x), self.spike_fn,
+                                        V=self.rec.effective() if self.rec is not None else None)
+            return (out, potential) if record_potential else out
         out, potential = scan(
             self.neuron, self.neuron_params(), self.ff(x), self.spike_fn,
             V=self.rec.effective() if self.rec is not None else None,

@@ -27,8 +27,10 @@ from torch import nn
 
 from snn_deploy.errors import SnnDeployError
 
-from .layers import FeedForward, NeuronParameters, scan
+from .fused import fused_scan
+from .layers import FeedForward, NeuronParameters, scan, use_fused
 from .neurons import LI, LIF, NeuronModel
+from .surrogate import get_surrogate
 
 READOUT_MODES = ("cumsoftmax", "spike_count", "last", "max")
 
@@ -84,11 +86,15 @@ class Readout(nn.Module):
         self.spike_fn = spike_fn
         self.ff = FeedForward(input_size, num_classes, bias=bias, batch_norm=batch_norm)
         self.params = NeuronParameters(self.neuron, num_classes)
+        self.fused = True
 
     def neuron_params(self) -> Any:
         return self.neuron.make_params(self.params.values())
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        if self.fused and use_fused(self.neuron, self.spike_fn if self.neuron.spiking else get_surrogate()):
+            out, potential = fused_scan(self.neuron, self.params.values(), self.ff(x), self.spike_fn)
+            return (potential, out) if self.neuron.spiking else (potential, None)
         out, potential = scan(self.neuron, self.neuron_params(), self.ff(x), self.spike_fn,
                               record_potential=self.neuron.spiking)
         if self.neuron.spiking:

@@ -29,7 +29,8 @@ class LIFState:
 
 
 def lif_step(I: torch.Tensor, state: LIFState, p: LIFParams, spike_fn) -> tuple[torch.Tensor, LIFState]:
-    u = p.alpha * (state.u - p.threshold * state.s) + (1.0 - p.alpha) * I
+    # u = α (u - ϑ s) + (1 - α) I   (addcmul: fewer ops per step)
+    u = torch.addcmul((1.0 - p.alpha) * I, p.alpha, state.u - p.threshold * state.s)
     s = spike_fn(u - p.threshold)
     return s, LIFState(u=u, s=s)
 
