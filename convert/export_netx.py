@@ -50,7 +50,7 @@ import numpy as np
 from snn_deploy.atomic import atomic_path
 from snn_deploy.convert import fixed_point as fp
 from snn_deploy.errors import SnnDeployError
-from snn_deploy.ir import DenseNode, InputNode, Network, NeuronNode
+from snn_deploy.ir import DenseNode, Network, NeuronNode
 
 #: netx (lava-dl 0.6.0 hdf5.py) builds Lava's LIF with ``du = iDecay - 1``.
 NETX_IDECAY_MINUS_DU = 1

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
+import nir
 import numpy as np
 
 from snn_deploy.atomic import atomic_path
@@ -72,14 +73,12 @@ class NirExportError(SnnDeployError):
 
 # ---- export ------------------------------------------------------------------------------------
 
-def export_nir(net: Network, dt: Optional[float] = None) -> "nir.NIRGraph":  # noqa: F821
+def export_nir(net: Network, dt: Optional[float] = None) -> nir.NIRGraph:
     """The NIR graph of a float network (same node names; plus one ``nir.Output`` node).
 
     ``dt`` (seconds per step) defaults to ``net.meta['dt']``, else ``DEFAULT_DT``.
     Raises ``NirExportError`` for a fixed network or a population NIR cannot express.
     """
-    import nir
-
     if net.is_fixed:
         raise NirExportError(
             "NIR export reads the float network IR (before quantization); this network is fixed point "
@@ -107,8 +106,6 @@ def export_nir(net: Network, dt: Optional[float] = None) -> "nir.NIRGraph":  # n
 
 def write_nir(net: Network, path: Union[str, Path], dt: Optional[float] = None) -> Path:
     """Export ``net`` and write it with ``nir.write``, atomically. Returns the path."""
-    import nir
-
     graph = export_nir(net, dt)
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -132,8 +129,6 @@ def _resets_by_subtraction(pop: NeuronNode) -> bool:
 
 
 def _dense_to_nir(node: DenseNode) -> Any:
-    import nir
-
     weight = np.asarray(node.weight, dtype=np.float64)
     if node.mask is not None:
         weight = weight * np.asarray(node.mask, dtype=bool)
@@ -167,8 +162,6 @@ def _reset_metadata(pop: NeuronNode) -> dict[str, str]:
 
 
 def _cuba_lif_to_nir(pop: NeuronNode, dt: float) -> Any:
-    import nir
-
     alpha = _per_neuron(pop, "alpha")
     zeros = np.zeros(pop.size)
     return nir.CubaLIF(
@@ -185,8 +178,6 @@ def _cuba_lif_to_nir(pop: NeuronNode, dt: float) -> Any:
 
 
 def _lif_to_nir(pop: NeuronNode, dt: float) -> Any:
-    import nir
-
     zeros = np.zeros(pop.size)
     return nir.LIF(
         tau=_tau(pop, "alpha", dt, allow_one=True),
@@ -199,8 +190,6 @@ def _lif_to_nir(pop: NeuronNode, dt: float) -> Any:
 
 
 def _li_to_nir(pop: NeuronNode, dt: float) -> Any:
-    import nir
-
     return nir.LI(tau=_tau(pop, "alpha", dt, allow_one=True), r=np.ones(pop.size), v_leak=np.zeros(pop.size))
 
 
@@ -238,14 +227,12 @@ class _Population:
     row_scale: np.ndarray  # multiplies the rows (and bias) of every dense driving it
 
 
-def import_nir(source: Union[str, Path, "nir.NIRGraph"], dt: Optional[float] = None) -> Network:  # noqa: F821
+def import_nir(source: Union[str, Path, nir.NIRGraph], dt: Optional[float] = None) -> Network:
     """Read a NIR graph (file path or ``nir.NIRGraph``) of CUBA-LIF / LIF / LI populations as a float network.
 
     ``dt`` overrides the graph's ``metadata['dt']``; one of the two is required (the decays depend on it).
     Every problem raises ``FormatError`` naming the file (or graph) and the node.
     """
-    import nir
-
     label = str(source) if isinstance(source, (str, Path)) else "<NIR graph>"
     if isinstance(source, (str, Path)):
         if not Path(source).exists():
@@ -271,8 +258,6 @@ def import_nir(source: Union[str, Path, "nir.NIRGraph"], dt: Optional[float] = N
 def _flatten(nodes: dict[str, Any], edges: list[tuple[str, str]], label: str,
              prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Inline nested ``NIRGraph`` nodes; their inner ``Input``/``Output`` nodes become pass-through."""
-    import nir
-
     flat: dict[str, Any] = {}
     flat_edges: list[tuple[str, str]] = []
     entry: dict[str, list[str]] = {}  # sub-graph name -> its inner Input node names (qualified)
@@ -300,8 +285,6 @@ def _flatten(nodes: dict[str, Any], edges: list[tuple[str, str]], label: str,
 def _bypass_inner_io(nodes: dict[str, Any], edges: list[tuple[str, str]],
                      label: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Remove the Input/Output nodes of inlined sub-graphs (names with a '.'), joining their edges."""
-    import nir
-
     for name in [k for k, v in nodes.items() if "." in k and isinstance(v, (nir.Input, nir.Output))]:
         preds = [s for s, t in edges if t == name]
         succs = [t for s, t in edges if s == name]
@@ -315,8 +298,6 @@ def _bypass_inner_io(nodes: dict[str, Any], edges: list[tuple[str, str]],
 
 
 def _build_network(nodes: dict[str, Any], edges: list[tuple[str, str]], dt: float, label: str) -> Network:
-    import nir
-
     ir_nodes: list[Any] = []
     pops: dict[str, _Population] = {}
     denses: dict[str, DenseNode] = {}
@@ -377,8 +358,6 @@ def _in_layer_order(net: Network) -> Network:
 def _wire(edges: list[tuple[str, str]], nodes: dict[str, Any], denses: dict[str, DenseNode],
           pops: dict[str, _Population], ir_nodes: list[Any], label: str) -> list[Edge]:
     """Our edges: each touches one dense; a direct population/input -> population edge gets an identity dense."""
-    import nir
-
     out: list[Edge] = []
     for src, dst in edges:
         if isinstance(nodes[dst], nir.Output):

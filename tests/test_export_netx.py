@@ -50,6 +50,9 @@ def fixed_net(readout: bool = True, seed: int = 0) -> Network:
 def test_file_layout_is_what_netx_reads(tmp_path):
     netx_utils = pytest.importorskip("lava.lib.dl.netx.utils")
     net = fixed_net()
+    plan = netx_plan(net)
+    assert [(l.name, l.kind, l.size) for l in plan.layers] == [("h1", "dense_rec", H1), ("h2", "dense", H2),
+                                                                ("readout", "dense", K)]
     path = export_netx(net, tmp_path / "netx.net")
     cfg = netx_utils.NetDict(str(path))
     layers = cfg["layer"]
