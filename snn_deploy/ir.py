@@ -14,7 +14,7 @@ Eq. 12: ``I[t] = W x[t] + V s[t-1]``). All other denses are feed-forward.
 Float semantics of the neuron models (per time step ``t``; ``I[t]`` is the sum of the denses on the
 ``input`` port, ``W x + b``; ``H(x) = 1 if x > 0 else 0``, strict as on Loihi; state starts at 0):
 
-- ``lif``      (paper 1, Eq. 4-6 as run by sparch): ``u = α (u - ϑ s) + (1 - α) I``; ``s = H(u - ϑ)``.
+- ``lif``      (paper 1, Eq. 7-9 with a = b = 0, as run by sparch): ``u = α (u - ϑ s) + (1 - α) I``; ``s = H(u - ϑ)``.
   params: ``alpha``, ``threshold``.
 - ``adlif``    (paper 1, Eq. 7-9 as run by sparch): ``w = β w + a u + b s`` (old u, s), then
   ``u = α (u - ϑ s) + (1 - α)(I - w)``; ``s = H(u - ϑ)``. params: ``alpha beta a b threshold``.
