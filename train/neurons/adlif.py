@@ -7,8 +7,9 @@ Code order (followed here; DESIGN.md section 3):
     s[t] = H(u[t] - ϑ)
 
 Printed equations (differences): Eq. 8 has ``(1-β) a u[t-1]`` and Eq. 7 uses ``w[t-1]`` with the
-reset ``- ϑ s[t-1]`` outside the leak. Ranges (code): α ∈ [e^-1/5, e^-1/25], β ∈ [e^-1/30, e^-1/120],
-a ∈ [-1, 1], b ∈ [0, 2], per neuron, clamped every forward; ϑ = 1; zero initial state.
+reset ``- ϑ s[t-1]`` outside the leak; Eq. 9 prints ``u >= ϑ`` (the code and Loihi are strict).
+Ranges (code): α ∈ [e^-1/5, e^-1/25], β ∈ [e^-1/30, e^-1/120], a ∈ [-1, 1], b ∈ [0, 2], per
+neuron, clamped every forward; ϑ = 1; zero initial state.
 """
 from __future__ import annotations
 

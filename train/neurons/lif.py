@@ -1,8 +1,9 @@
-"""LIF neuron, paper 1 Eq. 4-6 (discrete form) as run by its code (idiap/sparch ``LIFLayer``).
+"""LIF neuron: paper 1 Eq. 7-9 with a = b = 0 (its §2.1.4), as run by its code (idiap/sparch ``LIFLayer``).
 
     u[t] = α (u[t-1] - ϑ s[t-1]) + (1 - α) I[t]         (reset by subtraction inside the leak)
     s[t] = H(u[t] - ϑ)                                    (strict: H(x) = 1[x > 0])
 
+Eq. 9 prints ``s[t] = (u[t] >= ϑ)``; the code (``x.gt(0)``) and Loihi (``v > vth``) are strict.
 Printed Eq. 7 puts the reset outside the leak (``- ϑ s[t-1]``); the code multiplies it by α, and
 we follow the code (DESIGN.md section 3). α per neuron in [e^-1/5, e^-1/25]; ϑ = 1; zero start.
 """
