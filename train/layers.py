@@ -11,8 +11,13 @@
   stored as a buffer and multiplied in on every forward pass, so an optimizer step cannot revive a
   removed synapse.
 
+- Weight layout: every matrix is ``[out, in]`` as in the IR's ``DenseNode`` (``I = V s``); sparch
+  writes ``s @ V`` with ``V[in, out]``, the transpose of ours.
+
 :func:`scan` is the one time loop: it drives any registered neuron model's step function and is
-reused by the float IR runner (``train/ir_runner.py``).
+reused by the float IR runner (``train/ir_runner.py``). While training (autograd recording),
+LIF/adLIF layers and the LI readout instead use the fused scans of ``train/fused.py`` (same step
+function forward, hand-written backward; ``layer.fused = False`` switches back to autograd).
 """
 from __future__ import annotations
 
