@@ -260,6 +260,9 @@ def _in_range(pop: NeuronNode, key: str, value: int, lo: int, hi: int) -> int:
 
 
 def _bias_state(pop: NeuronNode) -> np.ndarray:
+    for key in ("bias_mant", "bias_exp"):
+        if key not in pop.params:
+            raise NetxExportError(f"population {pop.name!r}: fixed parameter {key!r} missing")
     mant = np.broadcast_to(np.asarray(pop.params["bias_mant"], dtype=np.int64), (pop.size,))
     exp = np.broadcast_to(np.asarray(pop.params["bias_exp"], dtype=np.int64), (pop.size,))
     return fp.scale_bias(mant, exp)
