@@ -8,6 +8,7 @@ chains them in order; this module writes exactly what that reader consumes (read
     /layer/k   type 'dense' | 'dense_rec', shape [N]
                weight [N, in] int, weight_rec [N, N] int (dense_rec), bias [N] int (optional)
                neuron/ type 'CUBA', iDecay, vDecay, vThMant, refDelay, gradedSpike
+    attrs      source 'snn-deploy', layer_names (JSON list: input name, then each layer's population)
 
 How netx turns those into Lava processes, and what that means for us:
 
@@ -40,6 +41,7 @@ thresholds.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
@@ -65,6 +67,10 @@ NETX_ZERO_MAX_ODD_LIMIT = -fp.WEIGHT_CONTAINER_MIN // 2                         
 #: What lava-dl's exporter writes besides the fields netx reads (kept for other readers).
 REF_DELAY = 1
 NEURON_TYPE = "CUBA"
+#: Root attributes (ignored by netx): who wrote the file, and the population name of each layer group.
+ATTR_SOURCE = "source"
+SOURCE_TAG = "snn-deploy"
+ATTR_LAYER_NAMES = "layer_names"
 
 
 class NetxExportError(SnnDeployError):
@@ -314,6 +320,9 @@ def _write_str(group: h5py.Group, key: str, value: str) -> None:
 
 
 def _write_plan(f: h5py.File, plan: NetxPlan) -> None:
+    # netx reads only the 'layer' groups; these attributes tell our tools which population is which layer
+    f.attrs[ATTR_SOURCE] = SOURCE_TAG
+    f.attrs[ATTR_LAYER_NAMES] = json.dumps([plan.input_name] + [spec.name for spec in plan.layers])
     layer = f.create_group("layer")
     g = layer.create_group("0")
     _write_str(g, "type", "input")

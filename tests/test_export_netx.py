@@ -1,6 +1,7 @@
 """netx HDF5 export: file layout as lava-dl reads it, expressibility rules (checked against lava-dl's own
 weight packing), and the decisive run: netx.net loaded by lava-dl, run on Lava's fixed-point
 simulator, spikes (and voltages) equal to the emulator's at every layer and step."""
+import json
 import re
 
 import h5py
@@ -73,6 +74,7 @@ def test_file_layout_is_what_netx_reads(tmp_path):
     assert (int(ro["iDecay"]), int(ro["vDecay"]), int(ro["vThMant"])) == (fp.DECAY_UNITY, 400, fp.THRESHOLD_MANT_MAX)
     with h5py.File(path, "r") as f:
         assert f["layer/1/weight"].dtype.kind == "i"
+        assert json.loads(f.attrs["layer_names"]) == ["input", "h1", "h2", "readout"]
 
 
 # ---- expressibility ----------------------------------------------------------------------------
