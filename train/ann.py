@@ -29,7 +29,7 @@ from torch import nn
 from snn_deploy.errors import SnnDeployError
 
 from .config import ANN_MODELS, ModelConfig
-from .layers import FeedForward
+from .layers import FeedForward, check_input
 from .readout import ModelOutput
 
 
@@ -134,8 +134,6 @@ class ANN(nn.Module):
         self.readout = ANNReadout(sizes[-1], cfg.num_classes, cfg)
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
-        from .models import check_input
-
         check_input(x, self.cfg.input_size)
         acts: list[torch.Tensor] = []
         h = x

@@ -36,6 +36,13 @@ from .neurons import NeuronModel
 BN_MOMENTUM = 0.05  # paper 1 §3 / sparch
 
 
+def check_input(x: torch.Tensor, input_size: int) -> None:
+    """Models take ``x [batch, time, channels]``; anything else is a user error naming the shape."""
+    if x.dim() != 3 or x.shape[2] != input_size:
+        raise SnnDeployError(
+            f"model input must be [batch, time, {input_size}] (batch, time steps, channels), got shape {tuple(x.shape)}")
+
+
 def random_mask(shape: tuple[int, ...], sparsity: float, keep: Optional[torch.Tensor] = None) -> torch.Tensor:
     """A 0/1 float mask removing exactly ``round(sparsity · n)`` of the ``n`` allowed entries.
 
@@ -157,8 +164,11 @@ def scan(neuron: NeuronModel, params: Any, I_ff: torch.Tensor, spike_fn: Any, *,
 
 
 def use_fused(neuron: NeuronModel, spike_fn: Any) -> bool:
-    """The fused scan pays off only when a graph would be recorded, and needs a surrogate's derivative."""
-    return neuron.name in FUSED_MODELS and torch.is_grad_enabled() and hasattr(spike_fn, "derivative")
+    """The fused scan pays off only when a graph would be recorded; spiking models need the
+    surrogate's ``derivative`` for the hand-written backward."""
+    if neuron.name not in FUSED_MODELS or not torch.is_grad_enabled():
+        return False
+    return not neuron.spiking or hasattr(spike_fn, "derivative")
 
 
 class NeuronParameters(nn.Module):

@@ -34,7 +34,8 @@ from torch import nn
 from snn_deploy.errors import SnnDeployError
 
 from .config import ModelConfig
-from .layers import SpikingLayer
+from .ann import ANN
+from .layers import SpikingLayer, check_input
 from .neurons import NEURON_MODELS
 from .readout import ModelOutput, Readout
 from .surrogate import get_surrogate
@@ -54,12 +55,6 @@ SNN_ZOO: dict[str, tuple[str, bool]] = {
 def hidden_layers(cfg: ModelConfig) -> int:
     """Number of hidden layers: ``cfg.layers - 1`` (the readout is the last layer)."""
     return int(cfg.layers) - 1
-
-
-def check_input(x: torch.Tensor, input_size: int) -> None:
-    if x.dim() != 3 or x.shape[2] != input_size:
-        raise SnnDeployError(
-            f"model input must be [batch, time, {input_size}] (batch, time steps, channels), got shape {tuple(x.shape)}")
 
 
 class SNN(nn.Module):
@@ -109,14 +104,7 @@ def build_model(cfg: ModelConfig) -> nn.Module:
     masks) is drawn from ``cfg.seed`` without touching the caller's global RNG state."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(cfg.seed))
-        if cfg.spiking:
-            return SNN(cfg)
-        from .ann import ANN  # ANN baselines
-
-        return ANN(cfg)
-
-
-__all__ = ["ModelOutput", "SNN", "SNN_ZOO", "build_model", "firing_rates", "hidden_layers", "check_input"]
+        return SNN(cfg) if cfg.spiking else ANN(cfg)
 
 
 def describe(model: Any) -> str:
@@ -125,3 +113,6 @@ def describe(model: Any) -> str:
     n = sum(p.numel() for p in model.parameters())
     sizes = [cfg.input_size] + [cfg.hidden] * hidden_layers(cfg) + [cfg.num_classes]
     return f"{cfg.model} {'-'.join(map(str, sizes))} ({n:,} parameters)"
+
+
+__all__ = ["ModelOutput", "SNN", "SNN_ZOO", "build_model", "firing_rates", "hidden_layers", "check_input", "describe"]

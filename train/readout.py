@@ -30,7 +30,6 @@ from snn_deploy.errors import SnnDeployError
 from .fused import fused_scan
 from .layers import FeedForward, NeuronParameters, scan, use_fused
 from .neurons import LI, LIF, NeuronModel
-from .surrogate import get_surrogate
 
 READOUT_MODES = ("cumsoftmax", "spike_count", "last", "max")
 
@@ -92,7 +91,7 @@ class Readout(nn.Module):
         return self.neuron.make_params(self.params.values())
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        if self.fused and use_fused(self.neuron, self.spike_fn if self.neuron.spiking else get_surrogate()):
+        if self.fused and use_fused(self.neuron, self.spike_fn):
             out, potential = fused_scan(self.neuron, self.params.values(), self.ff(x), self.spike_fn)
             return (potential, out) if self.neuron.spiking else (potential, None)
         out, potential = scan(self.neuron, self.neuron_params(), self.ff(x), self.spike_fn,
