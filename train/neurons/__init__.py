@@ -2,6 +2,14 @@
 
 ``NEURON_MODELS`` maps the IR's model names (``snn_deploy.ir.NEURON_MODELS``) to their
 :class:`~snn_deploy.train.neurons.base.NeuronModel` record; :func:`get_neuron_model` looks one up.
+
+To add a neuron model (``tests/test_neurons.py::test_extension_adding_a_neuron_model_end_to_end``
+does it): write a module here with a params dataclass, a state dataclass (all fields ``[B, N]``,
+zero at start) and ``step(I, state, params, spike_fn) -> (out, new_state)``, with its trainable
+parameters as ``ParamSpec``s; register its ``NeuronModel`` below; add its name (and the float
+semantics) to ``snn_deploy/ir.py``; add a model name to ``train/config.py`` and ``SNN_ZOO`` in
+``train/models.py``. Training (through autograd), export and the float IR runner then work as is;
+the quantizer and the Lava/emulator back ends need its integer step.
 """
 from __future__ import annotations
 
