@@ -1,8 +1,201 @@
-"""Subcommands of this stage for ``snn-deploy`` (see snn_deploy/cli.py)."""
+"""Subcommands of this stage for ``snn-deploy`` (see snn_deploy/cli.py).
+
+``snn-deploy convert model.pt --target loihi-sim|loihi-emu [--profile loihi2] [--data DIR] -o OUT``:
+checkpoint -> float IR -> fixed IR -> design rules -> (float vs fixed on data) -> OUT/
+
+    network.h5          fixed IR (meta: target, profile)       network_float.h5   float IR
+    quantization.json   per-layer precision, rules, core mapping, accuracy (machine-readable)
+    summary.txt         the human summary printed at the end
+    netx.net            lava-dl netx HDF5, when the network is netx-expressible (CUBA-LIF chains)
+
+Everything is checked and computed before anything is written; the files are written into a
+temporary directory next to OUT and moved in at the end, so a failure leaves OUT as it was.
+"""
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TARGETS = ("loihi-sim", "loihi-emu")
+DEFAULT_PROFILE = "loihi2"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this stage's subcommands. Heavy imports go inside the command functions."""
+    p = subparsers.add_parser(
+        "convert", help="quantize a trained model to Loihi fixed point and check it against the hardware",
+        description="Quantize a trained spiking model (model.pt) to a hardware profile's fixed point, check the "
+                    "design rules, compare float vs fixed accuracy on data (emulator), write OUT/network.h5.")
+    p.add_argument("checkpoint", help="checkpoint written by `snn-deploy train` (model.pt)")
+    p.add_argument("--target", required=True, help=f"one of {', '.join(TARGETS)} (Lava simulator or our emulator)")
+    p.add_argument("--profile", default=DEFAULT_PROFILE,
+                   help=f"hardware profile name or .json path (default {DEFAULT_PROFILE}); see hw_profiles/")
+    p.add_argument("--data", help="data directory: compare float vs fixed accuracy on its --split")
+    p.add_argument("--split", default="test", help="split of --data to compare on (default test)")
+    p.add_argument("--limit", type=int, help="use only the first N samples of the split")
+    p.add_argument("--precision", help="JSON file of precision overrides {model, types, layers, input}")
+    p.add_argument("--batch-size", type=int, default=256, help="samples per emulator batch (default 256)")
+    p.add_argument("-o", "--out", required=True, help="output directory")
+    p.set_defaults(func=run_convert)
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from snn_deploy.errors import SnnDeployError
+
+    if args.target not in TARGETS:
+        raise SnnDeployError(f"unknown target {args.target!r}; choose one of {', '.join(TARGETS)}")
+    if args.limit is not None and args.limit <= 0:
+        raise SnnDeployError(f"--limit must be a positive number of samples, got {args.limit}")
+    overrides = _read_overrides(args.precision)
+    result = convert(args.checkpoint, target=args.target, profile=args.profile, data=args.data, split=args.split,
+                     limit=args.limit, overrides=overrides, batch_size=args.batch_size, out=args.out)
+    print(result["summary"])
+    return 0
+
+
+def _read_overrides(path: Any) -> Any:
+    from snn_deploy.errors import SnnDeployError
+
+    if not path:
+        return None
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SnnDeployError(f"{path}: cannot read precision overrides ({exc})") from None
+    if not isinstance(data, dict):
+        raise SnnDeployError(f"{path}: precision overrides must be a JSON object")
+    return data
+
+
+def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any = None, split: str = "test",
+            limit: Any = None, overrides: Any = None, batch_size: int = 256, show_progress: bool = True) -> dict:
+    """The whole convert command as a function (used by the CLI and the demo); returns the report."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from snn_deploy.convert.profiles import load_profile
+    from snn_deploy.convert.quantize import quantize_network
+    from snn_deploy.convert.report import build_report, format_summary
+    from snn_deploy.convert.rules import check_rules
+    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.ir import save_network
+    from snn_deploy.train.checkpoint import load_model
+    from snn_deploy.train.export import model_to_ir
+
+    t0 = time.time()
+    prof = load_profile(profile)
+    if not prof.quantizable:
+        raise SnnDeployError(f"profile {prof.name!r} ({prof.kind}) is not a quantization target (it has no "
+                             "fixed-point formats); use loihi1 or loihi2")
+    model, cfg, meta = load_model(checkpoint)
+    if not cfg.spiking:
+        raise SnnDeployError(f"{checkpoint}: model {cfg.model!r} is an ANN baseline; only spiking models convert "
+                             "to Loihi (export ANNs to ONNX)")
+    encoding = str(meta.get("input_kind", "spikes"))
+    float_net = model_to_ir(model, cfg, {"encoding": encoding, "checkpoint": str(checkpoint)})
+    fixed = quantize_network(float_net, prof, overrides)
+    fixed.meta.update(target=target, profile=prof.name)
+    rules = check_rules(fixed, prof)
+    timings = {"quantize": time.time() - t0}
+
+    comparison = None
+    if data:
+        x, y = _load_data(data, split, limit, meta, cfg)
+        t1 = time.time()
+        from snn_deploy.convert.compare import compare_float_fixed
+        with tqdm(total=len(y), desc="float vs fixed", unit="sample", disable=not show_progress, leave=False) as bar:
+            comparison = compare_float_fixed(float_net, fixed, x, y, batch_size=batch_size, progress=bar.update)
+        timings["compare"] = time.time() - t1
+
+    out_dir = Path(out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SnnDeployError(f"{out_dir}: exists and is not a directory")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        save_network(fixed, tmp / "network.h5")
+        save_network(float_net, tmp / "network_float.h5")
+        netx = _write_netx(fixed, tmp / "netx.net")
+        outputs = ["network.h5", "network_float.h5"] + (["netx.net"] if netx.get("written") else []) + \
+                  ["quantization.json", "summary.txt"]
+        report = build_report(fixed, target=target, profile=prof.name, checkpoint=str(checkpoint), rules=rules,
+                              comparison=comparison, netx=netx, outputs=[str(out_dir / o) for o in outputs],
+                              timings=timings)
+        summary = format_summary(report)
+        (tmp / "quantization.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
+        (tmp / "summary.txt").write_text(summary + "\n")
+        _move_into(tmp, out_dir, outputs)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    report["summary"] = summary
+    return report
+
+
+def _load_data(data: str, split: str, limit: Any, meta: dict, cfg: Any) -> tuple[Any, Any]:
+    import numpy as np
+
+    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.train.data import open_dataset
+
+    ds = open_dataset(data, split, time_steps=int(meta.get("time_steps", 100)),
+                      duration=float(meta.get("duration", 1.4)), binary=bool(meta.get("binary", False)))
+    if ds.num_channels != cfg.input_size:
+        raise SnnDeployError(f"{ds.path}: {ds.num_channels} channels, but the model expects {cfg.input_size}")
+    if ds.num_classes != cfg.num_classes:
+        raise SnnDeployError(f"{ds.path}: {ds.num_classes} classes, but the model was trained on {cfg.num_classes}")
+    n = len(ds) if limit is None else min(int(limit), len(ds))
+    if n == 0:
+        raise SnnDeployError(f"{ds.path}: no samples in split {split!r}")
+    idx = np.arange(n)
+    return ds.frames_batch(idx), np.asarray(ds.labels[idx], dtype=np.int64)
+
+
+def _write_netx(fixed: Any, path: Path) -> dict:
+    """Write netx.net when the exports module says the network is netx-expressible."""
+    try:
+        from snn_deploy.convert.export_netx import export_netx, is_netx_expressible
+    except ImportError as exc:  # the exports module is optional in a partial checkout
+        return {"written": False, "reason": f"netx export unavailable ({exc})"}
+    ok, reason = is_netx_expressible(fixed)
+    if not ok:
+        return {"written": False, "reason": reason}
+    export_netx(fixed, path)
+    return {"written": True, "path": "netx.net"}
+
+
+def _move_into(tmp: Path, out_dir: Path, names: list[str]) -> None:
+    """Move the finished files into ``out_dir`` (a whole new directory if it did not exist).
+
+    Temporary files and directories are created private (0600/0700); the results get the usual
+    permissions of the user's umask.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in names:
+        os.chmod(tmp / name, 0o666 & ~umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    if not out_dir.exists():
+        os.replace(tmp, out_dir)
+        tmp.mkdir()  # so the caller's cleanup has something to remove
+        return
+    stale = out_dir / "netx.net"
+    for name in names:
+        os.replace(tmp / name, out_dir / name)
+    if "netx.net" not in names and stale.exists():
+        stale.unlink()  # an old netx file would not match the new network
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot serialize {type(obj).__name__}")

@@ -61,15 +61,39 @@ BIAS_MANT_MIN = -(1 << (BIAS_MANT_BITS - 1))
 BIAS_EXP_BITS = 3                            #: bias exponent is unsigned 3-bit: [0, 7]
 BIAS_EXP_MAX = (1 << BIAS_EXP_BITS) - 1
 
+# ---- registers of our own models (Loihi-2-microcode style) -----------------------------------
+FRACTION_REG_BITS = 13                       #: signed registers holding 12-bit fractions (adLIF's a): +-4095
+FRACTION_REG_MAX = (1 << (FRACTION_REG_BITS - 1)) - 1
+
 # ---- SpikGRU gate (our microcode) -------------------------------------------------------------
 GATE_FRAC_BITS = 6                           #: gate pre-activation g is in units of 2^-6
 GATE_RANGE_BITS = 3                          #: the LUT covers x in [-8, 8): sigmoid is saturated beyond
 GATE_IN_MIN = -(1 << (GATE_FRAC_BITS + GATE_RANGE_BITS))     #: -512
 GATE_IN_MAX = (1 << (GATE_FRAC_BITS + GATE_RANGE_BITS)) - 1  #: 511
+GATE_BIAS_MAX = BIAS_MANT_MAX                #: the gate bias is a 13-bit signed register (units 2^-6)
 
 # ---- moving-threshold adaptation (our microcode) ----------------------------------------------
 ADAPT_FRAC_BITS = 12                         #: the spike trace A is in units of 2^-12 (a spike adds 4096)
 ADAPT_ONE = 1 << ADAPT_FRAC_BITS
+
+# ---- weight grid: Lava-ready integers ---------------------------------------------------------
+#: A b-bit signed weight mantissa m in [-(2^(b-1) - 1), 2^(b-1) - 1] is stored as m << (9 - b): for
+#: b = 8, even integers in [-254, 254]. These survive Lava's clip to 8 bits and its truncation of
+#: the LSB of mixed-sign weights (weightutils.truncate_weights) unchanged, whatever the sign mode.
+def weight_step(weight_bits: int = WEIGHT_BITS) -> int:
+    """Spacing of the stored weight grid: ``2^(WEIGHT_BITS + 1 - weight_bits)`` (2 for 8 bits)."""
+    return 1 << (WEIGHT_BITS + 1 - int(weight_bits))
+
+
+def weight_mant_max(weight_bits: int = WEIGHT_BITS) -> int:
+    """Largest weight mantissa magnitude: ``2^(b-1) - 1`` (127 for 8 bits, symmetric range)."""
+    return (1 << (int(weight_bits) - 1)) - 1
+
+
+# ---- quantizer defaults ----------------------------------------------------------------------
+MIN_THRESHOLD_BITS = 12                      #: aim for vth << 6 >= 2^12 (leak rounding << threshold)
+HEADROOM_BITS = 6                            #: and vth << 6 <= 2^(23 - 6): 64x threshold before saturation
+GRADED_INPUT_FRAC_BITS = 4                   #: graded inputs become round(x * 2^4) payloads
 
 # ---- exact float matmuls ----------------------------------------------------------------------
 FLOAT64_EXACT_BITS = 53                      #: integers below 2^53 are exact in float64 sums

@@ -1,0 +1,336 @@
+"""Quantize a float network IR to a fixed IR for a hardware profile (scheme ``loihi-fixed-v1``).
+
+Per population ``P`` (all integers are those of ``convert.fixed_neurons``):
+
+1. Fold the per-neuron input factor ``f`` into the weight rows and the bias of every dense on P's
+   ``input`` port (mask applied first): ``W' = diag(f) W``, ``b' = f b`` with ``f = 1 - alpha``
+   (lif, adlif, mthr_lif, li), ``1 - beta`` (cuba_lif), ``1`` (spikgru).
+2. One state scale ``lambda`` per population (state units per float unit), shared by weights and
+   threshold so firing is kept: the largest folded weight ``M`` maps onto the largest weight
+   integer ``w_max`` (254 for 8 bits) at exponent ``e``: ``lambda = w_max 2^(6 + e) / M``. ``e``
+   is 0 when ``vth lambda`` then lands in ``[2^12, 2^(23 - headroom)]`` (netx-friendly), else the
+   nearest exponent that does, within the profile's range.
+3. Every dense ``d`` on the input port gets its own exponent ``e_d = ceil(log2(max|W'_d| lambda / (w_max 2^6)))``
+   and integers ``w = step * round(W'_d lambda / (2^(6 + e_d) step))`` (step = 2: Lava-ready even
+   weights), clipped to ``+-w_max`` (counted); weights that were nonzero and became 0 are counted.
+   Gate denses (SpikGRU) use the fixed gate scale ``2^6`` (``fixed_point.GATE_FRAC_BITS``).
+4. Threshold ``vth = round(theta lambda / 2^6)`` (17-bit); bias ``b' lambda = mant << exp`` with the
+   smallest ``exp`` in 0..7 that fits the 13-bit mantissa (per neuron). cuba_lif: Loihi adds the bias
+   to ``v``, not to the current, so a current bias ``b`` becomes ``(1-beta) b / (1 - alpha_q)``
+   (its steady state; exact after the current's transient, reported).
+5. Decays: ``d = round(4096 (1 - factor))``; Lava's current register stores ``du = d - 1``
+   (its ``+1`` offset). adLIF's ``(1-alpha) a`` becomes a 12-bit fraction, ``(1-alpha) b`` state units;
+   mthr_lif's ``k`` becomes ``round(k lambda)``.
+
+Precision choices resolve in ``resolve_precision`` with the order model default < layer type
+(``overrides['types'][model]``) < layer name (``overrides['layers'][name]``); unknown keys are errors.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Mapping, Optional
+
+import numpy as np
+
+from snn_deploy.convert import fixed_point as fp
+from snn_deploy.convert.profiles import HardwareProfile, load_profile
+from snn_deploy.errors import SnnDeployError
+from snn_deploy.ir import DenseNode, InputNode, Network, NeuronNode, Precision
+
+SCHEME = "loihi-fixed-v1"
+FOLD_PARAM = {"lif": "alpha", "adlif": "alpha", "mthr_lif": "alpha", "li": "alpha", "cuba_lif": "beta"}
+OVERRIDE_SECTIONS = ("model", "types", "layers", "input")
+INPUT_KEYS = ("frac_bits",)
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class LayerPrecision:
+    """The precision choices for one population and its incoming denses (all overridable)."""
+
+    weight_bits: int = fp.WEIGHT_BITS
+    weight_exp: Any = AUTO          #: exponent of the largest dense ("auto" or an int)
+    headroom_bits: int = fp.HEADROOM_BITS
+    min_threshold_bits: int = fp.MIN_THRESHOLD_BITS
+    reference: float = 1.0          #: float magnitude placed in the window for non-spiking populations
+    bias_exp: Any = AUTO            #: "auto" (smallest per neuron) or a fixed 0..7 (netx uses 6)
+
+
+MODEL_DEFAULTS: dict[str, LayerPrecision] = {m: LayerPrecision() for m in FOLD_PARAM.keys() | {"spikgru"}}
+
+
+def resolve_precision(pop: NeuronNode, overrides: Optional[Mapping[str, Any]], profile: HardwareProfile) -> LayerPrecision:
+    """Model default < ``overrides['model']`` < ``overrides['types'][model]`` < ``overrides['layers'][name]``."""
+    p = MODEL_DEFAULTS.get(pop.model, LayerPrecision())
+    ov = overrides or {}
+    for layer in (ov.get("model"), (ov.get("types") or {}).get(pop.model), (ov.get("layers") or {}).get(pop.name)):
+        if layer:
+            p = replace(p, **layer)
+    fmt = profile.formats
+    if not 2 <= p.weight_bits <= fmt.weight_bits:
+        raise SnnDeployError(f"layer {pop.name}: weight_bits {p.weight_bits} outside 2..{fmt.weight_bits} of profile {profile.name}")
+    if p.weight_exp != AUTO and not (isinstance(p.weight_exp, int) and fmt.weight_exp_min <= p.weight_exp <= fmt.weight_exp_max):
+        raise SnnDeployError(f"layer {pop.name}: weight_exp {p.weight_exp!r} must be 'auto' or an integer in "
+                             f"[{fmt.weight_exp_min}, {fmt.weight_exp_max}] (profile {profile.name})")
+    if p.bias_exp != AUTO and not (isinstance(p.bias_exp, int) and 0 <= p.bias_exp <= fp.BIAS_EXP_MAX):
+        raise SnnDeployError(f"layer {pop.name}: bias_exp {p.bias_exp!r} must be 'auto' or an integer in [0, {fp.BIAS_EXP_MAX}]")
+    if not 0 <= p.min_threshold_bits <= fp.STATE_BITS - 1 - p.headroom_bits:
+        raise SnnDeployError(f"layer {pop.name}: need 0 <= min_threshold_bits <= 23 - headroom_bits, got "
+                             f"{p.min_threshold_bits} and {p.headroom_bits}")
+    return p
+
+
+def check_overrides(overrides: Optional[Mapping[str, Any]], net: Network) -> None:
+    """Unknown sections, fields, model types or layer names are errors (a typo must not be ignored)."""
+    if not overrides:
+        return
+    unknown = sorted(set(overrides) - set(OVERRIDE_SECTIONS))
+    if unknown:
+        raise SnnDeployError(f"precision overrides: unknown section(s) {unknown}; known: {list(OVERRIDE_SECTIONS)}")
+    names = {f.name for f in fields(LayerPrecision)}
+    pops = {p.name: p.model for p in net.neuron_nodes()}
+
+    def check_fields(d: Any, where: str) -> None:
+        if not isinstance(d, Mapping):
+            raise SnnDeployError(f"precision overrides: {where} must be a mapping of fields, got {d!r}")
+        bad = sorted(set(d) - names)
+        if bad:
+            raise SnnDeployError(f"precision overrides: {where}: unknown field(s) {bad}; known: {sorted(names)}")
+
+    if overrides.get("model"):
+        check_fields(overrides["model"], "model")
+    for t, d in (overrides.get("types") or {}).items():
+        if t not in set(pops.values()):
+            raise SnnDeployError(f"precision overrides: types.{t}: no population of model {t!r} in this network "
+                                 f"(models: {sorted(set(pops.values()))})")
+        check_fields(d, f"types.{t}")
+    for n, d in (overrides.get("layers") or {}).items():
+        if n not in pops:
+            raise SnnDeployError(f"precision overrides: layers.{n}: no population {n!r} (populations: {sorted(pops)})")
+        check_fields(d, f"layers.{n}")
+    bad = sorted(set(overrides.get("input") or {}) - set(INPUT_KEYS))
+    if bad:
+        raise SnnDeployError(f"precision overrides: input: unknown field(s) {bad}; known: {list(INPUT_KEYS)}")
+
+
+def quantize_network(float_net: Network, profile: Any = "loihi2",
+                     overrides: Optional[Mapping[str, Any]] = None) -> Network:
+    """The fixed IR of ``float_net`` for ``profile`` (name, path or HardwareProfile); see the module docstring.
+
+    The returned network carries ``Precision(profile, SCHEME, formats, layers)`` where ``layers`` holds,
+    per population, ``scale`` (lambda), ``weight_exp`` and clip counts, and per dense its exponent and
+    clipped / zeroed weight counts.
+    """
+    prof = profile if isinstance(profile, HardwareProfile) else load_profile(profile)
+    if float_net.is_fixed:
+        raise SnnDeployError("quantize_network needs a float network; this one is already fixed point "
+                             f"(profile {float_net.precision.profile!r})")  # type: ignore[union-attr]
+    if not prof.quantizable:
+        raise SnnDeployError(f"profile {prof.name!r} ({prof.kind}) has no fixed-point number formats: it prices "
+                             "energy but is not a quantization target; use loihi1 or loihi2")
+    float_net.validate()
+    check_overrides(overrides, float_net)
+    nodes = {n.name: n for n in float_net.nodes}
+    new_nodes: dict[str, Any] = {}
+    layers: dict[str, dict[str, Any]] = {}
+    input_scales = _quantize_inputs(float_net, overrides, new_nodes, layers)
+    for pop in float_net.layer_order():
+        lp = resolve_precision(pop, overrides, prof)
+        _quantize_population(float_net, pop, lp, prof, input_scales, new_nodes, layers)
+    out_nodes = [new_nodes.get(n.name, copy.deepcopy(n)) for n in float_net.nodes]
+    formats = asdict(prof.formats)
+    formats.update(gate_frac_bits=fp.GATE_FRAC_BITS, adapt_frac_bits=fp.ADAPT_FRAC_BITS,
+                   fraction_shift=fp.FRACTION_SHIFT, current_decay_offset=fp.CURRENT_DECAY_OFFSET,
+                   weight_storage="m << (9 - weight_bits), Lava-ready")
+    meta = dict(float_net.meta, profile=prof.name)
+    fixed = Network(out_nodes, list(float_net.edges), meta=meta,
+                    precision=Precision(prof.name, SCHEME, formats=formats, layers=layers))
+    return fixed.validate()
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+def _quantize_inputs(net: Network, overrides: Optional[Mapping[str, Any]], new_nodes: dict, layers: dict) -> dict[str, float]:
+    """Input payload scale per input node: 1 for spike counts, ``2^frac_bits`` for graded values."""
+    frac = int(((overrides or {}).get("input") or {}).get("frac_bits", fp.GRADED_INPUT_FRAC_BITS))
+    scales = {}
+    for inp in net.inputs():
+        scale = 1.0 if inp.encoding == "spikes" else float(2 ** frac)
+        scales[inp.name] = scale
+        layers[inp.name] = {"kind": "input", "encoding": inp.encoding, "scale": scale}
+    return scales
+
+
+def _param(pop: NeuronNode, key: str, default: Optional[float] = None) -> np.ndarray:
+    if key not in pop.params:
+        if default is None:
+            raise SnnDeployError(f"neurons {pop.name!r} ({pop.model}): float parameter {key!r} is missing")
+        return np.full(pop.size, float(default))
+    return np.broadcast_to(np.asarray(pop.params[key], dtype=np.float64), (pop.size,)).copy()
+
+
+def _folded(dense: DenseNode, factor: np.ndarray, in_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    w = np.asarray(dense.weight, dtype=np.float64)
+    if dense.mask is not None:
+        w = w * np.asarray(dense.mask, dtype=np.float64)
+    if int(getattr(dense, "weight_exp", 0)) != 0:
+        w = w * 2.0 ** int(dense.weight_exp)
+    b = np.zeros(w.shape[0]) if dense.bias is None else np.asarray(dense.bias, dtype=np.float64)
+    return w * factor[:, None] / in_scale, b * factor
+
+
+def _ceil_log2(x: float) -> int:
+    return int(math.ceil(math.log2(x) - 1e-9))
+
+
+def _choose_exp(M: float, ref: float, lp: LayerPrecision, w_max: int, prof: HardwareProfile) -> int:
+    """Exponent of the largest dense: 0 if ``ref * lambda(0)`` is in the window, else the nearest that is."""
+    fmt = prof.formats
+    if lp.weight_exp != AUTO:
+        return int(lp.weight_exp)
+    unit = w_max * 2.0 ** fp.ACTIVATION_SHIFT * ref / M          # ref * lambda(e) = unit * 2^e
+    lo = _ceil_log2(2.0 ** lp.min_threshold_bits / unit)
+    hi = int(math.floor(math.log2(2.0 ** (fp.STATE_BITS - 1 - lp.headroom_bits) / unit) + 1e-9))
+    e = 0 if lo <= 0 <= hi else (lo if lo > 0 else hi)
+    return int(min(max(e, fmt.weight_exp_min), fmt.weight_exp_max))
+
+
+def _int_weights(w: np.ndarray, scale: float, lp: LayerPrecision, prof: HardwareProfile,
+                 exp: Optional[int] = None) -> tuple[np.ndarray, int, dict[str, int]]:
+    """Lava-ready integers for float weights ``w`` at ``scale`` (integer units per float unit of ``a``)."""
+    fmt = prof.formats
+    step, mmax = fp.weight_step(lp.weight_bits), fp.weight_mant_max(lp.weight_bits)
+    w_max = step * mmax
+    peak = float(np.abs(w).max()) if w.size else 0.0
+    if exp is None:
+        exp = _ceil_log2(peak * scale / w_max) if peak > 0 else 0
+        exp = int(min(max(exp, fmt.weight_exp_min), fmt.weight_exp_max))
+    m = np.rint(w * scale / (2.0 ** exp * step))
+    clipped = int(np.count_nonzero(np.abs(m) > mmax))
+    m = np.clip(m, -mmax, mmax)
+    q = (m * step).astype(np.int64)
+    stats = {"clipped": clipped, "zeroed": int(np.count_nonzero((q == 0) & (w != 0))),
+             "nonzero_float": int(np.count_nonzero(w)), "max_abs_int": int(np.abs(q).max()) if q.size else 0}
+    return q, int(exp), stats
+
+
+def _bias(b_state: np.ndarray, fixed_exp: Any = AUTO) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-neuron ``(mant, exp)`` with ``mant << exp ~= b_state``: the smallest exp in 0..7 that fits 13 bits
+    (or the given ``fixed_exp``)."""
+    exp = np.zeros(b_state.shape, np.int64)
+    if fixed_exp != AUTO:
+        exp = exp + int(fixed_exp)
+    else:
+        for _ in range(fp.BIAS_EXP_MAX):
+            too_big = np.abs(np.rint(b_state / 2.0 ** exp)) > fp.BIAS_MANT_MAX
+            exp = np.where(too_big, exp + 1, exp)
+    mant = np.rint(b_state / 2.0 ** exp)
+    clipped = int(np.count_nonzero((mant > fp.BIAS_MANT_MAX) | (mant < fp.BIAS_MANT_MIN)))
+    mant = np.clip(mant, fp.BIAS_MANT_MIN, fp.BIAS_MANT_MAX).astype(np.int64)
+    return mant, exp.astype(np.int64), clipped
+
+
+def _decay(factor: np.ndarray, lo: int, hi: int, offset: int = 0) -> tuple[np.ndarray, int]:
+    """``round(4096 (1 - factor)) - offset`` clipped to the register range (clips counted)."""
+    d = np.rint(fp.DECAY_UNITY * (1.0 - np.asarray(factor, np.float64))) - offset
+    clipped = int(np.count_nonzero((d < lo) | (d > hi)))
+    return np.clip(d, lo, hi).astype(np.int64), clipped
+
+
+def _quantize_population(net: Network, pop: NeuronNode, lp: LayerPrecision, prof: HardwareProfile,
+                         input_scales: dict[str, float], new_nodes: dict, layers: dict) -> None:
+    size = pop.size
+    fold = _param(pop, FOLD_PARAM[pop.model]) if pop.model in FOLD_PARAM else np.ones(size)
+    factor = 1.0 - fold if pop.model in FOLD_PARAM else np.ones(size)
+    in_denses = net.incoming(pop.name, "input")
+    folded = {}
+    bias = np.zeros(size)
+    for d in in_denses:
+        src = net.source_of(d.name)
+        w, b = _folded(d, factor, input_scales.get(src, 1.0))
+        if net.is_recurrent(d.name) and np.any(b):
+            raise SnnDeployError(f"recurrent dense {d.name!r} has a bias: Loihi denses have none; put it on a feed-forward dense")
+        folded[d.name] = w
+        bias += b
+    M = max((float(np.abs(w).max()) for w in folded.values() if w.size), default=0.0)
+    theta = _param(pop, "threshold", 1.0) if pop.spiking else np.full(size, lp.reference)
+    ref = float(np.abs(theta).max()) or 1.0
+    step, mmax = fp.weight_step(lp.weight_bits), fp.weight_mant_max(lp.weight_bits)
+    w_max = step * mmax
+    if M > 0:
+        e = _choose_exp(M, ref, lp, w_max, prof)
+        lam = w_max * 2.0 ** (fp.ACTIVATION_SHIFT + e) / M
+    else:
+        lam = 2.0 ** (fp.STATE_BITS - 1 - lp.headroom_bits) / ref
+        e = 0
+    a_scale = lam / 2.0 ** fp.ACTIVATION_SHIFT             # integer units of a per float unit of input
+    info: dict[str, Any] = {"kind": "neurons", "model": pop.model, "scale": lam, "weight_exp": e,
+                            "weight_bits": lp.weight_bits, "notes": []}
+    for d in in_denses:
+        q, de, st = _int_weights(folded[d.name], a_scale, lp, prof,
+                                 exp=e if float(np.abs(folded[d.name]).max() or 0) == M and M > 0 else None)
+        new_nodes[d.name] = DenseNode(d.name, q, None, mask=None if d.mask is None else np.asarray(d.mask).copy(),
+                                      weight_exp=de)
+        layers[d.name] = {"kind": "dense", "target": pop.name, "port": "input", "weight_exp": de,
+                          "scale": a_scale, "recurrent": net.is_recurrent(d.name), **st}
+    params, counts = _neuron_params(pop, lp, lam, bias, theta, info)
+    for d in net.incoming(pop.name, "gate"):
+        w, b = _folded(d, np.ones(size), input_scales.get(net.source_of(d.name), 1.0))
+        g_scale = float(2 ** fp.GATE_FRAC_BITS)
+        q, de, st = _int_weights(w, g_scale, lp, prof)
+        new_nodes[d.name] = DenseNode(d.name, q, None, mask=None if d.mask is None else np.asarray(d.mask).copy(),
+                                      weight_exp=de)
+        layers[d.name] = {"kind": "dense", "target": pop.name, "port": "gate", "weight_exp": de,
+                          "scale": g_scale, "recurrent": net.is_recurrent(d.name), **st}
+        params["gate_bias"] = params.get("gate_bias", np.zeros(size, np.int64)) + np.rint(b * g_scale).astype(np.int64)
+    if "gate_bias" in params:
+        gb = params["gate_bias"]
+        counts["gate_bias_clipped"] = int(np.count_nonzero(np.abs(gb) > fp.GATE_BIAS_MAX))
+        params["gate_bias"] = np.clip(gb, -fp.GATE_BIAS_MAX, fp.GATE_BIAS_MAX)
+    info.update(counts)
+    new_nodes[pop.name] = NeuronNode(pop.name, pop.model, size, params=params, reset=pop.reset)
+    layers[pop.name] = info
+
+
+def _neuron_params(pop: NeuronNode, lp: LayerPrecision, lam: float, bias: np.ndarray, theta: np.ndarray,
+                   info: dict) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    size = pop.size
+    counts: dict[str, int] = {}
+    params: dict[str, np.ndarray] = {}
+    if pop.spiking:
+        vth = np.rint(theta * lam / 2.0 ** fp.THRESHOLD_SHIFT)
+        counts["vth_clipped"] = int(np.count_nonzero((vth < 1) | (vth > fp.THRESHOLD_MANT_MAX)))
+        params["vth"] = np.clip(vth, 1, fp.THRESHOLD_MANT_MAX).astype(np.int64)
+        info["vth"] = int(params["vth"].max())
+    m = pop.model
+    if m == "cuba_lif":
+        params["du"], c1 = _decay(_param(pop, "alpha"), 0, fp.DECAY_MAX, offset=fp.CURRENT_DECAY_OFFSET)
+        params["dv"], c2 = _decay(_param(pop, "beta"), 0, fp.DECAY_MAX, offset=fp.VOLTAGE_DECAY_OFFSET)
+        counts["decay_clipped"] = c1 + c2
+        alpha_q = (fp.DECAY_UNITY - params["du"] - fp.CURRENT_DECAY_OFFSET) / fp.DECAY_UNITY
+        if np.any(bias):
+            bias = bias / np.maximum(1.0 - alpha_q, 1.0 / fp.DECAY_UNITY)
+            info["notes"].append("bias moved from the current to the voltage (Loihi adds bias to v): "
+                                 "(1-beta) b / (1-alpha), exact in steady state")
+    elif m == "spikgru":
+        params["du"], counts["decay_clipped"] = _decay(_param(pop, "alpha"), 0, fp.DECAY_MAX,
+                                                       offset=fp.CURRENT_DECAY_OFFSET)
+    else:
+        params["dv"], counts["decay_clipped"] = _decay(_param(pop, "alpha"), 0, fp.DECAY_UNITY)
+    if m == "adlif":
+        alpha = _param(pop, "alpha")
+        params["dw"], c = _decay(_param(pop, "beta"), 0, fp.DECAY_UNITY)
+        counts["decay_clipped"] += c
+        a_frac = np.rint(fp.FRACTION_ONE * (1.0 - alpha) * _param(pop, "a"))
+        counts["a_frac_clipped"] = int(np.count_nonzero(np.abs(a_frac) > fp.FRACTION_REG_MAX))
+        params["a_frac"] = np.clip(a_frac, -fp.FRACTION_REG_MAX, fp.FRACTION_REG_MAX).astype(np.int64)
+        params["b_adapt"] = np.clip(np.rint((1.0 - alpha) * _param(pop, "b") * lam), fp.STATE_MIN,
+                                    fp.STATE_MAX).astype(np.int64)
+    if m == "mthr_lif":
+        params["da"], c = _decay(_param(pop, "rho"), 0, fp.DECAY_UNITY)
+        counts["decay_clipped"] += c
+        params["k"] = np.clip(np.rint(_param(pop, "k") * lam), fp.STATE_MIN, fp.STATE_MAX).astype(np.int64)
+    params["bias_mant"], params["bias_exp"], counts["bias_clipped"] = _bias(bias * lam, lp.bias_exp)
+    return params, counts
