@@ -367,3 +367,34 @@ def test_model_uses_fused_scan_in_training_and_matches_autograd_loop():
         grads.append({k: p.grad.clone() for k, p in net.named_parameters()})
     for k in grads[0]:
         assert torch.allclose(grads[0][k], grads[1][k], atol=1e-5, rtol=1e-4), k
+
+
+@pytest.mark.parametrize("model", ["cuba_lif", "spikgru"])
+def test_paper2_layers_match_independent_loop(model):
+    """CUBA-LIF (Eq. 3-5) and SpikGRU (Eq. 6-9) layers, recurrent U (and U_z) with zero diagonal,
+    against an independent float64 loop of paper 2's equations (no BN so W is used as is)."""
+    net = build_model(cfg(model, batch_norm=False, dropout=0.0, input_size=4, hidden=3, layers=2)).eval()
+    layer = net.layers[0]
+    with torch.no_grad():
+        layer.ff.linear.weight.abs_().mul_(3.0)
+    x = (torch.rand(2, 10, 4, generator=torch.Generator().manual_seed(6)) < 0.5).float()
+    s_mod = layer(x).double()
+    v = {k: t.double() for k, t in layer.params.values().items()}
+    W = layer.ff.linear.weight.double()
+    U = layer.rec.weight.double().clone().fill_diagonal_(0)
+    i = vv = s = torch.zeros(2, 3, dtype=torch.float64)
+    out = []
+    for t in range(10):
+        i = v["alpha"] * i + x[:, t].double() @ W.T + s @ U.T                       # Eq. 3 / 6
+        if model == "cuba_lif":
+            vv = v["beta"] * vv + (1 - v["beta"]) * i - s                           # Eq. 4
+        else:
+            Wz = layer.ff_gate.linear.weight.double()
+            Uz = layer.rec_gate.weight.double().clone().fill_diagonal_(0)
+            z = torch.sigmoid(x[:, t].double() @ Wz.T + s @ Uz.T)                  # Eq. 7
+            vv = z * vv + (1 - z) * i - s                                           # Eq. 8
+        s = (vv > 1).double()                                                       # Eq. 5 / 9
+        out.append(s)
+    expected = torch.stack(out, 1)
+    assert 0 < float(expected.mean()) < 1
+    assert torch.equal(s_mod, expected)
