@@ -120,8 +120,9 @@ def cmd_energy(args: argparse.Namespace) -> int:
         counts = count_network(net, act, source=str(act_path))
         name = run.name if run.is_dir() else run.stem
         counted.append((name, str(net_path), str(act_path), counts))
-        if shape is None:
-            shape = SnnShape.of(net) if len(net.layer_order()) > 1 else None
+        needs_shape = any(not spec.endswith((".onnx", ".pt", ".pth")) for spec in args.baseline)
+        if shape is None and needs_shape:
+            shape = SnnShape.of(net)
     steps = counted[0][3].input_steps
     dims = _parse_dims(args.onnx_dim)
     baselines = [resolve_baseline(spec, shape, steps, dims, args.allow_unsupported) for spec in args.baseline]
