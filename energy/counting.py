@@ -3,10 +3,12 @@
 Everything is counted per layer and per time step, averaged over the recorded samples; totals per
 inference are sums over the recorded steps. Conventions (stated again in every report):
 
-Synaptic operations, per dense ``d`` (source ``x``, target population ``p``), following the IR's
-semantics ``I[t] = W x[t] + V s[t-1]``:
-- feed-forward denses see the source's value at step ``t``; recurrent denses (source == target)
-  see the population's own spikes of step ``t-1`` (none at ``t = 0``);
+Synaptic operations, per dense ``d`` (source ``x``, target population ``p``), counted at the step
+the target integrates them (the IR's ``I[t] = W x[t] + V s[t-1]``):
+- recurrent denses (source == target) deliver the population's own spikes of step ``t-1``;
+- feed-forward denses deliver the source's output of step ``t`` on float runs, of step ``t-1`` on
+  Lava and emulator runs (one step of delay per synaptic hop, DESIGN §4). Events whose delivery
+  would fall after the recording (the final step's) are not counted: they change no output;
 - a spiking source (spike-encoded input, spiking population) costs one **AC** per spike per
   fan-out target; inputs carrying spike *counts* cost ``count`` ACs (paper 2 feeds spike counts and
   defines ``a_in`` as spikes per neuron per step);
@@ -45,6 +47,7 @@ from snn_deploy.ir import DenseNode, InputNode, Network, NeuronNode
 from .analytic import OpCount, table2_snn_ops
 
 SAMPLE_CHUNK = 64   # samples counted at once
+HOP_DELAY_BACKENDS = frozenset({"lava", "emulator"})
 
 
 @dataclass(frozen=True)
@@ -200,21 +203,27 @@ def _connectivity(dense: DenseNode) -> np.ndarray:
     return (np.asarray(dense.mask) != 0).astype(np.float32)
 
 
-def _delayed(x: np.ndarray) -> np.ndarray:
-    """x[:, t-1] at step t, zero at t = 0 (a recurrent dense carries s[t-1])."""
+def _delayed(x: np.ndarray, steps: int) -> np.ndarray:
+    """x[:, t-steps] at step t, zero before (what a dense delivers ``steps`` steps after emission)."""
+    if steps == 0:
+        return x
     out = np.zeros_like(x)
-    out[:, 1:] = x[:, :-1]
+    out[:, steps:] = x[:, :-steps]
     return out
 
 
-def count_dense(net: Network, act: Activity, dense: DenseNode) -> tuple[DenseCounts, np.ndarray]:
+def hop_delay(act: Activity) -> int:
+    """Steps a feed-forward dense takes: 1 on Lava and the emulator (DESIGN §4), 0 for float runs."""
+    return 1 if act.backend in HOP_DELAY_BACKENDS else 0
+
+
+def count_dense(net: Network, act: Activity, dense: DenseNode, delay: int = 0) -> tuple[DenseCounts, np.ndarray]:
     """Counts of one dense, and a [S, T, out] 0/1 array: which targets received an event."""
     source = net.source_of(dense.name)
     target = net.target_of(dense.name).target
     recurrent = net.is_recurrent(dense.name)
     values, spiking = _source_values(net, act, source)
-    if recurrent:
-        values = _delayed(values)
+    values = _delayed(np.asarray(values), 1 if recurrent else delay)
     values = np.asarray(values)
     fanout = _fanout(dense)
     conn_t = _connectivity(dense).T
@@ -237,14 +246,14 @@ def count_dense(net: Network, act: Activity, dense: DenseNode) -> tuple[DenseCou
     return counts, received
 
 
-def count_population(net: Network, act: Activity, pop: NeuronNode) -> LayerCounts:
+def count_population(net: Network, act: Activity, pop: NeuronNode, delay: int = 0) -> LayerCounts:
     """Synaptic, neuron-level, update and spike counts of one population, per step."""
     t = act.num_steps
     arith = NEURON_ARITH[pop.model]
     denses: list[DenseCounts] = []
     received = np.zeros((act.num_samples, t, pop.size), dtype=bool)
     for dense in net.incoming(pop.name):
-        dc, rec = count_dense(net, act, dense)
+        dc, rec = count_dense(net, act, dense, delay)
         denses.append(dc)
         received |= rec
     if pop.spiking:
@@ -298,7 +307,8 @@ def count_network(net: Network, act: Activity, source: str = "activity") -> Netw
     if act.num_samples == 0 or act.num_steps == 0:
         raise SnnDeployError(f"{source}: holds no samples or no time steps; nothing to count")
     layers = [count_input(net, act, node) for node in net.inputs()]
-    layers += [count_population(net, act, pop) for pop in net.layer_order()]
+    delay = hop_delay(act)
+    layers += [count_population(net, act, pop, delay) for pop in net.layer_order()]
     accuracy = float(np.mean(act.predictions == act.labels)) if act.num_samples else None
     return NetworkCounts(layers=layers, num_samples=act.num_samples, num_steps=act.num_steps,
                          input_steps=act.input_steps, backend=act.backend, accuracy=accuracy)

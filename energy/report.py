@@ -94,7 +94,8 @@ def assumptions(rep: EnergyReport) -> list[str]:
     out = [
         "Counts come from the recorded spike rasters; per inference = summed over all recorded steps "
         "(input frames + pipeline flush), averaged over the recorded samples.",
-        "Synaptic ops follow the IR's I[t] = W x[t] + V s[t-1]: one AC per input spike (a spike count c "
+        "Synaptic ops follow the IR's I[t] = W x[t] + V s[t-1], counted when delivered (one step per hop "
+        "on Lava/emulator runs; the final step's undelivered events are not counted): one AC per input spike (a spike count c "
         "costs c ACs) per existing synapse; graded inputs cost one MAC per nonzero value per synapse; "
         "sparse masks honoured, zero-valued unmasked weights counted (dense storage).",
         "Neuron arithmetic per neuron per step: " + "; ".join(

@@ -23,12 +23,13 @@ def tiny_net() -> Network:
     return Network(nodes, edges).validate()
 
 
-def tiny_activity(net: Network) -> Activity:
+def tiny_activity(net: Network, backend: str = "float") -> Activity:
+    """A hand-made recording; the default ``float`` backend has no hop delay (I[t] = W x[t] + V s[t-1])."""
     inputs = np.array([[[1, 0, 1], [0, 2, 0], [0, 0, 0]],
                        [[0, 0, 0], [1, 1, 1], [0, 0, 1]]], dtype=np.uint8)
     h = np.array([[[1, 0], [1, 1], [0, 0]],
                   [[0, 0], [0, 1], [1, 0]]], dtype=np.uint8)
-    return Activity(backend="emulator", network_digest=network_digest(net), input_steps=3,
+    return Activity(backend=backend, network_digest=network_digest(net), input_steps=3,
                     sample_index=np.arange(2), labels=np.array([0, 0]), predictions=np.array([0, 1]),
                     inputs=inputs, spikes={"h": h}, potentials={"ro": np.zeros((2, 3, 1), np.float32)})
 
@@ -64,6 +65,21 @@ def test_hand_made_raster_with_sparse_mask_counts_worked_by_hand():
     # mean firing rate: 2.5 spikes per inference / (2 neurons x 3 steps)
     assert counts.mean_firing_rate == pytest.approx(2.5 / 6)
     assert counts.accuracy == 0.5
+
+
+def test_lava_and_emulator_runs_deliver_feed_forward_events_one_step_later():
+    net = tiny_net()
+    counts = counting.count_network(net, tiny_activity(net, backend="emulator"))
+    h, ro = counts.layer("h"), counts.layer("ro")
+    fc, rec = h.denses
+    # fc delivers step t-1's input: [0, 1.5, 3]; the final step's 0.5 is never delivered
+    np.testing.assert_allclose(fc.ops, [0.0, 1.5, 3.0])
+    np.testing.assert_allclose(rec.ops, [0.0, 1.0, 3.0])          # recurrent: s[t-1] either way
+    np.testing.assert_allclose(ro.syn_ac, [0.0, 0.5, 1.5])
+    # active = delivered event or fired: s0 [1, 2, 2], s1 [0, 1, 2]; readout s0 [0, 1, 1], s1 [0, 0, 1]
+    np.testing.assert_allclose(h.updates_active, [0.5, 1.5, 2.0])
+    np.testing.assert_allclose(ro.updates_active, [0.0, 0.5, 1.0])
+    assert counts.ops.ac == pytest.approx(4.5 + 4 + 2 + 8 + 3)
 
 
 def test_activity_of_another_network_is_refused():
