@@ -106,6 +106,7 @@ class EnergyTable:
     estimate: bool = False
     notes: tuple[str, ...] = ()
     references: Mapping[str, str] = field(default_factory=dict)   # source key -> citation
+    neuron_models: Optional[frozenset] = None   # models the hardware runs natively (None: unknown)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.prices) - set(PRICE_KINDS))
@@ -233,6 +234,11 @@ def price_network(counts: NetworkCounts, table: EnergyTable, memory: bool = Fals
         notes.append(f"{table.profile}: memory term not added (its per-operation energies include SRAM accesses)")
     if not table.neuromorphic and table.price(SPIKE) is None:
         notes.append(f"{table.profile}: spike delivery not priced (no 'spike' constant)")
+    if table.neuron_models is not None:
+        foreign = sorted({l.model for l in counts.layers if l.model != "input"} - set(table.neuron_models))
+        if foreign:
+            notes.append(f"{table.profile}: does not run {', '.join(foreign)} natively (the profile lists "
+                         f"{', '.join(sorted(table.neuron_models))}); priced as if it did, per its published per-operation energies")
     return NetworkEnergy(table.profile, [price_layer(l, table, memory) for l in counts.layers],
                          memory_included=memory and not table.neuromorphic, notes=notes)
 
@@ -304,7 +310,8 @@ def table_from_profile(profile: Any) -> EnergyTable:
     return EnergyTable(profile=profile.name, prices=prices, word_bits=int(e.word_bits), sram=sram,
                        sram_source=sram_source, estimate=bool(e.estimate),
                        notes=(e.notes,) if e.notes else (),
-                       references={k: v for k, v in profile.references.items() if k in used})
+                       references={k: v for k, v in profile.references.items() if k in used},
+                       neuron_models=frozenset(profile.neuron_models) if profile.neuron_models else None)
 
 
 def load_energy_table(name: str) -> EnergyTable:

@@ -94,3 +94,9 @@ def test_price_and_table_validation():
         EnergyTable("x", {"ac": Price.single(1, "s"), "mac": Price.single(1, "s"), "flop": Price.single(1, "s")})
     with pytest.raises(SnnDeployError, match="needs 'synaptic_op'"):
         EnergyTable("x", {"ac": Price.single(1, "s")})
+
+
+def test_models_a_profile_cannot_run_are_flagged(counts):
+    notes = pricing.price_network(counts, pricing.load_energy_table("loihi1")).notes
+    assert any("does not run lif natively" in n for n in notes)
+    assert not any("natively" in n for n in pricing.price_network(counts, pricing.load_energy_table("cmos45nm-int32")).notes)
