@@ -29,7 +29,7 @@ factors ``(1 - alpha)`` / ``(1 - beta)`` into the weight rows and the bias, so t
   (``k`` in state units per unit of A), ``v = sat(dec(v - theta_ s_, dv) + (a << 6) + b)``,
   ``s = v > theta``.
 - ``spikgru``: ``float z = sigmoid(I_gate); i = alpha i + I; v = z v + (1-z) i - vth s_``;
-  ``int z = LUT(a_gate + gate_bias)`` (12-bit fraction, gate input in units of 2^-6),
+  ``int z = LUT(a_gate + gate_bias)`` (12-bit fraction, gate input in units of 2^-8),
   ``i = wrap(dec(i, du + 1) + (a << 6) + b)``, ``v = sat(frac(v, z) + frac(i, 4096 - z) - VTH s_)``,
   ``s = v > VTH``.
 - ``li`` (readout): ``float u = alpha u + (1-alpha) I``; ``int u = sat(dec(u, dv) + (a << 6) + b)``;
@@ -122,7 +122,7 @@ class SpikgruParams:
     vth: np.ndarray
     bias_mant: np.ndarray
     bias_exp: np.ndarray
-    gate_bias: np.ndarray   #: added to the gate input, units of 2^-6
+    gate_bias: np.ndarray   #: added to the gate input, units of 2^-8
 
 
 @dataclass(frozen=True)

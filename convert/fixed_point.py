@@ -66,11 +66,11 @@ FRACTION_REG_BITS = 13                       #: signed registers holding 12-bit 
 FRACTION_REG_MAX = (1 << (FRACTION_REG_BITS - 1)) - 1
 
 # ---- SpikGRU gate (our microcode) -------------------------------------------------------------
-GATE_FRAC_BITS = 6                           #: gate pre-activation g is in units of 2^-6
+GATE_FRAC_BITS = 8                           #: gate pre-activation g is in units of 2^-8
 GATE_RANGE_BITS = 3                          #: the LUT covers x in [-8, 8): sigmoid is saturated beyond
-GATE_IN_MIN = -(1 << (GATE_FRAC_BITS + GATE_RANGE_BITS))     #: -512
-GATE_IN_MAX = (1 << (GATE_FRAC_BITS + GATE_RANGE_BITS)) - 1  #: 511
-GATE_BIAS_MAX = BIAS_MANT_MAX                #: the gate bias is a 13-bit signed register (units 2^-6)
+GATE_IN_MIN = -(1 << (GATE_FRAC_BITS + GATE_RANGE_BITS))     #: -2048
+GATE_IN_MAX = (1 << (GATE_FRAC_BITS + GATE_RANGE_BITS)) - 1  #: 2047
+GATE_BIAS_MAX = BIAS_MANT_MAX                #: the gate bias is a 13-bit signed register (units 2^-8)
 
 # ---- moving-threshold adaptation (our microcode) ----------------------------------------------
 ADAPT_FRAC_BITS = 12                         #: the spike trace A is in units of 2^-12 (a spike adds 4096)
@@ -162,7 +162,7 @@ def scale_bias(mant: ArrayLike, exp: ArrayLike) -> np.ndarray:
 
 
 def _make_sigmoid_lut() -> np.ndarray:
-    """``LUT[g - GATE_IN_MIN] = round(4096 * sigmoid(g / 2^6))`` for g in [-512, 511]."""
+    """``LUT[g - GATE_IN_MIN] = round(4096 * sigmoid(g / 2^8))`` for g in [-2048, 2047] (4096 entries)."""
     g = np.arange(GATE_IN_MIN, GATE_IN_MAX + 1, dtype=np.float64)
     z = 1.0 / (1.0 + np.exp(-g / (1 << GATE_FRAC_BITS)))
     return np.floor(z * FRACTION_ONE + 0.5).astype(np.int64)
@@ -173,9 +173,9 @@ SIGMOID_LUT.setflags(write=False)
 
 
 def sigmoid_gate(g: ArrayLike) -> np.ndarray:
-    """SpikGRU's gate ``z = sigmoid(g / 2^6)`` as a 12-bit fraction in [0, 4096], from ``SIGMOID_LUT``.
+    """SpikGRU's gate ``z = sigmoid(g / 2^8)`` as a 12-bit fraction in [0, 4096], from ``SIGMOID_LUT``.
 
-    ``g`` is clipped to [-512, 511] (sigmoid(+-8) is within 2^-12 of 0 and 1).
+    ``g`` is clipped to [-2048, 2047] (sigmoid(+-8) is within 2^-12 of 0 and 1).
     """
     g = np.clip(_i64(g), GATE_IN_MIN, GATE_IN_MAX)
     return SIGMOID_LUT[g - GATE_IN_MIN]

@@ -13,7 +13,7 @@ Per population ``P`` (all integers are those of ``convert.fixed_neurons``):
 3. Every dense ``d`` on the input port gets its own exponent ``e_d = ceil(log2(max|W'_d| lambda / (w_max 2^6)))``
    and integers ``w = step * round(W'_d lambda / (2^(6 + e_d) step))`` (step = 2: Lava-ready even
    weights), clipped to ``+-w_max`` (counted); weights that were nonzero and became 0 are counted.
-   Gate denses (SpikGRU) use the fixed gate scale ``2^6`` (``fixed_point.GATE_FRAC_BITS``).
+   Gate denses (SpikGRU) use the fixed gate scale ``2^8`` (``fixed_point.GATE_FRAC_BITS``).
 4. Threshold ``vth = round(theta lambda / 2^6)`` (17-bit); bias ``b' lambda = mant << exp`` with the
    smallest ``exp`` in 0..7 that fits the 13-bit mantissa (per neuron). cuba_lif: Loihi adds the bias
    to ``v``, not to the current, so a current bias ``b`` becomes ``(1-beta) b / (1 - alpha_q)``

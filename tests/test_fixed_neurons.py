@@ -92,7 +92,7 @@ def test_mthr_lif_threshold_moves_up_after_a_spike():
 
 def test_spikgru_trace():
     tr = run("spikgru", [20, 0, 40, 0], dict(du=4095, vth=10, bias_mant=0, bias_exp=0, gate_bias=0),
-             gates=[0, 64, -64, 0])
+             gates=[0, 256, -256, 0])
     # t0: z=2048, i=1280, v = 1280*2048>>12 = 640: not > 640
     # t1: z=2994, i=0, v = 640*2994>>12 = 467
     # t2: z=1102, i=2560, v = 467*1102>>12 + 2560*2994>>12 = 125 + 1871 = 1996 > 640: spike

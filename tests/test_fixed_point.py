@@ -60,11 +60,11 @@ def test_bias_scaling():
 
 def test_sigmoid_lut_values():
     assert fp.sigmoid_gate(0) == 2048
-    # round(4096 * sigmoid(1)) = round(2994.44) ; sigmoid(-1): round(1101.56)
-    np.testing.assert_array_equal(fp.sigmoid_gate(np.array([64, -64])), [2994, 1102])
-    # clipped at +-512 (x = +-8): round(4096 * 0.99966) = 4095, round(4096 * 0.000335) = 1
+    # g in units of 2^-8: round(4096 * sigmoid(1)) = round(2994.44) ; sigmoid(-1): round(1101.56)
+    np.testing.assert_array_equal(fp.sigmoid_gate(np.array([256, -256])), [2994, 1102])
+    # clipped at +-2048 (x = +-8): round(4096 * 0.99966) = 4095, round(4096 * 0.000335) = 1
     np.testing.assert_array_equal(fp.sigmoid_gate(np.array([10**6, -10**6])), [4095, 1])
-    assert np.all(np.diff(fp.SIGMOID_LUT) >= 0) and fp.SIGMOID_LUT.shape == (1024,)
+    assert np.all(np.diff(fp.SIGMOID_LUT) >= 0) and fp.SIGMOID_LUT.shape == (4096,)
 
 
 def test_int_matmul_is_exact_and_picks_dtype_from_bound():
