@@ -88,14 +88,15 @@ class _LIFScan(torch.autograd.Function):
         E = gS.unbind(1) if gS is not None else None
         EU = gU.unbind(1) if gU is not None else None
         dsig = ctx.spike_fn.derivative(U - theta).unbind(1)
+        Vc = V * c[:, None] if V is not None else None          # (c Ĝu) V = Ĝu (diag(c) V)
         zeros = torch.zeros_like(U[:, 0])
         Gu_next, Gw_next = zeros, zeros
         Gus: list[torch.Tensor] = []
         Gws: list[torch.Tensor] = []
         for t in range(T - 1, -1, -1):
             gs = E[t] if E is not None else zeros
-            if V is not None:
-                gs = torch.addmm(gs, Gu_next * c, V)            # (c Ĝu[t+1]) V
+            if Vc is not None:
+                gs = torch.addmm(gs, Gu_next, Vc)               # (c Ĝu[t+1]) V
             gs = torch.addcmul(gs, Gu_next, neg_alpha_theta)
             if adaptive:
                 gs = torch.addcmul(gs, Gw_next, b)

@@ -38,9 +38,9 @@ class AdLIFState:
 
 
 def adlif_step(I: torch.Tensor, state: AdLIFState, p: AdLIFParams, spike_fn) -> tuple[torch.Tensor, AdLIFState]:
-    # w = β w + a u + b s;  u = α (u - ϑ s) + (1 - α)(I - w)   (addcmul: fewer ops per step)
+    # w = β w + a u + b s;  u = α (u - ϑ s) + (1 - α)(I - w) as a lerp   (fewer ops per step)
     w = torch.addcmul(torch.addcmul(p.beta * state.w, p.a, state.u), p.b, state.s)
-    u = torch.addcmul((1.0 - p.alpha) * (I - w), p.alpha, state.u - p.threshold * state.s)
+    u = torch.lerp(I - w, state.u - p.threshold * state.s, p.alpha)
     s = spike_fn(u - p.threshold)
     return s, AdLIFState(u=u, w=w, s=s)
 

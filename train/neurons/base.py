@@ -57,5 +57,9 @@ class NeuronModel:
         kwargs = {k: v for k, v in values.items() if k in names}
         if "threshold" in names:
             kwargs.setdefault("threshold", threshold)
+            like = next((v for v in kwargs.values() if isinstance(v, torch.Tensor)), None)
+            if like is not None and not isinstance(kwargs["threshold"], torch.Tensor):
+                # a 0-d tensor: tensor-tensor ops are cheaper than tensor-Python-scalar ops per step
+                kwargs["threshold"] = torch.tensor(float(kwargs["threshold"]), dtype=like.dtype, device=like.device)
         kwargs.update({k: v for k, v in extra.items() if k in names})
         return self.params_cls(**kwargs)

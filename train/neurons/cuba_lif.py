@@ -39,9 +39,9 @@ class CubaLIFState:
 def cuba_lif_step(I: torch.Tensor, state: CubaLIFState, p: CubaLIFParams, spike_fn) -> tuple[torch.Tensor, CubaLIFState]:
     i = p.alpha * state.i + I
     if p.reset == "subtract":
-        v = p.beta * state.v + (1.0 - p.beta) * i - p.threshold * state.s
+        v = torch.lerp(i, state.v, p.beta) - p.threshold * state.s        # β v + (1-β) i - ϑ s
     else:  # "zero": the potential restarts from 0 after a spike
-        v = p.beta * state.v * (1.0 - state.s) + (1.0 - p.beta) * i
+        v = torch.lerp(i, state.v * (1.0 - state.s), p.beta)             # β v (1-s) + (1-β) i
     s = spike_fn(v - p.threshold)
     return s, CubaLIFState(i=i, v=v, s=s)
 

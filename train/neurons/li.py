@@ -26,7 +26,7 @@ class LIState:
 
 
 def li_step(I: torch.Tensor, state: LIState, p: LIParams, spike_fn=None) -> tuple[torch.Tensor, LIState]:
-    u = p.alpha * state.u + (1.0 - p.alpha) * I
+    u = torch.lerp(I, state.u, p.alpha)          # α u + (1 - α) I
     return u, LIState(u=u)
 
 

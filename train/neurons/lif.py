@@ -30,8 +30,8 @@ class LIFState:
 
 
 def lif_step(I: torch.Tensor, state: LIFState, p: LIFParams, spike_fn) -> tuple[torch.Tensor, LIFState]:
-    # u = α (u - ϑ s) + (1 - α) I   (addcmul: fewer ops per step)
-    u = torch.addcmul((1.0 - p.alpha) * I, p.alpha, state.u - p.threshold * state.s)
+    # u = α (u - ϑ s) + (1 - α) I, written as one lerp (I + α ((u - ϑ s) - I)): fewer ops per step
+    u = torch.lerp(I, state.u - p.threshold * state.s, p.alpha)
     s = spike_fn(u - p.threshold)
     return s, LIFState(u=u, s=s)
 

@@ -35,7 +35,7 @@ def spikgru_step(I: torch.Tensor, I_gate: torch.Tensor, state: SpikGRUState, p: 
                  spike_fn) -> tuple[torch.Tensor, SpikGRUState]:
     z = torch.sigmoid(I_gate)
     i = p.alpha * state.i + I
-    v = z * state.v + (1.0 - z) * i - p.threshold * state.s
+    v = torch.lerp(i, state.v, z) - p.threshold * state.s              # z v + (1-z) i - ϑ s
     s = spike_fn(v - p.threshold)
     return s, SpikGRUState(i=i, v=v, s=s)
 
