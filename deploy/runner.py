@@ -1,0 +1,276 @@
+"""Run samples of a fixed IR on Lava's CPU simulator and record every population at every step.
+
+All samples of a call run in ONE Lava run, one window of ``T + pipeline_depth`` steps per sample
+(``graph.build_graph`` restarts every window from zero state), in chunks of a few samples, so that
+progress is reported and a stop request is honoured between chunks. Inputs and recordings move
+through memory-mapped files in a private temporary directory (Lava's Var.get/set move one value per
+message, far too slow for rasters).
+
+Supervision (Lava 0.10 can hang for good when a process model raises, and leaves its worker
+processes orphaned when its host dies):
+
+- Lava runs in a worker process forked from the caller, in a session of its own (``os.setsid``):
+  every Lava process is in the worker's process group, and a terminal's Ctrl-C reaches only us.
+- The worker stops Lava in a ``finally``; it reports progress, errors and timings through a pipe.
+- Our process models never raise inside Lava: they write the error into the working directory and
+  keep stepping; the worker checks after every chunk and stops with that message.
+- The caller waits on the pipe. On SIGINT/SIGTERM it asks the worker to stop after its current
+  chunk, then raises KeyboardInterrupt. If the worker dies, stalls for ``stall_timeout`` seconds or
+  does not stop within ``STOP_GRACE_S``, its whole process group is killed.
+- The resource tracker of ``multiprocessing`` is started here, before the fork, so it outlives a
+  killed worker and unlinks any shared memory the killed Lava processes leave behind.
+"""
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+import numpy as np
+
+from snn_deploy.deploy import plan
+from snn_deploy.deploy.records import BackendRun
+from snn_deploy.errors import SnnDeployError
+from snn_deploy.ir import Network
+
+SELECT_TAG = "fixed_pt"            #: never None: that silently selects Lava's floating-point models
+DEFAULT_CHUNK_STEPS = 2000         #: steps per Lava run() call: progress / stop-request granularity
+DEFAULT_STALL_TIMEOUT_S = 600.0    #: no progress message for this long: the Lava run is declared hung
+STOP_GRACE_S = 30.0                #: how long a stop request may take before the worker is killed
+POLL_S = 0.2
+ERROR_GLOB = "error-*.txt"         #: written by our process models (lava_procs.models) on failure
+
+Progress = Callable[[int], None]   #: called with the number of samples just finished
+
+
+class LavaRunError(SnnDeployError):
+    """Lava failed while running the network (a process model raised, or the runtime broke or hung)."""
+
+
+@dataclass(frozen=True)
+class _Job:
+    net: Network
+    workdir: Path
+    window: int
+    batch: int
+    samples_per_chunk: int
+    input_max: int
+
+
+def run_lava(net: Network, inputs: np.ndarray, *, progress: Optional[Progress] = None,
+             chunk_steps: int = DEFAULT_CHUNK_STEPS,
+             stall_timeout: float = DEFAULT_STALL_TIMEOUT_S) -> BackendRun:
+    """Run ``inputs`` (integers ``[B, T, C]``) through ``net`` on Lava; return every population's output.
+
+    Each sample runs for ``T + plan.pipeline_depth(net)`` steps (the emulator's ``S``).
+    """
+    plan.check_deployable(net)
+    inputs = _check_inputs(net, inputs)
+    batch, steps_in, _ = inputs.shape
+    window = steps_in + plan.pipeline_depth(net)
+    with _workdir() as workdir:
+        _write_inputs(workdir / "input.bin", inputs, window)
+        job = _Job(net, workdir, window, batch, max(1, chunk_steps // window), int(inputs.max()))
+        timing = _supervise(job, progress, stall_timeout)
+        run = BackendRun(backend="lava", input_steps=steps_in, num_steps=window,
+                         seconds=timing["run"], setup_seconds=timing["setup"])
+        from snn_deploy.deploy.recordings import recordings_for
+
+        for rec in recordings_for(net, workdir):
+            rows = rec.read(batch * window).reshape(batch, window, rec.size)
+            if rec.spiking:
+                run.spikes[rec.population] = rows.astype(np.uint8)
+            else:
+                run.potentials[rec.population] = rows.astype(np.int64)
+    return run
+
+
+def _check_inputs(net: Network, inputs: np.ndarray) -> np.ndarray:
+    inputs = np.asarray(inputs)
+    channels = net.inputs()[0].size
+    if inputs.ndim != 3 or inputs.shape[2] != channels:
+        raise SnnDeployError(
+            f"inputs of shape {inputs.shape} do not fit the network: expected [samples, steps, {channels}]")
+    if inputs.shape[0] == 0 or inputs.shape[1] == 0:
+        raise SnnDeployError(f"no input to run (shape {inputs.shape})")
+    if not np.issubdtype(inputs.dtype, np.integer) and not np.all(inputs == np.round(inputs)):
+        raise SnnDeployError("Lava runs integer inputs; encode the data with the network's input encoding first")
+    info = np.iinfo(np.int32)
+    if inputs.min() < info.min or inputs.max() > info.max:
+        raise SnnDeployError("inputs do not fit in int32")
+    return inputs.astype(np.int32)
+
+
+def _write_inputs(path: Path, inputs: np.ndarray, window: int) -> None:
+    from snn_deploy.deploy.lava_procs.models import open_rows
+
+    batch, steps_in, channels = inputs.shape
+    rows = open_rows(str(path), batch * window, channels, "int32", "w+")
+    view = rows.reshape(batch, window, channels)
+    view[:, :steps_in] = inputs
+    view[:, steps_in:] = 0
+    rows.flush()
+    del rows, view
+
+
+# ---- caller side --------------------------------------------------------------------------------
+
+def _supervise(job: _Job, progress: Optional[Progress], stall_timeout: float) -> dict[str, float]:
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    stop = ctx.Event()
+    worker = ctx.Process(target=_worker_main, args=(job, send, stop), name="snn-deploy-lava", daemon=False)
+    ended: list[bool] = []      # set when the worker said its last word (it is exiting by itself)
+    with _signals_to(stop) as interrupted:
+        worker.start()
+        send.close()
+        try:
+            return _wait(worker, recv, stop, progress, stall_timeout, interrupted, ended)
+        finally:
+            _end_worker(worker, grace=STOP_GRACE_S if ended else 0.0)
+            recv.close()
+
+
+def _wait(worker, recv, stop, progress, stall_timeout, interrupted, ended: list) -> dict[str, float]:
+    last = time.monotonic()
+    stop_sent: Optional[float] = None
+    while True:
+        if interrupted() and stop_sent is None:
+            stop.set()
+            stop_sent = time.monotonic()
+        if stop_sent is not None and time.monotonic() - stop_sent > STOP_GRACE_S:
+            raise KeyboardInterrupt
+        message = None
+        if recv.poll(POLL_S):
+            try:
+                message = recv.recv()
+            except EOFError:
+                message = None
+        if message is None:
+            if not worker.is_alive() and not recv.poll(0):
+                if stop_sent is not None:
+                    raise KeyboardInterrupt
+                raise LavaRunError(f"the Lava worker process died (exit code {worker.exitcode}) without a result")
+            if time.monotonic() - last > stall_timeout:
+                raise LavaRunError(f"Lava made no progress for {stall_timeout:.0f} s; the run was killed")
+            continue
+        last = time.monotonic()
+        kind, payload = message
+        if kind != "progress":
+            ended.append(True)
+        if kind == "progress":
+            if progress:
+                progress(payload)
+        elif kind == "done":
+            if stop_sent is not None:
+                raise KeyboardInterrupt
+            return payload
+        elif kind == "stopped":
+            raise KeyboardInterrupt
+        elif kind == "error":
+            raise LavaRunError(payload)
+
+
+def _end_worker(worker, grace: float) -> None:
+    """Join the worker (``grace`` seconds); then kill its process group (every Lava process) if anything is left."""
+    worker.join(timeout=grace)
+    pgid = worker.pid
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)   # no-op when the group is already empty
+    worker.join(timeout=5.0)
+
+
+@contextlib.contextmanager
+def _signals_to(stop) -> Iterator[Callable[[], bool]]:
+    """While Lava runs, SIGINT/SIGTERM only set a flag (a second one still interrupts at once)."""
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def handler(signum, frame):  # noqa: ARG001 - signal handler signature
+        caught.append(signum)
+        if len(caught) > 1:
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield lambda: bool(caught)
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def _workdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="snn-deploy-lava-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# ---- worker side (runs in the forked process) ---------------------------------------------------
+
+def _worker_main(job: _Job, send, stop) -> None:
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # the caller decides; Lava's processes inherit this
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        send.send(_worker_run(job, send, stop))
+    except BaseException as exc:  # report everything: the caller turns it into one clear error
+        with contextlib.suppress(Exception):
+            send.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"))
+    finally:
+        send.close()
+
+
+def _worker_run(job: _Job, send, stop) -> tuple[str, object]:
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    from snn_deploy.deploy.graph import build_graph
+
+    t0 = time.perf_counter()
+    graph = build_graph(job.net, window=job.window, num_steps=job.batch * job.window,
+                        input_path=job.workdir / "input.bin", workdir=job.workdir, input_max=job.input_max)
+    cfg = Loihi2SimCfg(select_tag=SELECT_TAG)
+    timing = {"setup": 0.0, "run": 0.0}
+    root = graph.root
+    try:
+        done = 0
+        while done < job.batch:
+            n = min(job.samples_per_chunk, job.batch - done)
+            steps = n * job.window
+            t1 = time.perf_counter()
+            if done == 0:
+                # compile and start on one step, so that compilation is not counted as run time
+                root.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+                timing["setup"] = time.perf_counter() - t0
+                t1 = time.perf_counter()
+                steps -= 1
+            if steps:
+                root.run(condition=RunSteps(num_steps=steps), run_cfg=cfg)
+            timing["run"] += time.perf_counter() - t1
+            errors = sorted(job.workdir.glob(ERROR_GLOB))
+            if errors:
+                return "error", "a Lava process failed: " + errors[0].read_text()
+            done += n
+            send.send(("progress", n))
+            if stop.is_set() and done < job.batch:
+                return "stopped", done
+    finally:
+        root.stop()
+    return "done", timing
