@@ -206,10 +206,16 @@ class NetworkEnergy:
 
     @property
     def total(self) -> Energy:
-        out = Energy()
-        for layer in self.layers:
-            out = out + layer.total
-        return out
+        return self.compute + self.memory
+
+    @property
+    def compute(self) -> Energy:
+        """Arithmetic, neuron updates and spikes: everything but the memory term."""
+        return sum((l.synaptic + l.neuron + l.spikes for l in self.layers), Energy())
+
+    @property
+    def memory(self) -> Energy:
+        return sum((l.memory for l in self.layers), Energy())
 
 
 def price_layer(layer: LayerCounts, table: EnergyTable, memory: bool = False) -> LayerEnergy:
@@ -266,27 +272,40 @@ def ann_layer_traffic(layer: LayerOps) -> list[BufferTraffic]:
 
 
 @dataclass
+class AnnLayerEnergy:
+    name: str
+    compute: Energy
+    memory: Energy
+
+    @property
+    def total(self) -> Energy:
+        return self.compute + self.memory
+
+
+@dataclass
 class AnnEnergy:
     profile: str
-    layers: list[tuple[str, Energy]]
+    layers: list[AnnLayerEnergy]
     memory_included: bool
 
     @property
     def total(self) -> Energy:
-        out = Energy()
-        for _, e in self.layers:
-            out = out + e
-        return out
+        return self.compute + self.memory
+
+    @property
+    def compute(self) -> Energy:
+        return sum((l.compute for l in self.layers), Energy())
+
+    @property
+    def memory(self) -> Energy:
+        return sum((l.memory for l in self.layers), Energy())
 
 
 def price_ann(layers: Sequence[LayerOps], table: EnergyTable, memory: bool = False) -> AnnEnergy:
     """Energy of an ANN baseline's layers on an arithmetic profile (+ the memory term if asked)."""
-    priced = []
-    for layer in layers:
-        e = price_ops(layer.per_inference, table)
-        if memory:
-            e = e + price_traffic(ann_layer_traffic(layer), table)
-        priced.append((layer.name, e))
+    priced = [AnnLayerEnergy(layer.name, price_ops(layer.per_inference, table),
+                             price_traffic(ann_layer_traffic(layer), table) if memory else Energy())
+              for layer in layers]
     return AnnEnergy(table.profile, priced, memory)
 
 

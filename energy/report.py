@@ -116,7 +116,9 @@ def assumptions(rep: EnergyReport) -> list[str]:
                    "synaptic op or MAC weight use; SNN state traffic between one read+write per state "
                    "variable per update (accumulator) and one per synaptic op (event-driven); ANN "
                    "activations read/written once per layer step; SRAM energy by buffer size after "
-                   "Horowitz 2014, scaled by word bits / 64.")
+                   "Horowitz 2014, scaled by word bits / 64 (below 8 KB extrapolated with the 8-32 KB slope). "
+                   "Neuromorphic profiles get no memory term: their published constants include their SRAM, so "
+                   "their 'compute only' figures already contain it.")
     else:
         out.append("No memory-access term (pass --memory for the Lemaire et al. 2022 style term).")
     for t in rep.tables:
@@ -163,7 +165,8 @@ def report_to_dict(rep: EnergyReport) -> dict[str, Any]:
             "ops_per_inference": _ops(c.ops), "ops_per_step": _ops(r.per_step),
             "table2_rate_estimate": _ops(sum((rate_estimate(l, c.num_steps) for l in c.layers), OpCount())),
             "layers": layers,
-            "energy": {p: {"total": _energy(e.total), "memory_included": e.memory_included,
+            "energy": {p: {"total": _energy(e.total), "compute": _energy(e.compute), "memory": _energy(e.memory),
+                           "memory_included": e.memory_included,
                            "layers": {l.name: {"synaptic": _energy(l.synaptic), "neuron": _energy(l.neuron),
                                                "spikes": _energy(l.spikes), "memory": _energy(l.memory),
                                                "total": _energy(l.total)} for l in e.layers}}
@@ -176,6 +179,7 @@ def report_to_dict(rep: EnergyReport) -> dict[str, Any]:
                    for l in b.baseline.layers],
         "unsupported": b.baseline.unsupported,
         "energy": {p: _energy(e.total) for p, e in b.energy.items()},
+        "energy_compute_only": {p: _energy(e.compute) for p, e in b.energy.items()},
     } for b in rep.baselines]
     ratios = []
     for r in rep.runs:
@@ -185,6 +189,8 @@ def report_to_dict(rep: EnergyReport) -> dict[str, Any]:
                 "ops": b.baseline.ops.total / r.counts.ops.total if r.counts.ops.total else None,
                 "energy": {snn_p: {ann_p: list(ratio(ae.total, se.total)) for ann_p, ae in b.energy.items()}
                            for snn_p, se in r.energy.items()},
+                "energy_compute_only": {snn_p: {ann_p: list(ratio(ae.compute, se.compute))
+                                                for ann_p, ae in b.energy.items()} for snn_p, se in r.energy.items()},
             })
     profiles = {t.profile: {"kind": "neuromorphic" if t.neuromorphic else "arithmetic", "estimate": t.estimate,
                             "word_bits": t.word_bits, "notes": list(t.notes), "references": dict(t.references),
@@ -247,10 +253,12 @@ def report_markdown(rep: EnergyReport, plots: Sequence[str] = ()) -> str:
                 f"{fmt_num(layer.total('neuron_mac'))} | {fmt_num(layer.total('neuron_ac'))} | "
                 f"{fmt_num(layer.total('updates_active'))} | {fmt_num(layer.total('spikes'))} | "
                 f"{fmt_num(est.total) if est.total else '-'} |")
-        lines += ["", "Energy per inference:", "", "| profile | " + " | ".join(l.name for l in c.layers) + " | total |",
-                  "|---|" + "---:|" * (len(c.layers) + 1)]
+        mem_col = " of which memory |" if rep.memory else ""
+        lines += ["", "Energy per inference:", "", "| profile | " + " | ".join(l.name for l in c.layers) + f" | total |{mem_col}",
+                  "|---|" + "---:|" * (len(c.layers) + 1 + bool(rep.memory))]
         for p, e in r.energy.items():
-            lines.append(f"| {p} | " + " | ".join(fmt_pj(l.total) for l in e.layers) + f" | **{fmt_pj(e.total)}** |")
+            mem = f" {fmt_pj(e.memory)} |" if rep.memory else ""
+            lines.append(f"| {p} | " + " | ".join(fmt_pj(l.total) for l in e.layers) + f" | **{fmt_pj(e.total)}** |{mem}")
         lines.append("")
     if rep.baselines:
         lines += ["## ANN baselines", "", "| baseline | source | accuracy | MAC | AC | nonlinear | MAC+AC per frame | "
@@ -262,7 +270,10 @@ def report_markdown(rep: EnergyReport, plots: Sequence[str] = ()) -> str:
             lines.append(f"| {b.baseline.name} | {b.baseline.source} | {acc} | {fmt_num(o.mac)} | {fmt_num(o.ac)} | "
                          f"{fmt_num(o.nonlinear)} | {fmt_num(b.per_step.total)} | "
                          + " | ".join(fmt_pj(b.energy[t.profile].total) for t in rep.ann_tables) + " |")
-        lines += ["", "## Ratios (ANN / SNN; > 1 means the SNN needs less)", "",
+        lines += ["", "## Ratios (ANN / SNN; > 1 means the SNN needs less)", ""]
+        if rep.memory:
+            lines += ["Each cell: with the memory term (compute only in brackets).", ""]
+        lines += [
                   "| run | baseline | ops (MAC+AC) | SNN profile | " + " | ".join(f"vs ANN on {t.profile}" for t in rep.ann_tables) + " |",
                   "|---|---|---:|---|" + "---:|" * len(rep.ann_tables)]
         for r in rep.runs:
@@ -270,7 +281,7 @@ def report_markdown(rep: EnergyReport, plots: Sequence[str] = ()) -> str:
                 ops_ratio = b.baseline.ops.total / r.counts.ops.total if r.counts.ops.total else float("inf")
                 for p, se in r.energy.items():
                     lines.append(f"| {r.name} | {b.baseline.name} | {ops_ratio:.3g}x | {p} | "
-                                 + " | ".join(fmt_ratio(ratio(b.energy[t.profile].total, se.total)) for t in rep.ann_tables) + " |")
+                                 + " | ".join(_ratio_cell(b.energy[t.profile], se, rep.memory) for t in rep.ann_tables) + " |")
         lines.append("")
     lines += ["## Energy constants", "", "| profile | op | min pJ | max pJ | sources |", "|---|---|---:|---:|---|"]
     for t in list(rep.tables) + [a for a in rep.ann_tables if a not in rep.tables]:
@@ -315,8 +326,14 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot serialize {type(obj).__name__}")
 
 
+def _ratio_cell(ann: AnnEnergy, snn: NetworkEnergy, memory: bool) -> str:
+    cell = fmt_ratio(ratio(ann.total, snn.total))
+    return f"{cell} ({fmt_ratio(ratio(ann.compute, snn.compute))})" if memory else cell
+
+
 def headline(rep: EnergyReport) -> list[str]:
-    """A few lines for the CLI's closing summary."""
+    """A few lines for the CLI's closing summary: each SNN profile against the ANN on the same
+    profile where it can run one, else on the first ANN profile (the full matrix is in the report)."""
     out = []
     for r in rep.runs:
         c = r.counts
@@ -327,7 +344,9 @@ def headline(rep: EnergyReport) -> list[str]:
             out.append(f"  {p}: {fmt_pj(e.total)} per inference")
         for b in rep.baselines:
             ops_ratio = b.baseline.ops.total / c.ops.total if c.ops.total else float("inf")
-            parts = [f"{p}/{t.profile} {fmt_ratio(ratio(b.energy[t.profile].total, e.total))}"
-                     for p, e in r.energy.items() for t in rep.ann_tables]
-            out.append(f"  vs {b.baseline.name}: {ops_ratio:.3g}x fewer ops; energy " + ", ".join(parts))
+            parts = []
+            for p, e in r.energy.items():
+                ann_p = p if p in b.energy else rep.ann_tables[0].profile
+                parts.append(f"{p} vs {ann_p} {fmt_ratio(ratio(b.energy[ann_p].total, e.total))}")
+            out.append(f"  vs {b.baseline.name}: {ops_ratio:.3g}x fewer MAC+AC; energy " + "; ".join(parts))
     return out

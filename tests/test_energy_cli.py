@@ -97,3 +97,19 @@ def test_activity_option_needs_a_single_run(tmp_path, capsys):
     a = make_run(tmp_path / "a")
     assert main(["energy", str(a), str(a), "--activity", str(a / "activity.h5")]) == 2
     assert "single RUN" in capsys.readouterr().err
+
+
+def test_memory_term_is_reported_beside_compute(tmp_path):
+    run = make_run(tmp_path / "run")
+    plain, mem = tmp_path / "plain", tmp_path / "mem"
+    base = ["energy", str(run), "--profile", "cmos45nm-int32", "--profile", "loihi1", "--baseline", "gru", "--no-plots"]
+    assert main(base + ["-o", str(plain)]) == 0 and main(base + ["--memory", "-o", str(mem)]) == 0
+    p = json.loads((plain / "energy.json").read_text())
+    m = json.loads((mem / "energy.json").read_text())
+    cm, cp = m["runs"][0]["energy"]["cmos45nm-int32"], p["runs"][0]["energy"]["cmos45nm-int32"]
+    assert cm["compute"] == pytest.approx(cp["total"])
+    assert cm["memory"]["min_pj"] > 0 and cm["memory"]["max_pj"] > cm["memory"]["min_pj"]   # accumulator .. event-driven
+    assert cm["total"]["min_pj"] == pytest.approx(cm["compute"]["min_pj"] + cm["memory"]["min_pj"])
+    assert m["runs"][0]["energy"]["loihi1"]["memory"] == {"min_pj": 0.0, "max_pj": 0.0}
+    assert m["baselines"][0]["energy_compute_only"] == p["baselines"][0]["energy"]
+    assert "compute only in brackets" in (mem / "energy.md").read_text()
