@@ -224,7 +224,6 @@ def count_dense(net: Network, act: Activity, dense: DenseNode, delay: int = 0) -
     recurrent = net.is_recurrent(dense.name)
     values, spiking = _source_values(net, act, source)
     values = _delayed(np.asarray(values), 1 if recurrent else delay)
-    values = np.asarray(values)
     fanout = _fanout(dense)
     conn_t = _connectivity(dense).T
     s, t = values.shape[:2]
@@ -259,7 +258,7 @@ def count_population(net: Network, act: Activity, pop: NeuronNode, delay: int = 
     if pop.spiking:
         spikes_arr = np.asarray(act.spikes[pop.name])
         fired = spikes_arr != 0
-        spikes = spikes_arr.astype(np.float64).sum(axis=2).mean(axis=0)
+        spikes = spikes_arr.sum(axis=2, dtype=np.float64).mean(axis=0)
         prev_spikes = np.concatenate([[0.0], spikes[:-1]])   # the reset acts on s[t-1]
     else:
         fired = np.zeros_like(received)
@@ -292,8 +291,10 @@ def count_input(net: Network, act: Activity, node: InputNode) -> LayerCounts:
     """The input row: events to deliver (spike counts, or nonzero graded values); no arithmetic."""
     t = act.num_steps
     values = np.asarray(act.inputs)
-    events = (values.astype(np.float64) if node.encoding == "spikes" else (values != 0).astype(np.float64))
-    per_step = events.sum(axis=2).mean(axis=0)
+    if node.encoding == "spikes":
+        per_step = values.sum(axis=2, dtype=np.float64).mean(axis=0)
+    else:
+        per_step = np.count_nonzero(values, axis=2).mean(axis=0)
     zeros = np.zeros(t)
     return LayerCounts(name=node.name, model="input", size=node.size, denses=[], syn_ac=zeros,
                        syn_mac=zeros, neuron_mac=zeros, neuron_ac=zeros, nonlinear=zeros,
