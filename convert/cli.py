@@ -7,6 +7,8 @@ checkpoint -> float IR -> fixed IR -> design rules -> (float vs fixed on data) -
     quantization.json   per-layer precision, rules, core mapping, accuracy (machine-readable)
     summary.txt         the human summary printed at the end
     netx.net            lava-dl netx HDF5, when the network is netx-expressible (CUBA-LIF chains)
+    model.nir           with ``--export nir``: the float spiking graph as NIR (convert/export_nir.py)
+    model.onnx          with ``--export onnx`` on an ANN baseline: only this file is written
 
 Everything is checked and computed before anything is written; the files are written into a
 temporary directory next to OUT and moved in at the end, so a failure leaves OUT as it was.
@@ -41,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="use only the first N samples of the split")
     p.add_argument("--precision", help="JSON file of precision overrides {model, types, layers, input}")
     p.add_argument("--batch-size", type=int, default=256, help="samples per emulator batch (default 256)")
+    p.add_argument("--export", default="", help="extra exports, comma-separated: nir (the float spiking graph, "
+                   "OUT/model.nir), onnx (ANN baselines only, OUT/model.onnx)")
     p.add_argument("-o", "--out", required=True, help="output directory")
     p.set_defaults(func=run_convert)
 
@@ -54,7 +58,8 @@ def run_convert(args: argparse.Namespace) -> int:
         raise SnnDeployError(f"--limit must be a positive number of samples, got {args.limit}")
     overrides = _read_overrides(args.precision)
     result = convert(args.checkpoint, target=args.target, profile=args.profile, data=args.data, split=args.split,
-                     limit=args.limit, overrides=overrides, batch_size=args.batch_size, out=args.out)
+                     limit=args.limit, overrides=overrides, batch_size=args.batch_size, out=args.out,
+                     exports=[e.strip() for e in args.export.split(",") if e.strip()])
     print(result["summary"])
     return 0
 
@@ -74,7 +79,8 @@ def _read_overrides(path: Any) -> Any:
 
 
 def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any = None, split: str = "test",
-            limit: Any = None, overrides: Any = None, batch_size: int = 256, show_progress: bool = True) -> dict:
+            limit: Any = None, overrides: Any = None, batch_size: int = 256, show_progress: bool = True,
+            exports: Any = ()) -> dict:
     """The whole convert command as a function (used by the CLI and the demo); returns the report."""
     import numpy as np
     from tqdm import tqdm
@@ -94,6 +100,11 @@ def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any =
         raise SnnDeployError(f"profile {prof.name!r} ({prof.kind}) is not a quantization target (it has no "
                              "fixed-point formats); use loihi1 or loihi2")
     model, cfg, meta = load_model(checkpoint)
+    exports = _check_exports(exports, cfg)
+    if not cfg.spiking and "onnx" in exports:
+        from snn_deploy.convert.export_onnx import export_onnx
+        path = export_onnx(model, cfg, Path(out) / "model.onnx", time_steps=int(meta["time_steps"]))
+        return {"outputs": [str(path)], "summary": f"{cfg.model}: wrote {path} (ONNX, {meta['time_steps']} steps)"}
     if not cfg.spiking:
         raise SnnDeployError(f"{checkpoint}: model {cfg.model!r} is an ANN baseline; only spiking models convert "
                              "to Loihi (export ANNs to ONNX)")
@@ -122,8 +133,11 @@ def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any =
         save_network(fixed, tmp / "network.h5")
         save_network(float_net, tmp / "network_float.h5")
         netx = _write_netx(fixed, tmp / "netx.net")
+        if "nir" in exports:
+            from snn_deploy.convert.export_nir import write_nir
+            write_nir(float_net, tmp / "model.nir", dt=float(meta["duration"]) / int(meta["time_steps"]))
         outputs = ["network.h5", "network_float.h5"] + (["netx.net"] if netx.get("written") else []) + \
-                  ["quantization.json", "summary.txt"]
+                  (["model.nir"] if "nir" in exports else []) + ["quantization.json", "summary.txt"]
         report = build_report(fixed, target=target, profile=prof.name, checkpoint=str(checkpoint), rules=rules,
                               comparison=comparison, netx=netx, outputs=[str(out_dir / o) for o in outputs],
                               timings=timings)
@@ -154,6 +168,20 @@ def _load_data(data: str, split: str, limit: Any, meta: dict, cfg: Any) -> tuple
         raise SnnDeployError(f"{ds.path}: no samples in split {split!r}")
     idx = np.arange(n)
     return ds.frames_batch(idx), np.asarray(ds.labels[idx], dtype=np.int64)
+
+
+def _check_exports(exports: Any, cfg: Any) -> set:
+    """``--export`` values: nir for spiking models, onnx for ANN baselines; anything else is an error."""
+    from snn_deploy.errors import SnnDeployError
+
+    exports = set(exports or ())
+    if exports - {"nir", "onnx"}:
+        raise SnnDeployError(f"unknown --export {sorted(exports - {'nir', 'onnx'})}; choose from nir, onnx")
+    wrong = "onnx" if cfg.spiking else "nir"
+    if wrong in exports:
+        raise SnnDeployError(f"--export {wrong} is for {'ANN baselines' if wrong == 'onnx' else 'spiking models'}; "
+                             f"model {cfg.model!r} is {'spiking' if cfg.spiking else 'an ANN'}")
+    return exports
 
 
 def _write_netx(fixed: Any, path: Path) -> dict:

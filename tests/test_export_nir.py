@@ -317,3 +317,52 @@ def test_zoo_models_round_trip_and_run_the_same(tmp_path, model, readout, reset)
 def test_zoo_models_nir_cannot_express_are_refused(model):
     with pytest.raises(NirExportError, match="population 'h1'"):
         export_nir(zoo_ir(model))
+
+
+# ---- CLI: snn-deploy convert --export nir --------------------------------------------------------
+
+def _checkpoint(tmp_path, model, reset="zero"):
+    torch = pytest.importorskip("torch")
+    from snn_deploy.train.checkpoint import save_checkpoint
+    from snn_deploy.train.config import ModelConfig
+    from snn_deploy.train.models import build_model
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(model=model, input_size=20, num_classes=3, layers=2, hidden=8, reset=reset)
+    meta = {"num_channels": 20, "num_classes": 3, "class_names": ["a", "b", "c"], "input_kind": "spikes",
+            "time_steps": 50, "duration": 1.0}
+    return save_checkpoint(tmp_path / f"{model}.pt", build_model(cfg), cfg, None, meta)
+
+
+def test_convert_cli_writes_model_nir(tmp_path, capsys):
+    from snn_deploy.cli import main
+    from snn_deploy.ir import load_network
+
+    out = tmp_path / "out"
+    rc = main(["convert", str(_checkpoint(tmp_path, "cuba_lif")), "--target", "loihi-emu", "--export", "nir",
+               "-o", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    graph = nir.read(out / "model.nir")
+    assert float(graph.metadata["dt"]) == pytest.approx(1.0 / 50)  # duration / time_steps of the checkpoint
+    back = import_nir(out / "model.nir")
+    flt = load_network(out / "network_float.h5")
+    assert [n.name for n in back.nodes] == [n.name for n in flt.nodes]
+    np.testing.assert_allclose(back.node("h1").params["alpha"], flt.node("h1").params["alpha"], rtol=1e-6)
+    assert isinstance(graph.nodes["h1"], nir.CubaLIF) and isinstance(graph.nodes["readout"], nir.LI)
+
+
+def test_convert_cli_export_errors_are_one_line_and_write_nothing(tmp_path, capsys):
+    from snn_deploy.cli import main
+
+    out = tmp_path / "out"
+    adlif = _checkpoint(tmp_path, "adlif", reset="subtract")
+    for argv, match in [
+        (["--export", "nir"], "population 'h1' (model adlif) cannot be exported to NIR"),
+        (["--export", "nir,tflite"], "unknown --export ['tflite']"),
+        (["--export", "onnx"], "--export onnx is for ANN baselines"),
+    ]:
+        ckpt = adlif if "adlif" in match else _checkpoint(tmp_path, "cuba_lif")
+        rc = main(["convert", str(ckpt), "--target", "loihi-emu", "--profile", "loihi2", *argv, "-o", str(out)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1 and match in err[0], err
+        assert not out.exists() and not list(tmp_path.glob(".out.*"))

@@ -74,3 +74,26 @@ def test_bad_time_steps_and_opset(tmp_path):
     with pytest.raises(OnnxExportError, match="opset 13"):
         export_onnx(model, cfg, tmp_path / "m.onnx", time_steps=T, opset=13)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_convert_cli_exports_an_ann_checkpoint_to_onnx(tmp_path, capsys):
+    ort = pytest.importorskip("onnxruntime")
+    from snn_deploy.cli import main
+    from snn_deploy.train.checkpoint import load_model, save_checkpoint
+
+    model, cfg = trained_like("libru")
+    meta = {"num_channels": C, "num_classes": K, "class_names": list("abcd"), "input_kind": "spikes",
+            "time_steps": T, "duration": 1.0}
+    ckpt = save_checkpoint(tmp_path / "libru.pt", model, cfg, None, meta)
+    out = tmp_path / "out"
+    assert main(["convert", str(ckpt), "--target", "loihi-emu", "--export", "onnx", "-o", str(out)]) == 0
+    assert "model.onnx" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["model.onnx"]
+    reloaded, _, _ = load_model(ckpt)
+    x = torch.rand(2, T, C, generator=torch.Generator().manual_seed(4))
+    (logits,) = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"]).run(
+        ["logits"], {INPUT_NAME: x.numpy()})
+    with torch.no_grad():
+        np.testing.assert_allclose(logits, reloaded(x).logits.numpy(), rtol=1e-4, atol=1e-5)
+    assert main(["convert", str(ckpt), "--target", "loihi-emu", "--export", "nir", "-o", str(tmp_path / "o2")]) == 2
+    assert "--export nir is for spiking models" in capsys.readouterr().err
