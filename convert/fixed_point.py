@@ -108,9 +108,15 @@ def mul_frac(x: ArrayLike, frac: ArrayLike) -> np.ndarray:
     """``x * frac / 4096`` rounded toward zero: ``sign(p) * (|p| >> 12)`` with ``p = x * frac``.
 
     This is Loihi's (and Lava's) rounding of every 12-bit fraction multiply; ``frac`` may be negative.
+    Computed as ``(p + ((p >> 63) & 4095)) >> 12`` (for ``p < 0`` that adds 4095 before the flooring
+    shift, i.e. rounds toward zero): the same integers with cheaper operations.
     """
     p = _i64(x) * _i64(frac)
-    return np.sign(p) * (np.abs(p) >> FRACTION_SHIFT)
+    return (p + ((p >> _SIGN_SHIFT) & _FRACTION_MASK)) >> FRACTION_SHIFT
+
+
+_SIGN_SHIFT = 63                              #: int64 arithmetic shift giving -1 for negatives, 0 otherwise
+_FRACTION_MASK = FRACTION_ONE - 1
 
 
 def decay(x: ArrayLike, d: ArrayLike) -> np.ndarray:
@@ -130,7 +136,8 @@ def wrap_current(x: ArrayLike) -> np.ndarray:
 
 def saturate(x: ArrayLike) -> np.ndarray:
     """24-bit saturation of the voltage (and of our models' other state): clip to ``+-(2^23 - 1)``."""
-    return np.clip(_i64(x), STATE_MIN, STATE_MAX)
+    x = _i64(x)
+    return np.minimum(np.maximum(x, STATE_MIN), STATE_MAX)
 
 
 def activation(a: ArrayLike) -> np.ndarray:

@@ -76,3 +76,13 @@ def test_int_matmul_is_exact_and_picks_dtype_from_bound():
     assert fp.exact_float_dtype(255, 254 * 700) == np.float64
     with pytest.raises(OverflowError):
         fp.exact_float_dtype(2.0**30, 2.0**30)
+
+
+def test_mul_frac_equals_the_sign_magnitude_definition_on_random_values():
+    rng = np.random.default_rng(3)
+    x = rng.integers(-2**23, 2**23, size=20000)
+    f = rng.integers(-4096, 4097, size=20000)
+    p = x * f
+    reference = np.sign(p) * (np.abs(p) >> 12)        # Lava's formula, literally
+    np.testing.assert_array_equal(fp.mul_frac(x, f), reference)
+    assert np.any(reference < 0) and np.any(reference > 0)
