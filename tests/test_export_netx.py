@@ -161,8 +161,29 @@ def test_weight_rule_agrees_with_lava_dl_packing(capsys):
 
 # ---- the decisive run: Lava's own processes, loaded by lava-dl from our file ---------------------
 
-@pytest.mark.lava
-def test_netx_run_on_lava_equals_the_emulator(tmp_path):
+def zoo_net() -> Network:
+    """The real pipeline: a CUBA-LIF model of the zoo (reset to zero, decays shared per layer as Lava's LIF
+    needs), model_to_ir, quantize_network with weight_exp 0 (so every exponent is netx-expressible)."""
+    pytest.importorskip("torch")
+    from snn_deploy.convert.quantize import quantize_network
+    from snn_deploy.train.config import ModelConfig
+    from snn_deploy.train.export import model_to_ir
+    from snn_deploy.train.models import build_model
+
+    cfg = ModelConfig(model="cuba_lif", input_size=C, num_classes=K, layers=3, hidden=H1, reset="zero", seed=4)
+    net = model_to_ir(build_model(cfg).eval(), cfg)
+    for pop in net.neuron_nodes():
+        for key in ("alpha", "beta"):
+            if key in pop.params:
+                pop.params[key] = np.full(pop.size, float(np.mean(pop.params[key])), np.float32)
+    for dense in net.dense_nodes():  # untrained weights barely drive the neurons
+        dense.weight = dense.weight * np.float32(3.0)
+    return quantize_network(net, "loihi2", {"model": {"weight_exp": 0}})
+
+
+def run_netx_on_lava(path, x: np.ndarray, steps: int) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """Load ``path`` with lava-dl, inject ``x [T, C]`` through a ring buffer, run ``steps`` on Lava's
+    fixed-point simulator; per layer block: type name, spikes [steps, N] and LIF voltage v [steps, N]."""
     netx = pytest.importorskip("lava.lib.dl.netx")
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -170,46 +191,47 @@ def test_netx_run_on_lava_equals_the_emulator(tmp_path):
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.monitor.process import Monitor
 
-    net = fixed_net(readout=True)
-    path = export_netx(net, tmp_path / "netx.net")
-    T = 24
-    rng = np.random.default_rng(1)
-    x = (rng.random((T, C)) < 0.35).astype(np.int64)
-    steps = T + 3  # one step of delay per synaptic hop: input -> h1 -> h2 -> readout
-
     lava_net = netx.hdf5.Network(net_config=str(path))
-    assert [type(b).__name__ for b in lava_net.layers] == ["RecurrentDense", "Dense", "Dense"]
-    data = np.zeros((C, steps), dtype=np.int64)
-    data[:, :T] = x.T
+    data = np.zeros((x.shape[1], steps), dtype=np.int64)
+    data[:, :len(x)] = x.T
     source = Source(data=data)
     source.s_out.connect(lava_net.inp)
-    sinks = []
+    sinks, monitors = [], []
     for block in lava_net.layers:
         sink = Sink(shape=block.out.shape, buffer=steps)
         block.out.connect(sink.a_in)
         sinks.append(sink)
-    monitors = []
-    for block in lava_net.layers:
         monitor = Monitor()
         monitor.probe(block.neuron.v, steps)
         monitors.append((monitor, block.neuron))
     try:
         lava_net.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
-        got = [s.data.get().astype(np.int64).T for s in sinks]
-        v_lava = [np.asarray(m.get_data()[n.name]["v"]).astype(np.int64).reshape(steps, -1) for m, n in monitors]
+        spikes = [s.data.get().astype(np.int64).T for s in sinks]
+        volts = [np.asarray(m.get_data()[n.name]["v"]).astype(np.int64).reshape(steps, -1) for m, n in monitors]
     finally:
         lava_net.stop()
+    return [type(b).__name__ for b in lava_net.layers], spikes, volts
 
+
+@pytest.mark.lava
+@pytest.mark.parametrize("which", ["hand-made", "zoo-quantized"])
+def test_netx_run_on_lava_equals_the_emulator(tmp_path, which):
+    net = fixed_net(readout=True) if which == "hand-made" else zoo_net()
+    path = export_netx(net, tmp_path / "netx.net")
+    T = 24
+    x = (np.random.default_rng(1).random((T, C)) < 0.35).astype(np.int64)
     emu = emulate(net, x[None], record_state=True)
-    assert emu.num_steps == steps and emu.depth == {"h1": 1, "h2": 2, "readout": 3}
-    for name, lava_spikes in zip(("h1", "h2"), got[:2]):
+    assert emu.depth == {"h1": 1, "h2": 2, "readout": 3}  # one step of delay per synaptic hop
+    blocks, spikes, volts = run_netx_on_lava(path, x, emu.num_steps)
+    assert blocks == ["RecurrentDense", "Dense" if which == "hand-made" else "RecurrentDense", "Dense"]
+    for name, lava_spikes in zip(("h1", "h2"), spikes[:2]):
         ours = emu.spikes[name][0].astype(np.int64)
         assert ours.sum() >= 10 and lava_spikes.sum() >= 10, f"{name}: too few spikes to compare"
         assert ours.mean() < 0.8, f"{name}: saturated activity"
         np.testing.assert_array_equal(lava_spikes, ours, err_msg=f"spikes of layer {name}")
-    assert got[2].sum() == 0  # the li readout never reaches its (maximal) threshold
-    for name, var, v in zip(("h1", "h2", "readout"), ("v", "v", "u"), v_lava):
+    assert spikes[2].sum() == 0  # the li readout never reaches its (maximal) threshold
+    for name, var, v in zip(("h1", "h2", "readout"), ("v", "v", "u"), volts):
         ours = emu.states[name][var][0]
         assert np.ptp(ours) > 0
         np.testing.assert_array_equal(v, ours, err_msg=f"voltage of layer {name}")
-    np.testing.assert_array_equal(v_lava[2], emu.potentials["readout"][0])  # the li output is its potential
+    np.testing.assert_array_equal(volts[2], emu.potentials["readout"][0])  # the li output is its potential
