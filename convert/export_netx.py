@@ -13,8 +13,8 @@ chains them in order; this module writes exactly what that reader consumes (read
 How netx turns those into Lava processes, and what that means for us:
 
 - neuron: Lava ``LIF(du=iDecay - 1, dv=vDecay, vth=vThMant, bias_mant=bias, bias_exp=6)``. Lava's
-  LIF adds 1 to ``du`` (its ``ds_offset``), so ``iDecay`` is the effective current decay: our
-  ``du + CURRENT_DECAY_OFFSET``. ``du``, ``dv`` and ``vth`` are one value per layer in Lava's LIF
+  LIF adds 1 to ``du`` (its ``ds_offset``), so ``iDecay`` is the effective current decay:
+  ``iDecay = du + 1`` for our (Lava-style) ``du`` register. ``du``, ``dv`` and ``vth`` are one value per layer in Lava's LIF
   (``Var(shape=(1,))``): per-neuron values are not expressible. The bias exponent is fixed to 6, so
   our ``bias_mant << bias_exp`` must be a multiple of 64 whose quotient fits 13 bits.
 - weights: netx reads no exponent. It re-packs each matrix (``optimize_weight_bits``: shift left by
@@ -29,6 +29,8 @@ How netx turns those into Lava processes, and what that means for us:
   A ``dense_rec`` layer is re-packed as ``[weight | weight_rec]`` jointly, so the rule applies to both.
 - timing: each Dense sends the previous step's accumulation: one step of delay per synaptic hop,
   recurrent ones included, as our emulator. netx adds nothing else (no extra input neuron layer).
+- input: ``hdf5.Network``'s default ``input_message_bits=0`` takes binary spikes; spike counts > 1
+  would need ``input_message_bits=8`` when loading (not tested here).
 - a ``li`` readout is written as a CUBA layer whose current carries only the present input
   (``iDecay = 4096``), with the largest threshold: then Lava's ``v`` is the ``li`` potential, as
   long as it can never exceed that threshold; we accept it only when a static bound proves so
