@@ -147,33 +147,56 @@ class Cochlea:
 
     def bushy_cells(self, drive: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """LIF neurons driven by ``drive`` [steps, channels]: returns ``(times_s, units)`` sorted by time."""
+        return self.bushy_cells_batch([drive], [rng])[0]
+
+    def bushy_cells_batch(
+        self, drives: list[np.ndarray], rngs: list[np.random.Generator]
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`bushy_cells` for several samples in one time loop (side by side, zero-padded).
+
+        The neurons are independent and each sample's noise comes from its own generator, so the
+        result of every sample is the same as when it is run alone.
+        """
         p = self.params
         decay = np.exp(-p.dt_s / p.tau_s)
-        steps, channels = drive.shape
-        noise = rng.standard_normal((steps, channels)) * p.noise_std
-        inp = drive * p.gain + noise
-        v = np.zeros(channels)
-        refractory = np.zeros(channels, dtype=np.int64)
-        spikes = np.zeros((steps, channels), dtype=bool)
-        for t in range(steps):
-            v = v * decay + inp[t]
-            active = refractory == 0
-            fired = (v >= 1.0) & active
-            v[~active] = 0.0
-            refractory[~active] -= 1
-            spikes[t] = fired
-            v[fired] = 0.0
-            refractory[fired] = p.refractory_steps
-        step_idx, units = np.nonzero(spikes)
-        return (step_idx * p.dt_s).astype(np.float32), units.astype(np.uint16)
+        channels = p.num_channels
+        steps = max(d.shape[0] for d in drives)
+        inp = np.zeros((steps, channels * len(drives)))
+        for i, (d, rng) in enumerate(zip(drives, rngs)):
+            cols = slice(i * channels, (i + 1) * channels)
+            inp[: d.shape[0], cols] = d * p.gain + rng.standard_normal(d.shape) * p.noise_std
+        v = np.zeros(inp.shape[1])
+        blocked = np.zeros(inp.shape[1])  # refractory steps left
+        ok = np.empty(inp.shape[1], dtype=bool)
+        spikes = np.zeros(inp.shape, dtype=bool)
+        refractory = float(p.refractory_steps)
+        for t in range(steps):  # arithmetic masks: ~3x faster than boolean-index assignment
+            v *= decay
+            v += inp[t]
+            np.less_equal(blocked, 0.0, out=ok)
+            v *= ok  # refractory neurons stay at 0
+            fired = spikes[t]
+            np.greater_equal(v, 1.0, out=fired)
+            np.logical_not(fired, out=ok)
+            v *= ok  # reset to 0
+            blocked -= 1.0
+            np.maximum(blocked, fired * refractory, out=blocked)
+        out = []
+        for i, d in enumerate(drives):
+            step_idx, units = np.nonzero(spikes[: d.shape[0], i * channels : (i + 1) * channels])
+            out.append(((step_idx * p.dt_s).astype(np.float32), units.astype(np.uint16)))
+        return out
 
-    def encode(self, audio: np.ndarray, sample_rate: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Audio (mono float, any rate) -> ``(times_s float32, units uint16)``, deterministic for ``seed``."""
+    def drive(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Hair-cell drive ``[steps, channels]`` of mono audio at any rate (stages 1 and 2)."""
         x = np.asarray(audio, dtype=np.float64)
         if sample_rate != self.params.sample_rate_hz:
             x = resample(x, sample_rate, self.params.sample_rate_hz)
-        drive = self.hair_cells(self.band_power(x))
-        return self.bushy_cells(drive, np.random.default_rng(seed))
+        return self.hair_cells(self.band_power(x))
+
+    def encode(self, audio: np.ndarray, sample_rate: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Audio (mono float, any rate) -> ``(times_s float32, units uint16)``, deterministic for ``seed``."""
+        return self.bushy_cells(self.drive(audio, sample_rate), np.random.default_rng(seed))
 
 
 def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:

@@ -73,26 +73,39 @@ class _Job:
     path: str
 
 
-_COCHLEA: Cochlea | None = None
+_COCHLEAS: dict[CochleaParams, Cochlea] = {}
 
 
-def _init_worker(params: dict) -> None:
-    global _COCHLEA
-    params = dict(params, windows_ms=tuple(params["windows_ms"]))
-    _COCHLEA = Cochlea(CochleaParams(**params))
+def cochlea_for(params: CochleaParams) -> Cochlea:
+    """One :class:`Cochlea` per parameter set and process (its filterbank takes a while to build)."""
+    if params not in _COCHLEAS:
+        _COCHLEAS[params] = Cochlea(params)
+    return _COCHLEAS[params]
 
 
-def encode_file(cochlea: Cochlea, path: Path, seed: int, index: int, level_dbfs: float | None) -> tuple[np.ndarray, np.ndarray, float]:
-    """Encode one file; returns ``(times, units, duration_s)``."""
+def load_for_encoding(path: Path, level_dbfs: float | None) -> tuple[np.ndarray, int]:
+    """Read one file (mono, any rate) and scale it to ``level_dbfs`` (None: keep its level)."""
     x, rate = read_audio(path)
     if level_dbfs is not None:
         x = normalize_level(x, rate, level_dbfs)
-    times, units = cochlea.encode(x, rate, seed=sample_seed(seed, index))
-    return times, units, len(x) / rate
+    return x, rate
 
 
-def _encode_chunk(jobs: list[_Job], seed: int, level_dbfs: float | None) -> list[tuple[int, np.ndarray, np.ndarray, float]]:
-    return [(j.index, *encode_file(_COCHLEA, Path(j.path), seed, j.index, level_dbfs)) for j in jobs]
+def encode_waveforms(
+    cochlea: Cochlea, waves: list[tuple[np.ndarray, int]], indices: list[int], seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Spikes of several waveforms (one LIF time loop for all); sample ``indices[i]`` seeds its noise."""
+    drives = [cochlea.drive(x, rate) for x, rate in waves]
+    rngs = [np.random.default_rng(sample_seed(seed, i)) for i in indices]
+    return cochlea.bushy_cells_batch(drives, rngs)
+
+
+def _encode_chunk(
+    jobs: list[_Job], params: CochleaParams, seed: int, level_dbfs: float | None
+) -> list[tuple[int, np.ndarray, np.ndarray, float]]:
+    waves = [load_for_encoding(Path(j.path), level_dbfs) for j in jobs]
+    spikes = encode_waveforms(cochlea_for(params), waves, [j.index for j in jobs], seed)
+    return [(j.index, t, u, len(x) / rate) for j, (t, u), (x, rate) in zip(jobs, spikes, waves)]
 
 
 def encode_items(
@@ -117,20 +130,34 @@ def encode_items(
     chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
     results: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
     with tqdm(total=len(jobs), desc=desc, unit="file", disable=not progress) as bar:
-        if workers <= 1:
-            _init_worker(params.to_dict())
-            for chunk in chunks:
-                for index, t, u, d in _encode_chunk(chunk, seed, level_dbfs):
-                    results[index] = (t, u, d)
+        for index, t, u, d in map_chunks(_encode_chunk, chunks, (params, seed, level_dbfs), workers, bar):
+            results[index] = (t, u, d)
+    summary = write_encoded(out_path, items, class_names, results, params=params, seed=seed, level_dbfs=level_dbfs)
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    return summary
+
+
+def map_chunks(fn, chunks: list[list], extra_args: tuple, workers: int, bar=None):
+    """Yield ``fn(chunk, *extra_args)``'s items for every chunk, in order; ``workers`` > 1 uses spawned processes."""
+    if workers <= 1:
+        for chunk in chunks:
+            yield from fn(chunk, *extra_args)
+            if bar is not None:
                 bar.update(len(chunk))
-        else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                     initargs=(params.to_dict(),)) as pool:
-                futures = [pool.submit(_encode_chunk, c, seed, level_dbfs) for c in chunks]
-                for fut in futures:
-                    for index, t, u, d in fut.result():
-                        results[index] = (t, u, d)
-                    bar.update(CHUNK)
+        return
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        futures = [(len(c), pool.submit(fn, c, *extra_args)) for c in chunks]
+        for n, fut in futures:
+            yield from fut.result()
+            if bar is not None:
+                bar.update(n)
+
+
+def write_encoded(
+    out_path, items: list[AudioItem], class_names: list[str], results: dict[int, tuple[np.ndarray, np.ndarray, float]],
+    *, params: CochleaParams, seed: int, level_dbfs: float | None,
+) -> dict:
+    """Write encoded ``results`` ({index: (times, units, audio seconds)}) as an SHD-layout file; summary dict."""
     times = [results[i][0] for i in range(len(items))]
     units = [results[i][1] for i in range(len(items))]
     durations = np.array([results[i][2] for i in range(len(items))])
@@ -147,7 +174,6 @@ def encode_items(
         "spikes_per_sample_min": int(counts.min()), "audio_s_mean": float(durations.mean()),
         "audio_s_max": float(durations.max()),
         "samples_longer_than_1.4s": int(np.count_nonzero(durations > 1.4)),
-        "seconds": round(time.perf_counter() - t0, 2),
     }
 
 

@@ -23,9 +23,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +33,7 @@ from snn_deploy.errors import SnnDeployError
 
 from ..audio import ENGLISH_DIGITS, GERMAN_DIGITS, HD_CLASS_NAMES, HD_LISTS, AudioItem
 from ..cochlea import DEFAULT_LEVEL_DBFS, CochleaParams, normalize_level, resample
-from ..encode import encode_items
+from ..encode import CHUNK, cochlea_for, encode_waveforms, load_for_encoding, map_chunks, write_encoded
 from .espeak import VoiceSettings, synthesize_with_rate
 
 AUDIO_RATE_HZ = 16000
@@ -182,15 +180,23 @@ def render(utt: Utterance, config: SynthConfig) -> np.ndarray:
     return np.clip(x, -1.0, 1.0)
 
 
-def _render_chunk(utts: list[Utterance], config: SynthConfig, audio_dir: str) -> list[tuple[int, float]]:
+def _render_chunk(
+    utts: list[Utterance], config: SynthConfig, audio_dir: str
+) -> list[tuple[str, int, np.ndarray, np.ndarray, float]]:
+    """Render, write and encode utterances; returns ``(split, index, times, units, seconds)`` for each.
+
+    The spikes are computed from the WAV as written (16-bit), exactly as ``snn-deploy data encode``
+    would compute them from the ``hd/`` folder.
+    """
     import soundfile
 
-    out = []
+    waves = []
     for utt in utts:
-        x = render(utt, config)
-        soundfile.write(str(Path(audio_dir) / utt.file_name), x, AUDIO_RATE_HZ, subtype="PCM_16")
-        out.append((utt.index, len(x) / AUDIO_RATE_HZ))
-    return out
+        path = Path(audio_dir) / utt.file_name
+        soundfile.write(str(path), render(utt, config), AUDIO_RATE_HZ, subtype="PCM_16")
+        waves.append(load_for_encoding(path, config.level_dbfs))
+    spikes = encode_waveforms(cochlea_for(config.cochlea), waves, [u.index for u in utts], config.seed)
+    return [(u.split, u.index, t, s, len(x) / rate) for u, (t, s), (x, rate) in zip(utts, spikes, waves)]
 
 
 def synth_digits(
@@ -214,40 +220,21 @@ def synth_digits(
     with atomic_dir(out_dir) as tmp:
         audio_dir = tmp / "hd" / "audio"
         audio_dir.mkdir(parents=True)
-        durations: dict[str, list[float]] = {}
-        chunk = 16
-        with tqdm(total=total, desc="synthesize", unit="word", disable=not progress) as bar:
-            tasks = [(s, u[i : i + chunk]) for s, u in utterances.items() for i in range(0, len(u), chunk)]
-            if workers <= 1:
-                results = ((s, _render_chunk(c, config, str(audio_dir))) for s, c in tasks)
-                for s, res in results:
-                    durations.setdefault(s, []).extend(d for _, d in res)
-                    bar.update(len(res))
-            else:
-                with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                    futures = [(s, pool.submit(_render_chunk, c, config, str(audio_dir))) for s, c in tasks]
-                    for s, fut in futures:
-                        res = fut.result()
-                        durations.setdefault(s, []).extend(d for _, d in res)
-                        bar.update(len(res))
-        t_audio = time.perf_counter() - t0
+        chunks = [utts[i : i + CHUNK] for utts in utterances.values() for i in range(0, len(utts), CHUNK)]
+        results: dict[str, dict] = {split: {} for split in utterances}
+        with tqdm(total=total, desc="synthesize + encode", unit="word", disable=not progress) as bar:
+            for split, index, t, u, d in map_chunks(_render_chunk, chunks, (config, str(audio_dir)), workers, bar):
+                results[split][index] = (t, u, d)
         for split, utts in utterances.items():
             write_text_atomic(tmp / "hd" / HD_LISTS[split], "".join(u.file_name + "\n" for u in utts))
             items = [AudioItem(audio_dir / u.file_name, u.label, u.speaker) for u in utts]
-            summary = encode_items(
-                items, list(HD_CLASS_NAMES), tmp / f"{split}.h5", params=config.cochlea, seed=config.seed,
-                workers=workers, level_dbfs=config.level_dbfs, progress=progress, desc=f"encode {split}",
-            )
+            summary = write_encoded(tmp / f"{split}.h5", items, list(HD_CLASS_NAMES), results[split],
+                                    params=config.cochlea, seed=config.seed, level_dbfs=config.level_dbfs)
             summary["path"] = f"{split}.h5"
             summary["speakers"] = sorted({u.speaker for u in utts})
             record["splits"][split] = summary
-        record["seconds"] = {"audio": round(t_audio, 1), "total": round(time.perf_counter() - t0, 1)}
-        record["workers"] = workers
-        # timings vary between runs: keep them out of synth.json so that the directory is reproducible
-        timings = record.pop("seconds")
-        for s in record["splits"].values():
-            timings[f"encode_{Path(s['path']).stem}"] = s.pop("seconds")
-        record.pop("workers")
+        # no timings in synth.json: the directory must be the same bytes for the same seed
         write_text_atomic(tmp / "synth.json", json.dumps(record, indent=2, ensure_ascii=False))
+    timings = {"total": round(time.perf_counter() - t0, 1), "workers": workers}
     record["seconds"] = timings
     return record
