@@ -1,8 +1,40 @@
-"""Subcommands of this stage for ``snn-deploy`` (see snn_deploy/cli.py)."""
+"""Subcommands of this stage for ``snn-deploy`` (see snn_deploy/cli.py): ``run``."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this stage's subcommands. Heavy imports go inside the command functions."""
+    """Add this stage's subcommands. Heavy imports (Lava) go inside the command functions."""
+    p = subparsers.add_parser(
+        "run", help="run a converted network on Lava's CPU simulator (or the emulator) and record its activity",
+        description="Run the fixed-point network of a `snn-deploy convert` OUT directory on a data split, one "
+                    "sample after the other with state reset in between, on Lava's bit-accurate CPU simulator "
+                    "(target loihi-sim) or on the batched emulator (loihi-emu). Prints accuracy, per-layer firing "
+                    "rates and time per step; writes OUT/activity.h5 (every layer's spikes, the readout "
+                    "potentials) and OUT/run.json.")
+    p.add_argument("out", type=Path, metavar="OUT", help="directory written by `snn-deploy convert` (holds network.h5)")
+    p.add_argument("--data", type=Path, required=True, help="data directory (or SHD-layout .h5 file)")
+    p.add_argument("--split", default="test", help="data split to run (default: test)")
+    p.add_argument("--backend", choices=("lava", "emulator"),
+                   help="default: lava for target loihi-sim, the emulator for loihi-emu")
+    p.add_argument("--target", choices=("loihi-sim", "loihi-emu", "loihi2"),
+                   help="default: the network's target (from convert); loihi2 needs Intel's lava-loihi")
+    p.add_argument("--limit", type=int, help="run only the first N samples of the split")
+    p.add_argument("--verify", type=int, default=0, metavar="N",
+                   help="also run the first N samples on the other backend; fail on the first differing value")
+    p.add_argument("--batch", type=int, default=128, help="samples per backend call (default 128)")
+    p.add_argument("--time-steps", type=int,
+                   help="input time steps per sample (default: the network's meta, i.e. as trained)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from snn_deploy.deploy.run_command import RunOptions, run_command
+
+    run_command(RunOptions(out=args.out, data=args.data, split=args.split, backend=args.backend,
+                           target=args.target, limit=args.limit, verify=args.verify, batch=args.batch,
+                           time_steps=args.time_steps, show_progress=not args.no_progress))
+    return 0

@@ -56,6 +56,12 @@ def check_deployable(net: Network) -> None:
     """Raise DeployError unless ``net`` is a fixed IR whose every node this stage can run."""
     if not net.is_fixed:
         raise DeployError("the network is a float IR; run `snn-deploy convert` first (deploy runs fixed-point networks)")
+    from snn_deploy.convert.quantize import SCHEME
+
+    if net.precision.scheme != SCHEME:  # type: ignore[union-attr]
+        raise DeployError(
+            f"the network was quantized with scheme {net.precision.scheme!r}; this snn-deploy runs {SCHEME!r} "  # type: ignore[union-attr]
+            "networks (re-run `snn-deploy convert` with this version)")
     if len(net.inputs()) != 1:
         raise DeployError(f"deploy runs networks with exactly one input node, this one has {len(net.inputs())}")
     for d in net.dense_nodes():

@@ -1,0 +1,86 @@
+"""Choose and run a backend: Lava's CPU simulator (``lava``) or the batched integer emulator (``emulator``).
+
+Both return a ``records.BackendRun`` with every population's output at every step, so the command,
+the verification and the benchmark treat them alike. Targets (``net.meta['target']``, written by
+``snn-deploy convert``): ``loihi-sim`` runs on Lava by default, ``loihi-emu`` on the emulator;
+``loihi2`` (the real chip) needs Intel's lava-loihi extension, which this checks for by import.
+"""
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import numpy as np
+
+from snn_deploy.deploy.records import BACKENDS, BackendRun
+from snn_deploy.deploy.runner import Progress, run_lava
+from snn_deploy.errors import SnnDeployError
+from snn_deploy.ir import Network
+
+TARGETS = ("loihi-sim", "loihi-emu", "loihi2")
+DEFAULT_BACKEND = {"loihi-sim": "lava", "loihi-emu": "emulator"}
+EMULATOR_CHUNK = 64                               #: samples per emulator call (memory stays bounded)
+
+
+class HardwareUnavailable(SnnDeployError):
+    """The real Loihi 2 was asked for, and Intel's lava-loihi extension is not installed."""
+
+
+def check_target(target: str) -> None:
+    """Raise a clear error for an unknown target, or for ``loihi2`` without lava-loihi."""
+    if target not in TARGETS:
+        raise SnnDeployError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    if target == "loihi2" and not lava_loihi_installed():
+        raise HardwareUnavailable(
+            "target loihi2 runs on Intel's Loihi 2 chip, which needs Intel's lava-loihi extension "
+            "(available to Intel Neuromorphic Research Community members) and it is not installed; "
+            "use --target loihi-sim (Lava CPU simulator, bit-accurate) or loihi-emu (our emulator)")
+
+
+def lava_loihi_installed() -> bool:
+    """Lava's own probe (``lava.utils.loihi.is_installed``: a module only lava-loihi ships)."""
+    from lava.utils.loihi import is_installed
+
+    return bool(is_installed())
+
+
+def default_backend(net: Network, target: Optional[str] = None) -> str:
+    """The backend for ``target`` (or the network's ``meta['target']``): lava for loihi-sim, else the emulator."""
+    target = target or str(net.meta.get("target", "loihi-sim"))
+    check_target(target)
+    if target == "loihi2":
+        raise HardwareUnavailable("running on Loihi 2 hardware is not implemented by this snn-deploy")
+    return DEFAULT_BACKEND[target]
+
+
+def run_backend(name: str, net: Network, inputs: np.ndarray, *, progress: Optional[Progress] = None) -> BackendRun:
+    """Run integer ``inputs [B, T, C]`` through ``net`` on backend ``name``."""
+    if name == "lava":
+        return run_lava(net, inputs, progress=progress)
+    if name == "emulator":
+        return run_emulator(net, inputs, progress=progress)
+    raise SnnDeployError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def run_emulator(net: Network, inputs: np.ndarray, *, progress: Optional[Progress] = None,
+                 chunk: int = EMULATOR_CHUNK) -> BackendRun:
+    """``convert.emulator.emulate`` in chunks of samples, as a ``BackendRun``."""
+    from snn_deploy.convert.emulator import emulate
+
+    inputs = np.asarray(inputs)
+    parts = []
+    seconds = 0.0
+    for start in range(0, inputs.shape[0], chunk):
+        t0 = time.perf_counter()
+        parts.append(emulate(net, inputs[start:start + chunk]))
+        seconds += time.perf_counter() - t0
+        if progress:
+            progress(min(chunk, inputs.shape[0] - start))
+    if not parts:
+        raise SnnDeployError(f"no input to run (shape {inputs.shape})")
+    first = parts[0]
+    return BackendRun(
+        backend="emulator", input_steps=first.input_steps, num_steps=first.num_steps,
+        spikes={k: np.concatenate([p.spikes[k] for p in parts]) for k in first.spikes},
+        potentials={k: np.concatenate([p.potentials[k] for p in parts]) for k in first.potentials},
+        seconds=seconds)
