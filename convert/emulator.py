@@ -36,6 +36,7 @@ READOUT_MODES = ("cumsoftmax", "spike_count", "last", "max")
 SPIKE_PAYLOAD_MAX = 255          #: input spike counts are 8-bit graded payloads
 WRAP_JUMP = fp.STATE_HALF        #: a one-step change larger than 2^23 in a wrapping state is a wrap
 SPARSE_DENSITY = 0.1             #: feed-forward sources sparser than this use a sparse matmul
+INT32_EXACT_BITS = 31            #: integer sums below 2^31 are exact in int32
 
 
 @dataclass
@@ -243,13 +244,29 @@ def _feed_forward(x: np.ndarray, w: np.ndarray, exp: int, S: int) -> np.ndarray:
         return out
     src = x[:, :n].reshape(B * n, C)
     if np.count_nonzero(src) < SPARSE_DENSITY * src.size:
-        import scipy.sparse
-
-        acc = np.asarray(scipy.sparse.csr_matrix(src, dtype=np.int64) @ np.ascontiguousarray(w.T))
+        acc = _sparse_matmul(src, w)
     else:
         acc = fp.int_matmul(src, w)
     out[:, 1:n + 1] = fp.weight_shift(acc, exp).reshape(B, n, -1)
     return out
+
+
+def _sparse_matmul(src: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Exact ``src @ w.T`` for a sparse integer ``src`` [R, C]: CSR built from the nonzeros, integer
+    arithmetic in int32 when ``max|src| * max_row sum|w| < 2^31`` (no partial sum can overflow), else int64."""
+    import scipy.sparse
+
+    rows_n, cols_n = src.shape
+    flat = src.reshape(-1)
+    idx = np.flatnonzero(flat)
+    rows = idx // cols_n
+    indptr = np.zeros(rows_n + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=rows_n), out=indptr[1:])
+    bound = float(np.abs(flat[idx]).max(initial=0)) * float(np.abs(w).sum(axis=1).max(initial=0))
+    dt = np.int32 if bound < 2.0 ** INT32_EXACT_BITS else np.int64
+    m = scipy.sparse.csr_matrix((flat[idx].astype(dt), (idx - rows * cols_n).astype(np.int32), indptr),
+                                shape=src.shape)
+    return np.asarray(m @ np.ascontiguousarray(w.T.astype(dt))).astype(np.int64, copy=False)
 
 
 def _run_population(net: Network, pop: NeuronNode, model: FixedModel, outputs: dict[str, np.ndarray],

@@ -156,3 +156,19 @@ def test_cuba_lif_zero_reset_equals_lavas_own_lif_and_dense_processes():
     np.testing.assert_array_equal(run.spikes["h2"][0], lava_s2.astype(np.uint8))
     full = emulate(net, x[None], record_state=True)
     np.testing.assert_array_equal(full.states["h2"]["v"][0, -1], lava_v2)
+
+
+def test_sparse_and_dense_feed_forward_paths_are_the_same_integers():
+    from snn_deploy.convert.emulator import _feed_forward
+
+    rng = np.random.default_rng(5)
+    w = 2 * rng.integers(-127, 128, size=(9, 50))
+    for density, high in [(0.03, 2), (0.03, 200), (0.5, 2)]:       # sparse binary, sparse counts, dense
+        x = (rng.random((4, 12, 50)) < density) * rng.integers(1, high, size=(4, 12, 50))
+        for exp in (-3, 0, 2):
+            got = _feed_forward(x.astype(np.uint8), w, exp, 15)
+            want = np.zeros((4, 15, 9), np.int64)
+            acc = np.einsum("btc,nc->btn", x.astype(np.int64), w)
+            want[:, 1:13] = (acc << exp) if exp >= 0 else (acc >> -exp)  # delivered one step later
+            np.testing.assert_array_equal(got, want)
+            assert np.any(want != 0)
