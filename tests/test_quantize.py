@@ -124,7 +124,8 @@ def test_refuses_non_quantizable_profiles_and_fixed_networks():
         quantize_network(fx, "loihi2")
 
 
-@pytest.mark.parametrize("model, gain", [("lif", 6.0), ("cuba_lif", 3.0), ("spikgru", 1.0)])
+@pytest.mark.parametrize("model, gain", [("lif", 6.0), ("cuba_lif", 3.0), ("spikgru", 1.0), ("mthr_lif", 10.0),
+                                         ("adlif", 15.0)])
 def test_float_and_fixed_agree_on_a_seeded_model(model, gain):
     """High spike agreement, not equality: 8-bit weights move some spike times, and recurrence spreads them."""
     from snn_deploy.train.config import ModelConfig
@@ -137,6 +138,9 @@ def test_float_and_fixed_agree_on_a_seeded_model(model, gain):
     net = model_to_ir(build_model(cfg).eval(), cfg)
     for d in net.dense_nodes():     # an untrained model is nearly silent: raise its gain
         d.weight = d.weight * gain
+    for p in net.neuron_nodes():    # adLIF with a < -(1 - beta) is linearly unstable in float: keep a >= 0
+        if "a" in p.params:
+            p.params["a"] = np.abs(p.params["a"])
     fx = quantize_network(net, "loihi2")
     x = (np.random.default_rng(0).random((6, 40, 30)) < 0.2).astype(np.float32)
     fr, er = run_float_network(net, x), emulate(fx, x)
