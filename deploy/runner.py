@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -47,13 +48,21 @@ DEFAULT_CHUNK_STEPS = 2000         #: steps per Lava run() call: progress / stop
 DEFAULT_STALL_TIMEOUT_S = 600.0    #: no progress message for this long: the Lava run is declared hung
 STOP_GRACE_S = 30.0                #: how long a stop request may take before the worker is killed
 POLL_S = 0.2
-ERROR_GLOB = "error-*.txt"         #: written by our process models (lava_procs.models) on failure
+ERROR_GLOB = "error-*.txt"
+LAVA_MP_MODULE = "lava.magma.runtime.message_infrastructure.multiprocessing"         #: written by our process models (lava_procs.models) on failure
 
 Progress = Callable[[int], None]   #: called with the number of samples just finished
 
 
 class LavaRunError(SnnDeployError):
-    """Lava failed while running the network (a process model raised, or the runtime broke or hung)."""
+    """Lava failed while running the network (a process model raised, or the runtime broke or hung).
+
+    ``details`` holds the full traceback when there is one; the message is one line.
+    """
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,7 @@ def _check_inputs(net: Network, inputs: np.ndarray) -> np.ndarray:
 
 
 def _write_inputs(path: Path, inputs: np.ndarray, window: int) -> None:
-    from snn_deploy.deploy.lava_procs.models import open_rows
+    from snn_deploy.deploy.recordings import open_rows
 
     batch, steps_in, channels = inputs.shape
     rows = open_rows(str(path), batch * window, channels, "int32", "w+")
@@ -180,7 +189,8 @@ def _wait(worker, recv, stop, progress, stall_timeout, interrupted, ended: list)
         elif kind == "stopped":
             raise KeyboardInterrupt
         elif kind == "error":
-            raise LavaRunError(payload)
+            summary, details = payload
+            raise LavaRunError(summary, details)
 
 
 def _end_worker(worker, grace: float) -> None:
@@ -232,12 +242,20 @@ def _worker_main(job: _Job, send, stop) -> None:
         send.send(_worker_run(job, send, stop))
     except BaseException as exc:  # report everything: the caller turns it into one clear error
         with contextlib.suppress(Exception):
-            send.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"))
+            send.send(("error", (f"Lava run failed: {type(exc).__name__}: {exc}", traceback.format_exc())))
     finally:
         send.close()
 
 
+def _prepare_lava_import() -> None:
+    """Lava calls ``multiprocessing.set_start_method('fork')`` when first imported, which raises once
+    anything (a tqdm bar's lock, for one) has fixed the default context. Reset it in this worker."""
+    if LAVA_MP_MODULE not in sys.modules:
+        multiprocessing.set_start_method(None, force=True)
+
+
 def _worker_run(job: _Job, send, stop) -> tuple[str, object]:
+    _prepare_lava_import()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
@@ -266,7 +284,9 @@ def _worker_run(job: _Job, send, stop) -> tuple[str, object]:
             timing["run"] += time.perf_counter() - t1
             errors = sorted(job.workdir.glob(ERROR_GLOB))
             if errors:
-                return "error", "a Lava process failed: " + errors[0].read_text()
+                text = errors[0].read_text()
+                lines = [line for line in text.splitlines() if line.strip()]
+                return "error", (f"a Lava process failed: {lines[0]} {lines[-1]}", text)
             done += n
             send.send(("progress", n))
             if stop.is_set() and done < job.batch:
