@@ -321,6 +321,10 @@ def _neuron_params(pop: NeuronNode, lp: LayerPrecision, lam: float, bias: np.nda
         params["dv"], counts["decay_clipped"] = _decay(_param(pop, "alpha"), 0, fp.DECAY_UNITY)
     if m == "adlif":
         alpha = _param(pop, "alpha")
+        unstable = int(np.count_nonzero(_param(pop, "a") < -(1.0 - _param(pop, "beta"))))
+        if unstable:
+            info["notes"].append(f"{unstable} of {size} neurons have a < -(1 - beta): linearly unstable below "
+                                 "threshold (float potentials can diverge; the 24-bit state saturates)")
         params["dw"], c = _decay(_param(pop, "beta"), 0, fp.DECAY_UNITY)
         counts["decay_clipped"] += c
         a_frac = np.rint(fp.FRACTION_ONE * (1.0 - alpha) * _param(pop, "a"))

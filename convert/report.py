@@ -68,6 +68,11 @@ def format_summary(report: dict[str, Any]) -> str:
         lines += ["", f"accuracy on {c['samples']} samples: float {100 * c['float_accuracy']:.2f}%  fixed "
                       f"{100 * c['fixed_accuracy']:.2f}%  (drop {c['accuracy_drop_points']:+.2f} points; "
                       f"same prediction {100 * c['prediction_agreement']:.1f}%)"]
+        if c.get("float_self_agreement") is not None:
+            lines.append(f"  float model sensitivity: with 1e-4 relative weight noise the float model keeps "
+                         f"{100 * c['float_self_agreement']:.1f}% of its predictions (accuracy "
+                         f"{100 * c['perturbed_float_accuracy']:.2f}%): differences of that size are the model's, "
+                         "not the quantization's")
         for l in c["layers"]:
             lines.append(f"  {l['layer']}: spike agreement {100 * l['agreement']:.2f}%  rate float "
                          f"{l['float_rate']:.4f} fixed {l['fixed_rate']:.4f}")
