@@ -1,0 +1,117 @@
+"""Emulator vs Lava: the same fixed-point network and the same samples through Lava's CPU simulator and
+through the batched integer emulator, in one run. Prints samples/s of both, the ratio (target: the
+emulator >= 1000x Lava), Lava's time per step, and checks that both gave identical activity.
+
+By default the network is a seeded RadLIF (3 hidden layers of 128, 700 input channels like SHD) on
+random spike inputs; ``--network OUT/network.h5 --data DIR`` uses a converted network and real data.
+
+    .venv/bin/python benchmarks/emulator_vs_lava.py [--samples 4] [--emu-batch 256] [--steps 100]
+        [--model radlif] [--hidden 128] [--hidden-layers 3] [--inputs 700] [--json out.json]
+
+``--samples`` samples run on Lava (a few: Lava takes ~1-10 ms per step). The emulator runs the same
+samples (for the bit-exact check and a small-batch figure), then the same samples tiled into a batch
+of ``--emu-batch`` (its intended use: many samples at once). The ratio uses the batched figure.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from snn_deploy.deploy.backends import run_emulator
+from snn_deploy.deploy.compare import compare_runs
+from snn_deploy.deploy.runner import run_lava
+from snn_deploy.ir import load_network
+
+TARGET_RATIO = 1000.0
+
+
+def load_inputs(net, args) -> np.ndarray:
+    if args.data:
+        from snn_deploy.convert.emulator import encode_inputs
+        from snn_deploy.train.data import open_dataset
+
+        ds = open_dataset(args.data, args.split, time_steps=int(net.meta.get("time_steps", args.steps)),
+                          duration=float(net.meta.get("duration", 1.4)), binary=bool(net.meta.get("binary", False)))
+        return encode_inputs(net, ds.frames_batch(np.arange(min(args.samples, len(ds)))))
+    from snn_deploy.deploy.examples import seeded_inputs
+
+    return seeded_inputs(net, args.samples, args.steps, density=args.density)
+
+
+def build_network(args):
+    if args.network:
+        return load_network(args.network)
+    from snn_deploy.deploy.examples import seeded_network
+
+    return seeded_network(args.model, inputs=args.inputs, hidden=args.hidden, layers=args.hidden_layers + 1,
+                          classes=args.classes, time_steps=args.steps)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--network", type=Path, help="a fixed IR (OUT/network.h5 of snn-deploy convert)")
+    p.add_argument("--data", type=Path, help="data directory for --network (default: random spikes)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--model", default="radlif")
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--hidden-layers", type=int, default=3)
+    p.add_argument("--inputs", type=int, default=700)
+    p.add_argument("--classes", type=int, default=20)
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--density", type=float, default=0.02, help="input spike probability per channel and step")
+    p.add_argument("--samples", type=int, default=4, help="samples run on Lava")
+    p.add_argument("--emu-batch", type=int, default=256, help="batch for the emulator's throughput")
+    p.add_argument("--json", type=Path, help="also write the figures here")
+    args = p.parse_args(argv)
+
+    net = build_network(args)
+    x = load_inputs(net, args)
+    n, steps = x.shape[0], x.shape[1]
+    print(f"network: {net.meta.get('model', '?')} " + "-".join(str(p.size) for p in net.layer_order())
+          + f", {net.inputs()[0].size} inputs; {n} samples x {steps} steps")
+
+    lava = run_lava(net, x, progress=lambda k: print(f"  lava: {k} samples done", file=sys.stderr))
+    emu_same = run_emulator(net, x)
+    agreement = compare_runs(lava, emu_same)
+    reps = -(-args.emu_batch // n)
+    big = np.concatenate([x] * reps)[:args.emu_batch]
+    run_emulator(net, big[:min(8, len(big))])           # warm-up
+    t0 = time.perf_counter()
+    emu_big = run_emulator(net, big, chunk=len(big))
+    emu_seconds = time.perf_counter() - t0
+
+    lava_sps = n / lava.seconds
+    emu_same_sps = n / emu_same.seconds
+    emu_sps = len(big) / emu_seconds
+    ratio = emu_sps / lava_sps
+    result = {
+        "network": str(args.network or f"seeded {args.model}"), "populations": {p.name: p.size for p in net.layer_order()},
+        "samples": n, "input_steps": steps, "steps_per_sample": lava.num_steps,
+        "lava_samples_per_s": lava_sps, "lava_ms_per_step": 1e3 * lava.seconds_per_step,
+        "lava_setup_s": lava.setup_seconds,
+        "emulator_samples_per_s_same_batch": emu_same_sps,
+        "emulator_samples_per_s": emu_sps, "emulator_batch": len(big),
+        "ratio": ratio, "target_ratio": TARGET_RATIO, "ratio_same_batch": emu_same_sps / lava_sps,
+        "identical": agreement.identical, "spikes_compared": agreement.spikes_compared,
+        "first_difference": agreement.first.describe("lava", "emulator") if agreement.first else None,
+    }
+    print(f"lava:     {lava_sps:10.2f} samples/s   ({1e3 * lava.seconds_per_step:.3f} ms per step, "
+          f"{lava.num_steps} steps per sample, {lava.setup_seconds:.1f} s setup not counted)")
+    print(f"emulator: {emu_same_sps:10.2f} samples/s on the same {n} samples; "
+          f"{emu_sps:.1f} samples/s in a batch of {len(big)}")
+    print(f"ratio:    {ratio:10.0f}x (batched; target >= {TARGET_RATIO:.0f}x: "
+          f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}); {emu_same_sps / lava_sps:.0f}x on the same batch")
+    print("bit-exact: " + (f"identical ({agreement.spikes_compared} spikes, {agreement.compared_values} values)"
+                           if agreement.identical else f"DIFFERENT: {result['first_difference']}"))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0 if agreement.identical else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
