@@ -109,7 +109,8 @@ def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any =
         raise SnnDeployError(f"{checkpoint}: model {cfg.model!r} is an ANN baseline; only spiking models convert "
                              "to Loihi (export ANNs to ONNX)")
     encoding = str(meta.get("input_kind", "spikes"))
-    float_net = model_to_ir(model, cfg, {"encoding": encoding, "checkpoint": str(checkpoint)})
+    data_opts = {k: meta[k] for k in ("time_steps", "duration", "binary") if k in meta}  # how `run` bins data
+    float_net = model_to_ir(model, cfg, {"encoding": encoding, "checkpoint": str(checkpoint), **data_opts})
     fixed = quantize_network(float_net, prof, overrides)
     fixed.meta.update(target=target, profile=prof.name)
     rules = check_rules(fixed, prof)
