@@ -25,7 +25,7 @@ SHARED_BETA = 0.85
 def seeded_network(model: str, *, inputs: int = 16, hidden: int = 12, classes: int = 4, layers: int = 3,
                    seed: int = 0, gain: Optional[float] = None, sparsity: float = 0.0,
                    shared_decays: bool = False, reset: str = "subtract", time_steps: int = 20,
-                   profile: str = "loihi2") -> Network:
+                   profile: str = "loihi2", encoding: str = "spikes") -> Network:
     """The fixed IR of a seeded ``model`` (one of ``train.models.SNN_ZOO``) with ``layers - 1`` hidden layers."""
     from snn_deploy.convert.quantize import quantize_network
     from snn_deploy.train.config import ModelConfig
@@ -34,7 +34,7 @@ def seeded_network(model: str, *, inputs: int = 16, hidden: int = 12, classes: i
 
     cfg = ModelConfig(model=model, input_size=inputs, num_classes=classes, layers=layers, hidden=hidden,
                       seed=seed, sparsity=sparsity, reset=reset)
-    float_net = model_to_ir(build_model(cfg).eval(), cfg, {"encoding": "spikes"})
+    float_net = model_to_ir(build_model(cfg).eval(), cfg, {"encoding": encoding})
     g = DEFAULT_GAIN.get(model, 1.0) if gain is None else float(gain)
     for d in float_net.dense_nodes():
         if not float_net.is_recurrent(d.name) and float_net.target_of(d.name).port == "input":

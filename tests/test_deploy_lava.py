@@ -83,6 +83,20 @@ def test_graded_spike_counts_reach_lava_dense_as_payloads():
     assert_bit_exact(net, x)
 
 
+def test_graded_filterbank_inputs_with_negative_values():
+    """Graded inputs (log-mel features, mostly negative) are quantized by the emulator's input encoding
+    and injected as graded payloads; Lava's dense multiplies them exactly as the emulator."""
+    from snn_deploy.convert.emulator import encode_inputs
+
+    net = seeded_network("adlif", encoding="graded", gain=3.0)
+    assert net.inputs()[0].encoding == "graded"
+    rng = np.random.default_rng(3)
+    x = encode_inputs(net, rng.normal(-1.0, 2.0, (2, STEPS, net.inputs()[0].size)).astype(np.float32))
+    assert x.min() < 0 < x.max()
+    assert plan.synapse_plan(net, net.node("fc1"), input_max=int(x.max())).num_message_bits > 0
+    assert_bit_exact(net, x)
+
+
 def test_emulator_backend_record_matches_emulate():
     net = seeded_network("adlif")
     x = seeded_inputs(net, 5, 8)
