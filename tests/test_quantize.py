@@ -150,3 +150,18 @@ def test_float_and_fixed_agree_on_a_seeded_model(model, gain):
         fs, qs = s.numpy() > 0.5, er.spikes[pop][:, d:d + 40] > 0
         assert (fs == qs).mean() > 0.94, f"{pop}: spike agreement {(fs == qs).mean():.3f}"
         assert abs(int(fs.sum()) - int(qs.sum())) <= max(0.15 * int(fs.sum()), 20)
+
+
+def test_graded_input_gets_an_input_scale_folded_into_the_first_dense():
+    from snn_deploy.convert.emulator import encode_inputs
+
+    net = chain((lif("h1", [0.5], size=1), [[1.0, -0.4]], None), encoding="graded")
+    fx = quantize_network(net, "loihi2")
+    # inputs become round(x * 2^4); W' = 0.5 W / 16 = [0.03125, -0.0125]; lambda(0) = 520192 > 2^17
+    # -> e = -2, lambda = 130048, a-scale 2032: w = 2 round(W' * 2032 * 4 / 2) = [2*127, 2*-51]
+    assert fx.precision.layers["input"]["scale"] == 16.0
+    np.testing.assert_array_equal(fx.node("fc_h1").weight, [[254, -102]])
+    assert fx.node("fc_h1").weight_exp == -2 and fx.node("h1").params["vth"][0] == 2032
+    np.testing.assert_array_equal(encode_inputs(fx, np.array([[[1.3, -0.7]]])), [[[21, -11]]])
+    fx8 = quantize_network(net, "loihi2", {"input": {"frac_bits": 3}})
+    assert fx8.precision.layers["input"]["scale"] == 8.0
