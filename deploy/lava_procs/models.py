@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import traceback
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
