@@ -202,3 +202,23 @@ def test_interrupted_cli_run_exits_130_and_writes_nothing(out_dir, shd_dir, monk
     assert run_cli(out_dir, "--data", shd_dir, "--limit", 6) == 130
     assert "interrupted" in capsys.readouterr().err
     assert not (out_dir / "activity.h5").exists()
+
+
+def test_verify_fails_loudly_on_the_first_differing_spike(out_dir, shd_dir, monkeypatch, capsys, no_stray_processes):
+    from snn_deploy.deploy import run_command as rc
+
+    real = rc.run_backend
+
+    def lava_with_one_flipped_spike(name, net, inputs, **kw):
+        run = real(name, net, inputs, **kw)
+        if name == "lava":
+            run.spikes["h2"][1, 7, 3] ^= 1
+            run.spikes["h1"][1, 9, 0] ^= 1          # later step: not the first difference
+        return run
+
+    monkeypatch.setattr(rc, "run_backend", lava_with_one_flipped_spike)
+    assert run_cli(out_dir, "--data", shd_dir, "--limit", 3, "--backend", "emulator", "--verify", 2) == 2
+    err = capsys.readouterr().err
+    assert "verification FAILED on 2 samples: first differing spike: layer 'h2', neuron 3, step 7, sample 1" in err
+    record = json.loads((out_dir / "run.json").read_text())
+    assert record["verification"]["identical"] is False and record["backend"] == "emulator"
