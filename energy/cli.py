@@ -118,7 +118,7 @@ def cmd_energy(args: argparse.Namespace) -> int:
             net = load_network(net_path)
         print(f"counting {run} ({act.num_samples} samples x {act.num_steps} steps) ...", flush=True)
         counts = count_network(net, act, source=str(act_path))
-        name = run.name if run.is_dir() else run.stem
+        name = f"{run.parent.name}/{run.name}" if run.is_dir() and run.parent.name else run.stem
         counted.append((name, str(net_path), str(act_path), counts))
         needs_shape = any(not spec.endswith((".onnx", ".pt", ".pth")) for spec in args.baseline)
         if shape is None and needs_shape:

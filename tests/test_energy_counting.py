@@ -148,3 +148,23 @@ def test_counts_do_not_depend_on_how_samples_are_chunked(monkeypatch):
     for a, b in zip(whole.layers, chunked.layers):
         for f in ("syn_ac", "neuron_ac", "updates_active", "spikes"):
             np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+
+
+def test_paper1_view_of_the_rate_0p1_raster_worked_by_hand():
+    from snn_deploy.energy.baselines import Baseline
+    from snn_deploy.energy.report import paper1_view
+
+    m, n, steps = 20, 10, 40
+    rnn = Network([InputNode("in", m), DenseNode("w", np.ones((n, m))), DenseNode("v", np.ones((n, n))),
+                   NeuronNode("h", "lif", n, params={"alpha": 0.9, "threshold": 1.0})],
+                  [Edge("in", "w"), Edge("w", "h"), Edge("h", "v"), Edge("v", "h")]).validate()
+    act = Activity("emulator", network_digest(rnn), steps, np.arange(1), np.zeros(1, int), np.zeros(1, int),
+                   inputs=rate_raster(1, steps, m, 0.1, 0), spikes={"h": rate_raster(1, steps, n, 0.1, 3)})
+    counts = counting.count_network(rnn, act)
+    ann = Baseline("rnn", "test", [analytic.LayerOps("rnn1", "rnn", analytic.rnn_ops(m, n), steps)])
+    view = paper1_view(counts, ann)
+    # ANN: 40 x ((20*10 + 100) MAC x 3.2 + 10 AC x 0.1) = 38440 pJ; SNN synaptic: (800 + 400) AC x 0.1 = 120 pJ
+    assert view["synaptic_only"] == pytest.approx(38440 / 120)
+    # + the LIF leak (400 MAC x 3.2) and resets (40 AC x 0.1): 1404 pJ
+    assert view["with_neuron_ops"] == pytest.approx(38440 / 1404)
+    assert view["neuron_share"] == pytest.approx(1284 / 1404)
