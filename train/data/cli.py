@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--per-class", type=int, help="training words per class (overrides --size)")
     p.add_argument("--test-per-class", type=int, help="test words per class (overrides --size)")
     p.add_argument("--noise-snr", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                   help="background noise SNR range in dB (default 5 30)")
+                   help="background noise SNR range in dB (default 0 20)")
     p.add_argument("--no-noise", action="store_true", help="no background noise")
     p.add_argument("--channels", type=int, default=700, help="cochlear channels / input neurons (default 700)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes (default 2)")

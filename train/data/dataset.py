@@ -43,9 +43,10 @@ class SpeechDataset(Dataset):
 
     def frames_batch(self, indices: Sequence[int]) -> np.ndarray:
         """Inputs of several samples, ``[len(indices), time_steps, num_channels]``; subclasses may vectorise."""
-        return np.stack([self.frames(int(i)) for i in indices]) if len(indices) else np.zeros(
-            (0, self.time_steps, self.num_channels), np.float32
-        )
+        out = np.empty((len(indices), self.time_steps, self.num_channels), np.float32)
+        for row, i in enumerate(indices):
+            out[row] = self.frames(int(i))
+        return out
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         n = len(self)

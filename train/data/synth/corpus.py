@@ -50,8 +50,9 @@ VOICE_VARIANTS = (
     "michel", "miguel", "mike2", "norbert", "pablo", "paul", "pedro", "quincy", "rob", "robert",
     "sandro", "shelby", "steph", "steph2", "steph3", "travis", "victor", "zac",
 )
-#: The two voices held out for the test split (one female, one male variant).
-TEST_VOICES = ("f4", "m6")
+#: The two voices held out for the test split: a female variant and a male one with lowered formants
+#: (held-out "m6", a near-default male voice, was recognised 99.6% by adLIF: too easy a test).
+TEST_VOICES = ("f4", "Marco")
 SIZES = {  # utterances per class: (train, test)
     "tiny": (4, 2),
     "small": (30, 8),
@@ -73,7 +74,7 @@ class SynthConfig:
     pitch_range: tuple[int, int] = (10, 90)
     onset_s: tuple[float, float] = (0.0, 0.25)
     max_duration_s: float = 1.4
-    noise_snr_db: tuple[float, float] | None = (5.0, 30.0)  # None: no background noise
+    noise_snr_db: tuple[float, float] | None = (0.0, 20.0)  # None: no background noise
     level_dbfs: float = DEFAULT_LEVEL_DBFS
     cochlea: CochleaParams = field(default_factory=CochleaParams)
 
