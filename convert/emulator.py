@@ -14,6 +14,15 @@ A population at hop depth ``d`` (``d`` = 1 + the largest depth of its feed-forwa
 a run of ``T`` input steps therefore takes ``S = T + depth(readout)`` steps (``num_steps``), the
 last ``depth`` of them with zero input (pipeline flush).
 
+Pipeline reset (``reset_steps``): during its first ``d`` steps (the lead-in) a population has no
+input from the sample yet but integrates its bias (and lead-in spikes of the layers before it), so
+it would start its real step ``d`` from a state the float network never had (adLIF's slow
+adaptation keeps such a transient for ~100 steps). Every population is therefore zeroed after its
+step ``d - 1``, together with the pending accumulation of its recurrent denses (what Lava's
+``lava.proc.io.reset.Reset(interval=window, offset=d - 1)`` on ``u``, ``v`` and the recurrent
+Dense's ``a_buff`` does); its lead-in spikes stay in the record. Each sample also starts from zero.
+From step ``d`` on, the population then follows the float network exactly up to quantization.
+
 Speed: since populations form a DAG plus self-recurrence, each population runs over the whole
 sequence at once: all its feed-forward input ``W x`` for all steps and samples is ONE matmul; only
 the recurrent denses and the neuron step loop over time. Integer matmuls run as float BLAS matmuls,
@@ -67,6 +76,11 @@ def population_depths(net: Network) -> dict[str, int]:
         sources = [net.source_of(d.name) for d in net.incoming(pop.name) if not net.is_recurrent(d.name)]
         depth[pop.name] = 1 + max((depth[s] for s in sources), default=0)
     return {k: v for k, v in depth.items() if k not in {n.name for n in net.inputs()}}
+
+
+def reset_steps(net: Network) -> dict[str, int]:
+    """Step after which each population (and its recurrent denses' buffers) is zeroed: ``depth - 1``."""
+    return {name: d - 1 for name, d in population_depths(net).items()}
 
 
 def num_steps(net: Network, input_steps: int) -> int:
@@ -171,7 +185,8 @@ def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_sta
     overflow: dict[str, dict[str, int]] = {}
     for i, pop in enumerate(order):
         model = get_model(pop.model)
-        y, pop_states, counts = _run_population(net, pop, model, outputs, B, S, record_state)
+        y, pop_states, counts = _run_population(net, pop, model, outputs, B, S, record_state,
+                                                reset_after=depths[pop.name] - 1)
         overflow[pop.name] = counts
         if record_state:
             states[pop.name] = pop_states
@@ -270,7 +285,8 @@ def _sparse_matmul(src: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def _run_population(net: Network, pop: NeuronNode, model: FixedModel, outputs: dict[str, np.ndarray],
-                    B: int, S: int, record_state: bool) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
+                    B: int, S: int, record_state: bool,
+                    reset_after: int = -1) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
     ff: dict[str, np.ndarray] = {port: np.zeros((B, S, pop.size), np.int64) for port in model.ports}
     recurrent: list[_Recurrent] = []
     for port in model.ports:
@@ -307,4 +323,7 @@ def _run_population(net: Network, pop: NeuronNode, model: FixedModel, outputs: d
         if record_state:
             for n in model.state_names:
                 rec_states[n][:, t] = getattr(state, n)
+        if t == reset_after:   # pipeline reset (after the step, as Lava's Reset in post-management)
+            state = model.initial_state(pop.size, (B,))
+            prev = np.zeros_like(out)
     return y, rec_states, counts

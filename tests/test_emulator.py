@@ -49,6 +49,20 @@ def test_one_step_delay_per_hop_and_recurrence_traced_by_hand():
     np.testing.assert_array_equal(run.potentials["out"][0, :, 0], [0, 0, 256, 256, 256])
 
 
+def test_pipeline_reset_discards_the_lead_in_traced_by_hand():
+    # h (lif, dv=0, VTH 640, bias 100) at depth 1: step 0 integrates only the bias (lead-in), then is zeroed
+    lif = dict(dv=np.zeros(1, np.int64), vth=np.full(1, 10), bias_mant=np.full(1, 100), bias_exp=np.zeros(1, np.int64))
+    net = fixed_net([("h", "lif", 1, lif, "subtract", [[12]], 0, None, 0),
+                     ("out", "li", 1, li(1), "subtract", [[2]], 0, None, 0)], in_size=1)
+    run = emulate(net, np.array([[[1], [0], [0]]]), record_state=True)
+    # t0: 100 (lead-in, recorded, then reset) ; t1: 0 + 768 + 100 = 868 > 640 spike ; t2: 868 - 640 + 100 = 328
+    # t3: 328 + 100 = 428 ; t4: 528  (the float network: u = 868, 328, 428 at its steps 0, 1, 2)
+    np.testing.assert_array_equal(run.states["h"]["v"][0, :, 0], [100, 868, 328, 428, 528])
+    np.testing.assert_array_equal(run.spikes["h"][0, :, 0], [0, 1, 0, 0, 0])
+    # out (depth 2) is zeroed after step 1; h's spike at t1 arrives at t2: (2 << 6) = 128
+    np.testing.assert_array_equal(run.potentials["out"][0, :, 0], [0, 0, 128, 128, 128])
+
+
 def test_batch_equals_samples_and_record_false_keeps_predictions():
     rng = np.random.default_rng(1)
     W1 = 2 * rng.integers(-60, 100, size=(16, 20))
@@ -99,13 +113,18 @@ def test_emulator_refuses_float_networks_and_bad_inputs():
 
 @pytest.mark.lava
 def test_cuba_lif_zero_reset_equals_lavas_own_lif_and_dense_processes():
+    """Lava's own LIF + Dense (+ Lava's Reset for the pipeline reset) against the emulator, every step."""
     pytest.importorskip("lava.proc.lif.process")
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.dense.process import Dense
+    from lava.proc.io.reset import Reset
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.lif.process import LIF
+    from lava.proc.monitor.process import Monitor
+
+    from snn_deploy.convert.emulator import reset_steps
 
     rng = np.random.default_rng(7)
     C, N1, N2, T = 14, 12, 6, 30
@@ -113,7 +132,7 @@ def test_cuba_lif_zero_reset_equals_lavas_own_lif_and_dense_processes():
     R1 = 2 * rng.integers(-60, 60, size=(N1, N1))
     np.fill_diagonal(R1, 0)
     W2 = 2 * rng.integers(-80, 127, size=(N2, N1))
-    p1 = dict(du=500, dv=300, vth=300, bias=3)
+    p1 = dict(du=500, dv=300, vth=300, bias=300)      # bias 300 << 4 = 4800 per step: the lead-in matters
     p2 = dict(du=1000, dv=200, vth=150, bias=-2)
     bias_exp1, bias_exp2 = 4, 2
     x = (rng.random((T, C)) < 0.35).astype(np.int64)
@@ -125,8 +144,10 @@ def test_cuba_lif_zero_reset_equals_lavas_own_lif_and_dense_processes():
 
     net = fixed_net([("h1", "cuba_lif", N1, pars(p1, N1, bias_exp1), "zero", W1, 0, R1, -1),
                      ("h2", "cuba_lif", N2, pars(p2, N2, bias_exp2), "zero", W2, 1, None, 0)], in_size=C)
-    run = emulate(net, x[None])
+    run = emulate(net, x[None], record_state=True)
     S = run.num_steps
+    resets = reset_steps(net)
+    assert resets == {"h1": 0, "h2": 1}
 
     src = Source(data=np.concatenate([x, np.zeros((S - T, C), np.int64)]).T)
     d1 = Dense(weights=W1, weight_exp=0)
@@ -145,17 +166,23 @@ def test_cuba_lif_zero_reset_equals_lavas_own_lif_and_dense_processes():
     d2.a_out.connect(l2.a_in)
     l1.s_out.connect(k1.a_in)
     l2.s_out.connect(k2.a_in)
+    keep = []
+    for var, pop in [(l1.u, "h1"), (l1.v, "h1"), (r1.a_buff, "h1"), (l2.u, "h2"), (l2.v, "h2")]:
+        keep.append(Reset(reset_value=0, interval=S, offset=resets[pop]))
+        keep[-1].connect_var(var)
+    mon = Monitor()
+    mon.probe(target=l1.v, num_steps=S)
     try:
         src.run(condition=RunSteps(num_steps=S), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
         lava_s1, lava_s2 = k1.data.get().T, k2.data.get().T
-        lava_v2 = l2.v.get()
+        lava_v1 = mon.get_data()[l1.name]["v"]
     finally:
         src.stop()
     assert run.spikes["h1"].sum() > 10 and run.spikes["h2"].sum() > 3, "guard: both layers must spike"
     np.testing.assert_array_equal(run.spikes["h1"][0], lava_s1.astype(np.uint8))
     np.testing.assert_array_equal(run.spikes["h2"][0], lava_s2.astype(np.uint8))
-    full = emulate(net, x[None], record_state=True)
-    np.testing.assert_array_equal(full.states["h2"]["v"][0, -1], lava_v2)
+    np.testing.assert_array_equal(run.states["h1"]["v"][0], np.asarray(lava_v1).reshape(S, N1))
+    assert run.states["h1"]["v"][0, 0, 0] == 300 << 4     # the lead-in step integrated the bias, then reset
 
 
 def test_sparse_and_dense_feed_forward_paths_are_the_same_integers():
