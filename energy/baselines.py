@@ -100,7 +100,8 @@ def onnx_baseline(path: Path, steps: int, dims: Optional[dict[str, int]] = None,
         notes.append(f"{path.name}: constant-folded (not counted): " + ", ".join(f"{k} x{v}" for k, v in sorted(c.folded.items())))
     if c.unsupported:
         notes.append(f"{path.name}: NOT COUNTED (unsupported): " + ", ".join(f"{k} x{len(v)}" for k, v in sorted(c.unsupported.items())))
-    return Baseline(path.name, f"onnx {path}", c.layers(), notes=notes, unsupported=c.unsupported)
+    label = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+    return Baseline(label, f"onnx {path}", c.layers(), notes=notes, unsupported=c.unsupported)
 
 
 def resolve_baseline(spec: str, shape: Optional[SnnShape], steps: int, dims: Optional[dict[str, int]] = None,

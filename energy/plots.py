@@ -56,7 +56,8 @@ def plot_accuracy_vs_ops(rep: "EnergyReport", path: Path) -> Path:
     for r in rep.runs:
         if r.counts.accuracy is not None:
             ax.scatter(r.per_step.total, 100 * r.counts.accuracy, marker="o", s=50)
-            ax.annotate(r.name, (r.per_step.total, 100 * r.counts.accuracy), fontsize=8,
+            ax.annotate(f"{r.name} ({r.counts.backend}, {r.counts.num_samples} samples)",
+                        (r.per_step.total, 100 * r.counts.accuracy), fontsize=8,
                         xytext=(4, 4), textcoords="offset points")
     for b in rep.baselines:
         ops = b.per_step.total
@@ -69,6 +70,7 @@ def plot_accuracy_vs_ops(rep: "EnergyReport", path: Path) -> Path:
             ax.annotate(b.baseline.name, (ops, 0.02), xycoords=("data", "axes fraction"), rotation=90,
                         fontsize=7, color="grey")
     ax.set_xscale("log")
+    ax.margins(x=0.25, y=0.1)
     ax.set_xlabel("MAC + AC per time step (input frame)")
     ax.set_ylabel("accuracy (%)")
     ax.set_title("accuracy vs operations (cf. paper 2 Fig. 3)")
