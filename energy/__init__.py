@@ -1,1 +1,12 @@
-"""Energy stage: operation counts from measured activity, priced with hardware profiles, against ANN baselines. Imports no simulator."""
+"""Energy stage: operation counts from measured activity, priced with hardware profiles, against ANN baselines.
+
+Imports no simulator and no hardware SDK. Modules, one job each:
+
+- ``analytic``   paper 2 Table 2 and paper 1 §4.2 formulas; ANN baselines by equation;
+- ``counting``   per-layer, per-step counts from a network IR + an activity file (pure functions);
+- ``onnx_count`` operation counts of any ONNX graph (unsupported ops listed, never skipped);
+- ``baselines``  ``--baseline`` specs: gru|rnn|mlp|libru[:LxH], checkpoint .pt, .onnx;
+- ``pricing``    profile energy sections -> price ranges; SNN/ANN energies; optional memory term;
+- ``report``     the report record, energy.json and energy.md; ``plots`` its figures;
+- ``cli``        ``snn-deploy energy``.
+"""
