@@ -254,7 +254,8 @@ def _quantize_population(net: Network, pop: NeuronNode, lp: LayerPrecision, prof
             raise SnnDeployError(f"recurrent dense {d.name!r} has a bias: Loihi denses have none; put it on a feed-forward dense")
         folded[d.name] = w
         bias += b
-    M = max((float(np.abs(w).max()) for w in folded.values() if w.size), default=0.0)
+    peaks = {name: float(np.abs(w).max()) if w.size else 0.0 for name, w in folded.items()}
+    M = max(peaks.values(), default=0.0)
     theta = _param(pop, "threshold", 1.0) if pop.spiking else np.full(size, lp.reference)
     ref = float(np.abs(theta).max()) or 1.0
     step, mmax = fp.weight_step(lp.weight_bits), fp.weight_mant_max(lp.weight_bits)
@@ -270,7 +271,7 @@ def _quantize_population(net: Network, pop: NeuronNode, lp: LayerPrecision, prof
                             "weight_bits": lp.weight_bits, "notes": []}
     for d in in_denses:
         q, de, st = _int_weights(folded[d.name], a_scale, lp, prof,
-                                 exp=e if float(np.abs(folded[d.name]).max() or 0) == M and M > 0 else None)
+                                 exp=e if peaks[d.name] == M and M > 0 else None)
         new_nodes[d.name] = DenseNode(d.name, q, None, mask=None if d.mask is None else np.asarray(d.mask).copy(),
                                       weight_exp=de)
         layers[d.name] = {"kind": "dense", "target": pop.name, "port": "input", "weight_exp": de,
