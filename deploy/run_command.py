@@ -48,6 +48,11 @@ class RunOptions:
     batch: int = DEFAULT_BATCH
     time_steps: Optional[int] = None
     show_progress: bool = True
+    output: Optional[Path] = None    #: where activity.h5 and run.json go (default: ``out``)
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.output) if self.output is not None else Path(self.out)
 
 
 @dataclass
@@ -164,12 +169,12 @@ def run_command(opts: RunOptions, log: Callable[[str], None] = print) -> RunResu
         sample_index=np.arange(n, dtype=np.int64), labels=labels, predictions=predictions,
         inputs=_padded_inputs(np.concatenate(frames), run.num_steps, ds.input_kind),
         spikes=run.spikes, potentials=run.potentials)
-    save_activity(activity, opts.out / ACTIVITY_FILE)
-    result.outputs = [str(opts.out / ACTIVITY_FILE), str(opts.out / RUN_FILE)]
+    save_activity(activity, opts.output_dir / ACTIVITY_FILE)
+    result.outputs = [str(opts.output_dir / ACTIVITY_FILE), str(opts.output_dir / RUN_FILE)]
     record = {"command": "run", "network": str(opts.out / NETWORK_FILE), "network_digest": activity.network_digest,
               "data": str(opts.data), "split": opts.split, "target": target, **result.to_dict(),
               "wall_seconds": time.perf_counter() - t0}
-    write_text_atomic(opts.out / RUN_FILE, json.dumps(record, indent=2) + "\n")
+    write_text_atomic(opts.output_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
     log(format_summary(result))
     if verification is not None and not verification["identical"]:
         raise VerificationError(f"verification FAILED on {verification['samples']} samples: {verification['first_difference']}")
