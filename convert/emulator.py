@@ -44,7 +44,7 @@ from snn_deploy.ir import DenseNode, InputNode, Network, NeuronNode
 READOUT_MODES = ("cumsoftmax", "spike_count", "last", "max")
 SPIKE_PAYLOAD_MAX = 255          #: input spike counts are 8-bit graded payloads
 WRAP_JUMP = fp.STATE_HALF        #: a one-step change larger than 2^23 in a wrapping state is a wrap
-SPARSE_DENSITY = 0.1             #: feed-forward sources sparser than this use a sparse matmul
+SPARSE_DENSITY = 0.05            #: feed-forward sources sparser than this use a sparse matmul (measured break-even)
 INT32_EXACT_BITS = 31            #: integer sums below 2^31 are exact in int32
 
 
