@@ -161,11 +161,13 @@ def encode_inputs(net: Network, x: np.ndarray) -> np.ndarray:
 
 
 def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_state: bool = False,
-            readout: Optional[str] = None) -> EmulatorRun:
+            readout: Optional[str] = None, pipeline_reset: bool = True) -> EmulatorRun:
     """Run the fixed network ``net`` on ``inputs [B, T, C]`` (integer payloads, or floats: ``encode_inputs``).
 
     ``record=False`` keeps only what the predictions need (memory for big batches);
-    ``record_state=True`` also returns every state variable of every population per step.
+    ``record_state=True`` also returns every state variable of every population per step;
+    ``pipeline_reset=False`` skips the reset after each population's lead-in (plain Lava graph
+    without Reset processes; the float network is then matched only after the lead-in transient).
     """
     if not net.is_fixed:
         raise SnnDeployError("emulate runs a fixed-point network: quantize it first (`snn-deploy convert`)")
@@ -186,7 +188,7 @@ def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_sta
     for i, pop in enumerate(order):
         model = get_model(pop.model)
         y, pop_states, counts = _run_population(net, pop, model, outputs, B, S, record_state,
-                                                reset_after=depths[pop.name] - 1)
+                                                reset_after=depths[pop.name] - 1 if pipeline_reset else -1)
         overflow[pop.name] = counts
         if record_state:
             states[pop.name] = pop_states

@@ -61,6 +61,9 @@ def test_pipeline_reset_discards_the_lead_in_traced_by_hand():
     np.testing.assert_array_equal(run.spikes["h"][0, :, 0], [0, 1, 0, 0, 0])
     # out (depth 2) is zeroed after step 1; h's spike at t1 arrives at t2: (2 << 6) = 128
     np.testing.assert_array_equal(run.potentials["out"][0, :, 0], [0, 0, 128, 128, 128])
+    # without the reset the lead-in bias stays: t1: 100 + 768 + 100 = 968 ; t2: 968 - 640 + 100 = 428 ...
+    plain = emulate(net, np.array([[[1], [0], [0]]]), record_state=True, pipeline_reset=False)
+    np.testing.assert_array_equal(plain.states["h"]["v"][0, :, 0], [100, 968, 428, 528, 628])
 
 
 def test_batch_equals_samples_and_record_false_keeps_predictions():
