@@ -35,13 +35,13 @@ PROFILES = ("loihi1", "cmos45nm-int32")
 @dataclass
 class DemoConfig:
     out: Path
-    size: str = "small"
+    size: str = "default"
     model: str = "radlif"
     layers: int = 3
     hidden: int = 128
-    epochs: int = 12
-    baseline_epochs: int = 6
-    lava_samples: int = 20
+    epochs: int = 30
+    baseline_epochs: int = 10
+    lava_samples: int = 100
     force: bool = False
 
     @classmethod
@@ -187,10 +187,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--out", default="demo_out", help="where everything goes (default demo_out/)")
     p.add_argument("--force", action="store_true", help="redo every stage")
     p.add_argument("--tiny", action="store_true", help="seconds-long plumbing check (tiny corpus, 1 epoch)")
-    p.add_argument("--size", choices=("tiny", "small", "default"), help="corpus size (default small)")
-    p.add_argument("--epochs", type=int, help="SNN training epochs (default 12)")
-    p.add_argument("--baseline-epochs", type=int, help="GRU training epochs (default 6)")
-    p.add_argument("--lava-samples", type=int, help="test samples run on Lava and verified (default 20)")
+    p.add_argument("--size", choices=("tiny", "small", "default"), help="corpus size (default: default, 2400 train + 480 test words)")
+    p.add_argument("--epochs", type=int, help="SNN training epochs (default 30)")
+    p.add_argument("--baseline-epochs", type=int, help="GRU training epochs (default 10)")
+    p.add_argument("--lava-samples", type=int, help="test samples run on Lava and verified against the emulator (default 100)")
     args = p.parse_args(argv)
     cfg = DemoConfig.tiny(Path(args.out)) if args.tiny else DemoConfig(out=Path(args.out))
     for name in ("size", "epochs", "baseline_epochs", "lava_samples"):
