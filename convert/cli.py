@@ -92,7 +92,7 @@ def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any =
     from snn_deploy.errors import SnnDeployError
     from snn_deploy.ir import save_network
     from snn_deploy.train.checkpoint import load_model
-    from snn_deploy.train.export import model_to_ir
+    from snn_deploy.train.export import ir_meta_from_checkpoint, model_to_ir
 
     t0 = time.time()
     prof = load_profile(profile)
@@ -108,9 +108,7 @@ def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any =
     if not cfg.spiking:
         raise SnnDeployError(f"{checkpoint}: model {cfg.model!r} is an ANN baseline; only spiking models convert "
                              "to Loihi (export ANNs to ONNX)")
-    encoding = str(meta.get("input_kind", "spikes"))
-    data_opts = {k: meta[k] for k in ("time_steps", "duration", "binary") if k in meta}  # how `run` bins data
-    float_net = model_to_ir(model, cfg, {"encoding": encoding, "checkpoint": str(checkpoint), **data_opts})
+    float_net = model_to_ir(model, cfg, ir_meta_from_checkpoint(meta, checkpoint))
     fixed = quantize_network(float_net, prof, overrides)
     fixed.meta.update(target=target, profile=prof.name)
     rules = check_rules(fixed, prof)

@@ -111,3 +111,27 @@ def test_eval_on_the_carved_validation_split_reproduces_the_best_valid_accuracy(
     assert result["samples"] == 10  # 10% of the 96 training samples
     assert "carved" in result["data"]
     assert result["accuracy"] == pytest.approx(summary["best_valid_acc"])
+
+
+def test_export_writes_the_float_ir_that_reproduces_the_model(tmp_path, shd_dir, capsys):
+    from snn_deploy.ir import load_network
+    from snn_deploy.train.checkpoint import load_model
+    from snn_deploy.train.data import open_dataset
+    from snn_deploy.train.ir_runner import run_float_network
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(shd_dir), "-o", str(run), "--epochs", "1", "--quiet", *TINY]) == 0
+    assert main(["export", str(run / "model.pt"), "-o", str(tmp_path / "net.h5")]) == 0
+    net = load_network(tmp_path / "net.h5")
+    assert net.meta["time_steps"] == 20 and net.inputs()[0].encoding == "spikes"
+    model, _, _ = load_model(run / "model.pt")
+    x = open_dataset(shd_dir, "test", time_steps=20).batch(list(range(8)))[0]
+    with torch.no_grad():
+        expected = model.eval()(x).readout
+    assert expected.abs().sum() > 0
+    torch.testing.assert_close(torch.as_tensor(run_float_network(net, x).readout).float(), expected,
+                               rtol=1e-4, atol=1e-5)
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "nope.pt"), "-o", str(tmp_path / "x.h5")]) == 2
+    assert "nope.pt" in capsys.readouterr().err
+    assert not (tmp_path / "x.h5").exists()

@@ -73,6 +73,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=_eval)
 
+    x = subparsers.add_parser(
+        "export", help="write a trained spiking model.pt as the float network IR (HDF5)",
+        description="Export a trained spiking model to the network IR (batch-norm folded), the file every "
+                    "later stage reads; `snn-deploy convert` does this itself, this command is for inspection "
+                    "and for other tools.")
+    x.add_argument("checkpoint", help="a model.pt written by snn-deploy train")
+    x.add_argument("-o", "--out", required=True, help="output .h5 file")
+    x.set_defaults(func=_export)
+
 
 def _given(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, object]:
     return {field: getattr(args, opt) for opt, field in mapping.items() if getattr(args, opt) is not None}
@@ -120,4 +129,15 @@ def _eval(args: argparse.Namespace) -> int:
         f"{result['model']} on {result['data']} ({result['split']}): accuracy {result['accuracy']:.2%} "
         f"({result['correct']}/{result['samples']}), loss {result['loss']:.4f}; wrote {out}"
     )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from snn_deploy.ir import save_network
+    from snn_deploy.train.export import checkpoint_to_ir
+
+    net = checkpoint_to_ir(args.checkpoint)
+    path = save_network(net, args.out)
+    layers = ", ".join(f"{p.name} {p.model} {p.size}" for p in net.layer_order())
+    print(f"exported {args.checkpoint} -> {path} (float IR: {layers}; {len(net.dense_nodes())} synapse matrices)")
     return 0

@@ -95,3 +95,24 @@ def _neurons(name: str, neuron: NeuronModel, values: dict, size: int, reset: str
     if neuron.spiking:
         params["threshold"] = np.full(size, THRESHOLD, dtype=np.float32)
     return NeuronNode(name, neuron.name, size, params=params, reset=reset)
+
+
+#: checkpoint meta keys that travel into the IR's meta (how ``run`` must bin data for this network)
+DATA_META_KEYS = ("time_steps", "duration", "binary")
+
+
+def ir_meta_from_checkpoint(meta: dict[str, Any], checkpoint) -> dict[str, Any]:
+    """The IR meta a checkpoint's model exports with: input encoding, data binning, provenance."""
+    return {"encoding": str(meta.get("input_kind", "spikes")), "checkpoint": str(checkpoint),
+            **{k: meta[k] for k in DATA_META_KEYS if k in meta}}
+
+
+def checkpoint_to_ir(checkpoint) -> Network:
+    """Load a ``model.pt`` and export its spiking model to the float IR (ANNs raise SnnDeployError)."""
+    from .checkpoint import load_model
+
+    model, cfg, meta = load_model(checkpoint)
+    if not cfg.spiking:
+        raise SnnDeployError(f"{checkpoint}: model {cfg.model!r} is an ANN baseline; only spiking models "
+                             "export to the network IR (export ANNs to ONNX with `snn-deploy convert --export onnx`)")
+    return model_to_ir(model, cfg, ir_meta_from_checkpoint(meta, checkpoint))
