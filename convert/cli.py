@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from snn_deploy.jsonio import json_default
+
 TARGETS = ("loihi-sim", "loihi-emu")
 DEFAULT_PROFILE = "loihi2"
 
@@ -141,7 +143,7 @@ def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any =
                               comparison=comparison, netx=netx, outputs=[str(out_dir / o) for o in outputs],
                               timings=timings)
         summary = format_summary(report)
-        (tmp / "quantization.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
+        (tmp / "quantization.json").write_text(json.dumps(report, indent=2, default=json_default) + "\n")
         (tmp / "summary.txt").write_text(summary + "\n")
         _move_into(tmp, out_dir, outputs)
     finally:
@@ -216,13 +218,3 @@ def _move_into(tmp: Path, out_dir: Path, names: list[str]) -> None:
         os.replace(tmp / name, out_dir / name)
     if "netx.net" not in names and stale.exists():
         stale.unlink()  # an old netx file would not match the new network
-
-
-def _json_default(obj: Any) -> Any:
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"cannot serialize {type(obj).__name__}")

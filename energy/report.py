@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from snn_deploy.atomic import atomic_dir
+from snn_deploy.jsonio import json_default
 
 from .analytic import PAPER1_AC_PJ, PAPER1_MAC_PJ, PAPER1_MEAN_RATE, OpCount, paper1_energy_ratio
 from .baselines import Baseline
@@ -333,19 +334,9 @@ def write_report(rep: EnergyReport, out_dir: Path, plot: bool = True) -> dict[st
             if len(rep.runs) > 1 or any(b.baseline.accuracy is not None for b in rep.baselines):
                 plot_accuracy_vs_ops(rep, tmp / "accuracy_vs_ops.png")
                 names.append("accuracy_vs_ops.png")
-        (tmp / "energy.json").write_text(json.dumps(report_to_dict(rep), indent=2, default=_json_default))
+        (tmp / "energy.json").write_text(json.dumps(report_to_dict(rep), indent=2, default=json_default))
         (tmp / "energy.md").write_text(report_markdown(rep, names))
     return {n: out_dir / n for n in ["energy.json", "energy.md"] + names}
-
-
-def _json_default(obj: Any) -> Any:
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and obj != obj:
-        return None
-    raise TypeError(f"cannot serialize {type(obj).__name__}")
 
 
 def _ratio_cell(ann: AnnEnergy, snn: NetworkEnergy, memory: bool) -> str:

@@ -47,6 +47,7 @@ import numpy as np
 
 from snn_deploy.atomic import atomic_path
 from snn_deploy.errors import FormatError, SnnDeployError
+from snn_deploy.jsonio import json_default
 
 FORMAT_TAG = "snn-deploy-network"
 FORMAT_VERSION = 1
@@ -326,8 +327,8 @@ def save_network(net: Network, path: Union[str, Path]) -> Path:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = data["format"]
             f.attrs["version"] = data["version"]
-            f.attrs["meta"] = json.dumps(data["meta"], default=_json_default)
-            f.attrs["precision"] = json.dumps(data["precision"], default=_json_default)
+            f.attrs["meta"] = json.dumps(data["meta"], default=json_default)
+            f.attrs["precision"] = json.dumps(data["precision"], default=json_default)
             f.attrs["edges"] = json.dumps(data["edges"])
             nodes = f.create_group("nodes")
             for i, nd in enumerate(data["nodes"]):
@@ -372,7 +373,7 @@ def _write_fields(group: h5py.Group, fields: dict[str, Any]) -> None:
         elif isinstance(value, np.ndarray):
             group.create_dataset(key, data=value)
         else:
-            group.attrs[key] = json.dumps(value, default=_json_default)
+            group.attrs[key] = json.dumps(value, default=json_default)
 
 
 def _read_fields(group: h5py.Group) -> dict[str, Any]:
@@ -383,14 +384,6 @@ def _read_fields(group: h5py.Group) -> dict[str, Any]:
     for key, item in group.items():
         out[key] = _read_fields(item) if isinstance(item, h5py.Group) else item[()]
     return out
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"cannot serialize {type(obj).__name__}")
 
 
 def _attr_str(value: Any) -> Optional[str]:
@@ -421,7 +414,7 @@ def network_digest(net: Network) -> str:
             for v in value:
                 feed(v)
         else:
-            h.update(json.dumps(value, default=_json_default, sort_keys=True).encode())
+            h.update(json.dumps(value, default=json_default, sort_keys=True).encode())
 
     data = network_to_dict(net)
     feed({k: data[k] for k in ("nodes", "edges", "precision")})
