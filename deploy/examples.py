@@ -6,6 +6,9 @@ An untrained seeded model barely fires, so the feed-forward weights are multipli
 before quantization (``DEFAULT_GAIN`` makes every layer of these small networks spike on random
 inputs). ``shared_decays`` gives each population one decay (paper 2 initialises them all at one
 value), which is what lets a ``cuba_lif`` population with hard reset run on Lava's own LIF process.
+``bias`` gives every feed-forward dense a seeded normal bias of that standard deviation (float units
+of the dense's output; the zoo's seeded models have none): the populations then integrate it during
+their lead-in, which is what the pipeline reset (``convert.emulator.reset_steps``) is about.
 """
 from __future__ import annotations
 
@@ -25,8 +28,11 @@ SHARED_BETA = 0.85
 def seeded_network(model: str, *, inputs: int = 16, hidden: int = 12, classes: int = 4, layers: int = 3,
                    seed: int = 0, gain: Optional[float] = None, sparsity: float = 0.0,
                    shared_decays: bool = False, reset: str = "subtract", time_steps: int = 20,
-                   profile: str = "loihi2", encoding: str = "spikes") -> Network:
-    """The fixed IR of a seeded ``model`` (one of ``train.models.SNN_ZOO``) with ``layers - 1`` hidden layers."""
+                   profile: str = "loihi2", encoding: str = "spikes", bias: float = 0.0) -> Network:
+    """The fixed IR of a seeded ``model`` (one of ``train.models.SNN_ZOO``) with ``layers - 1`` hidden layers.
+
+    ``bias > 0``: every feed-forward dense gets a bias drawn from ``N(0, bias^2)`` (seeded by ``seed``).
+    """
     from snn_deploy.convert.quantize import quantize_network
     from snn_deploy.train.config import ModelConfig
     from snn_deploy.train.export import model_to_ir
@@ -39,6 +45,11 @@ def seeded_network(model: str, *, inputs: int = 16, hidden: int = 12, classes: i
     for d in float_net.dense_nodes():
         if not float_net.is_recurrent(d.name) and float_net.target_of(d.name).port == "input":
             d.weight = np.asarray(d.weight) * g
+    if bias:
+        rng = np.random.default_rng(seed)
+        for d in float_net.dense_nodes():
+            if not float_net.is_recurrent(d.name):
+                d.bias = rng.normal(0.0, float(bias), np.asarray(d.weight).shape[0]).astype(np.float32)
     if shared_decays:
         for p in float_net.neuron_nodes():
             if "alpha" in p.params:

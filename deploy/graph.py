@@ -9,6 +9,12 @@ Samples run one after the other in windows of ``window`` steps within one Lava r
 restart every window from zero state; Lava's LIF and the denses that feed it are zeroed at the end
 of every window by Lava's own ``Reset`` processes (``lava.proc.io.reset``, in the post-management
 phase, so the next window starts from zero current, voltage and dense buffers).
+
+Pipeline reset (the emulator's, ``convert.emulator.reset_steps``): every population is zeroed again
+after step ``depth - 1`` of each window (the end of its lead-in, when it has integrated only its
+bias), together with the accumulation buffers of its recurrent denses. Our processes zero their own
+state (``reset_after``); Lava's LIF gets a ``Reset(interval=window, offset=depth - 1)`` on ``u`` and
+``v``, and every recurrent dense (whatever its target) one on ``a_buff``.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from lava.proc.sparse.process import Sparse
 from lava.utils.weightutils import SignMode
 from scipy.sparse import csr_matrix
 
+from snn_deploy.convert.emulator import reset_steps
 from snn_deploy.deploy import plan
 from snn_deploy.deploy.recordings import Recording, recordings_for
 from snn_deploy.deploy.lava_procs.process import FixedNeurons, GatedNeurons, Recorder, StepSource
@@ -63,14 +70,16 @@ def build_graph(net: Network, *, window: int, num_steps: int, input_path: Path, 
     recordings = recordings_for(net, workdir)
     helpers: list[AbstractProcess] = []
     kinds = plan.population_kinds(net)
+    resets = reset_steps(net)
     for pop, rec in zip(net.neuron_nodes(), recordings):
         rec.create(num_steps)
         if kinds[pop.name] == "lava_lif":
-            procs[pop.name] = _lava_lif(pop, rec, window, num_steps, helpers)
+            procs[pop.name] = _lava_lif(pop, rec, window, resets[pop.name], num_steps, helpers)
         else:
             cls = GatedNeurons if "gate" in pop.ports else FixedNeurons
             procs[pop.name] = cls(size=pop.size, model=pop.model, params=dict(pop.params), reset=pop.reset,
-                                  window=window, record_path=str(rec.path), num_steps=num_steps, name=pop.name)
+                                  window=window, reset_after=resets[pop.name], record_path=str(rec.path),
+                                  num_steps=num_steps, name=pop.name)
     for dense in net.dense_nodes():
         syn = plan.synapse_plan(net, dense, input_max=input_max)
         proc = _synapse(syn)
@@ -79,18 +88,21 @@ def build_graph(net: Network, *, window: int, num_steps: int, input_path: Path, 
         target = procs[syn.target]
         proc.a_out.connect(target.gate if syn.port == "gate" else target.a_in)
         if kinds.get(syn.target) == "lava_lif":
-            helpers.append(_window_reset(proc.a_buff, window))
+            helpers.append(_reset(proc.a_buff, window, window - 1))
+        if net.is_recurrent(dense.name):
+            helpers.append(_reset(proc.a_buff, window, resets[syn.target]))
     return LavaGraph(processes=procs, recordings=recordings, helpers=helpers, kinds=kinds)
 
 
-def _lava_lif(pop: NeuronNode, rec: Recording, window: int, num_steps: int,
+def _lava_lif(pop: NeuronNode, rec: Recording, window: int, reset_after: int, num_steps: int,
               helpers: list[AbstractProcess]) -> LIF:
     lif = LIF(name=pop.name, **plan.lava_lif_args(pop))
     recorder = Recorder(size=pop.size, path=str(rec.path), num_steps=num_steps, dtype=rec.dtype,
                         name=f"{pop.name}.recorder")
     lif.s_out.connect(recorder.a_in)
     helpers.append(recorder)
-    helpers.extend(_window_reset(var, window) for var in (lif.u, lif.v))
+    for offset in (window - 1, reset_after):     # end of the window; end of the lead-in (pipeline reset)
+        helpers.extend(_reset(var, window, offset) for var in (lif.u, lif.v))
     return lif
 
 
@@ -102,8 +114,8 @@ def _synapse(syn: plan.SynapsePlan) -> AbstractProcess:
     return Dense(weights=syn.weights, **kwargs)
 
 
-def _window_reset(var, window: int) -> Reset:
-    """Lava's Reset zeroing ``var`` after the last step of every window (post-management phase)."""
-    reset = Reset(reset_value=0, interval=window, offset=window - 1)
+def _reset(var, window: int, offset: int) -> Reset:
+    """Lava's Reset zeroing ``var`` after step ``offset`` of every window (post-management phase)."""
+    reset = Reset(reset_value=0, interval=window, offset=offset)
     reset.connect_var(var)
     return reset

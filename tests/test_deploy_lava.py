@@ -5,13 +5,20 @@ every readout potential must be identical, with guards that every layer spiked a
 CUBA-LIF with hard reset runs on Lava's OWN LIF and Dense processes (the independent check of the
 arithmetic we wrote); the other models run our fixed-point process models, which reuse the emulator's
 integer step functions, so for them the test proves the graph semantics (delays, recurrence, gates,
-readout, reset between samples) against Lava's Dense/Sparse and its runtime."""
+readout, reset between samples) against Lava's Dense/Sparse and its runtime.
+
+Every network has a nonzero bias on every feed-forward dense and two hidden layers before the
+readout, so every population integrates its bias during its lead-in (its first ``depth`` steps) and
+the emulator's pipeline reset (each population and its recurrent denses' buffers zeroed after step
+``depth - 1``: ``convert.emulator.reset_steps``) changes the activity of every layer: Lava must do
+the same resets (our process models themselves; Lava's ``Reset`` on its LIF's ``u``, ``v`` and on
+the recurrent denses' ``a_buff``)."""
 import numpy as np
 import pytest
 
 pytest.importorskip("lava.magma.core.process.process")
 
-from snn_deploy.convert.emulator import emulate  # noqa: E402
+from snn_deploy.convert.emulator import emulate, population_depths  # noqa: E402
 from snn_deploy.deploy import plan  # noqa: E402
 from snn_deploy.deploy.backends import run_emulator  # noqa: E402
 from snn_deploy.deploy.compare import compare_runs  # noqa: E402
@@ -23,15 +30,17 @@ pytestmark = pytest.mark.lava
 SAMPLES, STEPS = 3, 20
 MIN_SPIKES = 5            #: per spiking layer over the whole run: the guard against a silent network
 
+#: bias: std of the feed-forward biases (float units), chosen per model so that every layer spikes
+#: without saturating, and every recurrent layer spikes at the end of its lead-in (see the guards)
 CASES = {
-    "lif": dict(model="lif"),
-    "adlif": dict(model="adlif"),
-    "rlif": dict(model="rlif"),
-    "radlif-sparse": dict(model="radlif", sparsity=0.5, gain=16.0),
-    "cuba_lif-lava": dict(model="cuba_lif", reset="zero", shared_decays=True),
-    "cuba_lif-subtract": dict(model="cuba_lif", reset="subtract"),
-    "spikgru": dict(model="spikgru"),
-    "mthr_lif": dict(model="mthr_lif"),
+    "lif": dict(model="lif", bias=8.0),
+    "adlif": dict(model="adlif", bias=8.0),
+    "rlif": dict(model="rlif", bias=20.0),
+    "radlif-sparse": dict(model="radlif", sparsity=0.5, gain=16.0, bias=8.0),
+    "cuba_lif-lava": dict(model="cuba_lif", reset="zero", shared_decays=True, bias=2.0),
+    "cuba_lif-subtract": dict(model="cuba_lif", reset="subtract", bias=2.0),
+    "spikgru": dict(model="spikgru", bias=8.0),
+    "mthr_lif": dict(model="mthr_lif", bias=8.0),
 }
 
 
@@ -49,8 +58,26 @@ def assert_bit_exact(net, x, **run_kw):
     return lava, emu
 
 
+def assert_lead_in_matters(net, x):
+    """Guard: without the pipeline reset every population would differ (so a missing reset on Lava
+    fails the comparison), and every recurrent population spikes at its last lead-in step in some
+    sample (so its recurrent denses hold a nonzero buffer when it is zeroed)."""
+    depths = population_depths(net)
+    assert len(depths) >= 3 and max(depths.values()) >= 3, "two hidden layers and a readout"
+    for pop in net.neuron_nodes():
+        assert np.count_nonzero(pop.params["bias_mant"]) > pop.size // 2, f"{pop.name}: hardly any bias"
+    with_reset, without = emulate(net, x), emulate(net, x, pipeline_reset=False)
+    for name, s in with_reset.spikes.items():
+        assert not np.array_equal(s, without.spikes[name]), f"{name}: the pipeline reset changes nothing here"
+        if any(net.is_recurrent(d.name) for d in net.incoming(name)):
+            assert s[:, depths[name] - 1].any(), f"{name}: no spike at the end of the lead-in to clear from its recurrence"
+    for name, u in with_reset.potentials.items():
+        assert not np.array_equal(u, without.potentials[name]), f"{name}: the pipeline reset changes nothing here"
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_lava_equals_emulator_for_every_model(case):
+    """Spike for spike and potential for potential, on biased networks, with the pipeline reset."""
     kw = dict(CASES[case])
     net = seeded_network(kw.pop("model"), **kw)
     kinds = plan.population_kinds(net)
@@ -61,14 +88,16 @@ def test_lava_equals_emulator_for_every_model(case):
         assert "lava_lif" not in kinds.values()
     if case == "radlif-sparse":
         assert {d.name for d in net.dense_nodes() if plan.synapse_plan(net, d).sparse} >= {"fc1", "rec1"}
-    assert_bit_exact(net, seeded_inputs(net, SAMPLES, STEPS, max_count=2 if case == "spikgru" else 1))
+    x = seeded_inputs(net, SAMPLES, STEPS, max_count=2 if case == "spikgru" else 1)
+    assert_lead_in_matters(net, x)
+    assert_bit_exact(net, x)
 
 
 def test_state_is_reset_between_samples_on_lavas_own_lif():
     """The same sample placed first and third gives the same activity: nothing leaks across windows,
     neither the LIF's current/voltage nor the dense buffers (zeroed by Lava's Reset processes). One
     Lava run() call per sample (chunk_steps=1): time steps continue across calls."""
-    net = seeded_network("cuba_lif", reset="zero", shared_decays=True)
+    net = seeded_network("cuba_lif", reset="zero", shared_decays=True, bias=CASES["cuba_lif-lava"]["bias"])
     x = seeded_inputs(net, 2, STEPS, density=0.5)
     lava, _ = assert_bit_exact(net, np.stack([x[0], x[1], x[0]]), chunk_steps=1)
     for name, s in lava.spikes.items():

@@ -123,6 +123,12 @@ class _AbstractFixedNeuronsModel(_Guarded):
     is the model's zero state and the dense outputs received are discarded, because every dense of a
     fresh sample delivers its initial, empty buffer at that step (as in the emulator). Otherwise the
     received values are what the Lava synapses accumulated at the previous step.
+
+    Pipeline reset (``convert.emulator``'s ``reset_steps``): after its step ``reset_after`` of every
+    window (the last step of its lead-in, ``depth - 1``) the state returns to zero again; the output
+    of that step is still sent and recorded. The buffers of the recurrent denses feeding this
+    population are zeroed at the same step by Lava ``Reset`` processes (``deploy.graph``): the
+    population cannot tell them apart from its feed-forward input, which it sums on the same port.
     """
 
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
@@ -138,6 +144,9 @@ class _AbstractFixedNeuronsModel(_Guarded):
         self._params = self._model.make_params(p["params"], p["size"], reset=p["reset"],
                                                where=f"Lava process {p.get('name')!r}")
         self._window = int(p["window"])
+        self._reset_after = int(p["reset_after"])
+        if not 0 <= self._reset_after < self._window:
+            raise ValueError(f"reset_after {self._reset_after} is not a step of the window of {self._window} steps")
         self._state = self._model.initial_state(p["size"])
         dtype = SPIKE_DTYPE if self._model.spiking else POTENTIAL_DTYPE
         self._rows = open_rows(p["record_path"], p["num_steps"], p["size"], dtype, "r+")
@@ -152,6 +161,8 @@ class _AbstractFixedNeuronsModel(_Guarded):
             received = [np.zeros(size, np.int64) for _ in received]
         inputs = {port: np.asarray(a, dtype=np.int64) for port, a in zip(self._model.ports, received)}
         out, self._state = self._model.apply(inputs, self._state, self._params)
+        if (self.time_step - 1) % self._window == self._reset_after:   # pipeline reset, after the step
+            self._state = self._model.initial_state(size)
         self._rows[self.time_step - 1] = out
         self.s_out.send(out.astype(np.int32))
 

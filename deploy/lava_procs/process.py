@@ -7,7 +7,8 @@
 - ``FixedNeurons`` / ``GatedNeurons``: a population of one fixed-point neuron model of the IR
   (lif, adlif, cuba_lif, li; spikgru has a second input port, ``gate``). Their ProcessModels run
   the integer step functions of ``snn_deploy.convert`` (the same code as the emulator), start every
-  window of ``window`` steps from the zero state, and record their own output per step.
+  window of ``window`` steps from the zero state, return to it after the window's step
+  ``reset_after`` (the emulator's pipeline reset), and record their own output per step.
 
 Files, not Lava Vars, carry inputs and recordings: Var.get()/set() move one value per message, far
 too slow for rasters; a memory-mapped file costs nothing per step.
@@ -41,15 +42,17 @@ class FixedNeurons(AbstractProcess):
     """A population of ``size`` neurons of the fixed-point IR model ``model`` with one input port.
 
     ``params`` are the population's integer parameters as in the fixed IR, ``reset`` its reset rule;
-    every ``window`` steps the state returns to zero (one sample per window). The output of each step
+    every ``window`` steps the state returns to zero (one sample per window), and again after step
+    ``reset_after`` of each window (the pipeline reset after the lead-in: ``convert.emulator.
+    reset_steps``, the population's hop depth - 1). The output of each step
     (spikes, or the potential of a non-spiking readout) is sent on ``s_out`` and written into row
     ``t - 1`` of ``record_path`` (``[num_steps, size]``).
     """
 
     def __init__(self, *, size: int, model: str, params: dict[str, Any], reset: str, window: int,
-                 record_path: str, num_steps: int, name: Optional[str] = None) -> None:
+                 reset_after: int, record_path: str, num_steps: int, name: Optional[str] = None) -> None:
         super().__init__(size=size, model=model, params=params, reset=reset, window=window,
-                         record_path=record_path, num_steps=num_steps, name=name)
+                         reset_after=int(reset_after), record_path=record_path, num_steps=num_steps, name=name)
         self.a_in = InPort(shape=(size,))
         self.s_out = OutPort(shape=(size,))
 
