@@ -184,7 +184,11 @@ def test_cuba_lif_zero_reset_equals_lavas_own_lif_and_dense_processes():
     assert run.spikes["h1"].sum() > 10 and run.spikes["h2"].sum() > 3, "guard: both layers must spike"
     np.testing.assert_array_equal(run.spikes["h1"][0], lava_s1.astype(np.uint8))
     np.testing.assert_array_equal(run.spikes["h2"][0], lava_s2.astype(np.uint8))
-    np.testing.assert_array_equal(run.states["h1"]["v"][0], np.asarray(lava_v1).reshape(S, N1))
+    # Lava's Monitor reads v in the same phase in which Reset writes it, in no fixed order: at h1's reset
+    # step it may see v before or after the reset. Compare v at every other step (spikes: every step).
+    lava_v1 = np.asarray(lava_v1).reshape(S, N1)
+    steady = np.array([t % S != resets["h1"] for t in range(S)])
+    np.testing.assert_array_equal(run.states["h1"]["v"][0][steady], lava_v1[steady])
     assert run.states["h1"]["v"][0, 0, 0] == 300 << 4     # the lead-in step integrated the bias, then reset
 
 
