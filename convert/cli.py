@@ -6,7 +6,9 @@ checkpoint -> float IR -> fixed IR -> design rules -> (float vs fixed on data) -
     network.h5          fixed IR (meta: target, profile)       network_float.h5   float IR
     quantization.json   per-layer precision, rules, core mapping, accuracy (machine-readable)
     summary.txt         the human summary printed at the end
-    netx.net            lava-dl netx HDF5, when the network is netx-expressible (CUBA-LIF chains)
+    netx.net            lava-dl netx HDF5, when the network is netx-expressible (CUBA-LIF chains);
+                        ``--netx`` quantizes for it (convert/export_netx.py ``NETX_PRECISION``) and
+                        makes a network netx cannot express an error naming the layer and the rule
     model.nir           with ``--export nir``: the float spiking graph as NIR (convert/export_nir.py)
     model.onnx          with ``--export onnx`` on an ANN baseline: only this file is written
 
@@ -47,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=256, help="samples per emulator batch (default 256)")
     p.add_argument("--export", default="", help="extra exports, comma-separated: nir (the float spiking graph, "
                    "OUT/model.nir), onnx (ANN baselines only, OUT/model.onnx)")
+    p.add_argument("--netx", action="store_true",
+                   help="quantize for lava-dl's netx (weight exponents >= 0, biases in multiples of 64) and fail "
+                        "unless OUT/netx.net can be written (train cuba_lif with --reset zero --shared-decays)")
     p.add_argument("-o", "--out", required=True, help="output directory")
     p.set_defaults(func=run_convert)
 
@@ -61,7 +66,7 @@ def run_convert(args: argparse.Namespace) -> int:
     overrides = _read_overrides(args.precision)
     result = convert(args.checkpoint, target=args.target, profile=args.profile, data=args.data, split=args.split,
                      limit=args.limit, overrides=overrides, batch_size=args.batch_size, out=args.out,
-                     exports=[e.strip() for e in args.export.split(",") if e.strip()])
+                     exports=[e.strip() for e in args.export.split(",") if e.strip()], netx=args.netx)
     print(result["summary"])
     return 0
 
@@ -82,8 +87,12 @@ def _read_overrides(path: Any) -> Any:
 
 def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any = None, split: str = "test",
             limit: Any = None, overrides: Any = None, batch_size: int = 256, show_progress: bool = True,
-            exports: Any = ()) -> dict:
-    """The whole convert command as a function (used by the CLI and the demo); returns the report."""
+            exports: Any = (), netx: bool = False) -> dict:
+    """The whole convert command as a function (used by the CLI and the demo); returns the report.
+
+    ``netx``: quantize with netx's constraints (``export_netx.netx_overrides``) and raise NetxExportError,
+    before anything is written, unless netx.net can be written.
+    """
     import numpy as np
     from tqdm import tqdm
 
@@ -111,8 +120,12 @@ def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any =
         raise SnnDeployError(f"{checkpoint}: model {cfg.model!r} is an ANN baseline; only spiking models convert "
                              "to Loihi (export ANNs to ONNX)")
     float_net = model_to_ir(model, cfg, ir_meta_from_checkpoint(meta, checkpoint))
+    if netx:
+        from snn_deploy.convert.export_netx import netx_overrides
+        overrides = netx_overrides(overrides)
     fixed = quantize_network(float_net, prof, overrides)
     fixed.meta.update(target=target, profile=prof.name)
+    netx_status = _netx_status(fixed, float_net, prof, overrides, required=netx)
     rules = check_rules(fixed, prof)
     timings = {"quantize": time.time() - t0}
 
@@ -133,14 +146,16 @@ def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any =
     try:
         save_network(fixed, tmp / "network.h5")
         save_network(float_net, tmp / "network_float.h5")
-        netx = _write_netx(fixed, tmp / "netx.net")
+        if netx_status["written"]:
+            from snn_deploy.convert.export_netx import export_netx
+            export_netx(fixed, tmp / "netx.net")
         if "nir" in exports:
             from snn_deploy.convert.export_nir import write_nir
             write_nir(float_net, tmp / "model.nir", dt=float(meta["duration"]) / int(meta["time_steps"]))
-        outputs = ["network.h5", "network_float.h5"] + (["netx.net"] if netx.get("written") else []) + \
+        outputs = ["network.h5", "network_float.h5"] + (["netx.net"] if netx_status["written"] else []) + \
                   (["model.nir"] if "nir" in exports else []) + ["quantization.json", "summary.txt"]
         report = build_report(fixed, target=target, profile=prof.name, checkpoint=str(checkpoint), rules=rules,
-                              comparison=comparison, netx=netx, outputs=[str(out_dir / o) for o in outputs],
+                              comparison=comparison, netx=netx_status, outputs=[str(out_dir / o) for o in outputs],
                               timings=timings)
         summary = format_summary(report)
         (tmp / "quantization.json").write_text(json.dumps(report, indent=2, default=json_default) + "\n")
@@ -185,17 +200,27 @@ def _check_exports(exports: Any, cfg: Any) -> set:
     return exports
 
 
-def _write_netx(fixed: Any, path: Path) -> dict:
-    """Write netx.net when the exports module says the network is netx-expressible."""
-    try:
-        from snn_deploy.convert.export_netx import export_netx, is_netx_expressible
-    except ImportError as exc:  # the exports module is optional in a partial checkout
-        return {"written": False, "reason": f"netx export unavailable ({exc})"}
+def _netx_status(fixed: Any, float_net: Any, prof: Any, overrides: Any, required: bool) -> dict:
+    """Whether netx.net will be written (``{"written", "path"}``), else why not (``{"written", "reason"}``).
+
+    ``required`` (``--netx``): not expressible is an error. Otherwise, when quantizing with ``--netx``
+    would make it expressible, the reason says so.
+    """
+    from snn_deploy.convert.export_netx import NetxExportError, is_netx_expressible, netx_overrides
+    from snn_deploy.convert.quantize import quantize_network
+    from snn_deploy.errors import SnnDeployError
+
     ok, reason = is_netx_expressible(fixed)
-    if not ok:
-        return {"written": False, "reason": reason}
-    export_netx(fixed, path)
-    return {"written": True, "path": "netx.net"}
+    if ok:
+        return {"written": True, "path": "netx.net", "netx_mode": required}
+    if required:
+        raise NetxExportError(f"--netx: netx.net cannot be written: {reason}")
+    try:
+        would = is_netx_expressible(quantize_network(float_net, prof, netx_overrides(overrides)))[0]
+    except SnnDeployError:
+        would = False
+    hint = "; `convert --netx` quantizes so that it can be written" if would else ""
+    return {"written": False, "reason": reason + hint, "netx_mode": False}
 
 
 def _move_into(tmp: Path, out_dir: Path, names: list[str]) -> None:

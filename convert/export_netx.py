@@ -40,13 +40,18 @@ Not expressible (``is_netx_expressible`` says why): other neuron models (adaptat
 reset, gates), graded input, anything but a chain ``input -> layer 1 -> ... -> layer L`` with at most
 one recurrent dense per layer, a bias on a dense (ours live in the neuron), per-neuron decays or
 thresholds.
+
+Making a trained model expressible: train ``cuba_lif`` with ``--reset zero --shared-decays`` (one
+alpha, beta per layer, readout included) and convert with ``--netx``, which quantizes with
+:data:`NETX_PRECISION` (:func:`netx_overrides`): no negative weight exponent (netx reads none) and
+``bias_exp = 6`` (biases rounded to multiples of 64 state units; the report counts what moved).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Mapping, Optional, Union
 
 import h5py
 import numpy as np
@@ -69,6 +74,9 @@ NETX_ZERO_MAX_ODD_LIMIT = -fp.WEIGHT_CONTAINER_MIN // 2                         
 #: What lava-dl's exporter writes besides the fields netx reads (kept for other readers).
 REF_DELAY = 1
 NEURON_TYPE = "CUBA"
+#: Precision overrides (convert/quantize.py ``LayerPrecision`` fields) that make the quantizer's integers
+#: netx-expressible: weights read without exponent, biases as multiples of 2^NETX_BIAS_EXP.
+NETX_PRECISION = {"min_weight_exp": 0, "bias_exp": NETX_BIAS_EXP}
 #: Root attributes (ignored by netx): who wrote the file, and the population name of each layer group.
 ATTR_SOURCE = "source"
 SOURCE_TAG = "snn-deploy"
@@ -107,6 +115,15 @@ class NetxPlan:
     input_name: str
     input_size: int
     layers: list[NetxLayer]
+
+
+def netx_overrides(overrides: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """``overrides`` with :data:`NETX_PRECISION` as the model default (the user's ``model`` keys, and the
+    ``types``/``layers`` sections, still take precedence: a choice that breaks netx is then refused by
+    ``netx_plan`` naming the layer)."""
+    merged = dict(overrides or {})
+    merged["model"] = {**NETX_PRECISION, **(merged.get("model") or {})}
+    return merged
 
 
 def is_netx_expressible(net: Network) -> tuple[bool, str]:
@@ -187,7 +204,7 @@ def _layer(net: Network, pop: NeuronNode, prev: str) -> NetxLayer:
         raise NetxExportError(
             f"population {pop.name!r}: model {pop.model}"
             f"{' with reset ' + repr(pop.reset) if pop.model == 'cuba_lif' else ''} is not netx-expressible "
-            "(netx runs Lava's CUBA LIF: reset to zero, no adaptation, no gates)")
+            "(netx runs Lava's CUBA LIF: reset to zero, no adaptation, no gates; train cuba_lif with --reset zero)")
     i_decay, v_decay, vth, bias_state = neuron(pop, both)
     return NetxLayer(name=pop.name, weight=weight, weight_rec=weight_rec, bias=_netx_bias(pop, bias_state),
                      i_decay=i_decay, v_decay=v_decay, vth_mant=vth)
@@ -255,9 +272,10 @@ def _uniform(pop: NeuronNode, key: str) -> int:
         raise NetxExportError(f"population {pop.name!r}: fixed parameter {key!r} missing")
     values = np.unique(np.asarray(pop.params[key]))
     if values.size != 1:
+        hint = " (train with --shared-decays)" if key in ("du", "dv") else ""
         raise NetxExportError(
             f"population {pop.name!r}: {key} differs between neurons ({values.size} values); Lava's LIF, which netx "
-            "builds, has one per layer")
+            f"builds, has one per layer{hint}")
     return int(values[0])
 
 

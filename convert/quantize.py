@@ -9,13 +9,17 @@ Per population ``P`` (all integers are those of ``convert.fixed_neurons``):
    threshold so firing is kept: the largest folded weight ``M`` maps onto the largest weight
    integer ``w_max`` (254 for 8 bits) at exponent ``e``: ``lambda = w_max 2^(6 + e) / M``. ``e``
    is 0 when ``vth lambda`` then lands in ``[2^12, 2^(23 - headroom)]`` (netx-friendly), else the
-   nearest exponent that does, within the profile's range.
+   nearest exponent that does, within the profile's range and not below ``min_weight_exp`` (a note
+   says when the threshold then leaves that window).
 3. Every dense ``d`` on the input port gets its own exponent ``e_d = ceil(log2(max|W'_d| lambda / (w_max 2^6)))``
-   and integers ``w = step * round(W'_d lambda / (2^(6 + e_d) step))`` (step = 2: Lava-ready even
-   weights), clipped to ``+-w_max`` (counted); weights that were nonzero and became 0 are counted.
+   (not below ``min_weight_exp``) and integers ``w = step * round(W'_d lambda / (2^(6 + e_d) step))``
+   (step = 2: Lava-ready even weights), clipped to ``+-w_max`` (counted); weights that were nonzero and
+   became 0 are counted.
    Gate denses (SpikGRU) use the fixed gate scale ``2^8`` (``fixed_point.GATE_FRAC_BITS``).
 4. Threshold ``vth = round(theta lambda / 2^6)`` (17-bit); bias ``b' lambda = mant << exp`` with the
-   smallest ``exp`` in 0..7 that fits the 13-bit mantissa (per neuron). cuba_lif: Loihi adds the bias
+   smallest ``exp`` in 0..7 that fits the 13-bit mantissa (per neuron), or a fixed ``bias_exp``: then
+   biases are rounded to multiples of ``2^bias_exp`` state units (neurons changed by more than the
+   integer rounding, and the largest change, are reported). cuba_lif: Loihi adds the bias
    to ``v``, not to the current, so a current bias ``b`` becomes ``(1-beta) b / (1 - alpha_q)``
    (its steady state; exact after the current's transient, reported).
 5. Decays: ``d = round(4096 (1 - factor))``; Lava's current register stores ``du = d - 1``
@@ -56,6 +60,7 @@ class LayerPrecision:
     min_threshold_bits: int = fp.MIN_THRESHOLD_BITS
     reference: float = 1.0          #: float magnitude placed in the window for non-spiking populations
     bias_exp: Any = AUTO            #: "auto" (smallest per neuron) or a fixed 0..7 (netx uses 6)
+    min_weight_exp: Any = AUTO      #: lowest exponent of any dense ("auto": the profile's; netx needs 0)
 
 
 MODEL_DEFAULTS: dict[str, LayerPrecision] = {m: LayerPrecision() for m in FOLD_PARAM.keys() | {"spikgru"}}
@@ -74,6 +79,13 @@ def resolve_precision(pop: NeuronNode, overrides: Optional[Mapping[str, Any]], p
     if p.weight_exp != AUTO and not (isinstance(p.weight_exp, int) and fmt.weight_exp_min <= p.weight_exp <= fmt.weight_exp_max):
         raise SnnDeployError(f"layer {pop.name}: weight_exp {p.weight_exp!r} must be 'auto' or an integer in "
                              f"[{fmt.weight_exp_min}, {fmt.weight_exp_max}] (profile {profile.name})")
+    if p.min_weight_exp != AUTO:
+        if not (isinstance(p.min_weight_exp, int) and fmt.weight_exp_min <= p.min_weight_exp <= fmt.weight_exp_max):
+            raise SnnDeployError(f"layer {pop.name}: min_weight_exp {p.min_weight_exp!r} must be 'auto' or an "
+                                 f"integer in [{fmt.weight_exp_min}, {fmt.weight_exp_max}] (profile {profile.name})")
+        if p.weight_exp != AUTO and p.weight_exp < p.min_weight_exp:
+            raise SnnDeployError(f"layer {pop.name}: weight_exp {p.weight_exp} is below min_weight_exp "
+                                 f"{p.min_weight_exp}")
     if p.bias_exp != AUTO and not (isinstance(p.bias_exp, int) and 0 <= p.bias_exp <= fp.BIAS_EXP_MAX):
         raise SnnDeployError(f"layer {pop.name}: bias_exp {p.bias_exp!r} must be 'auto' or an integer in [0, {fp.BIAS_EXP_MAX}]")
     if not 0 <= p.min_threshold_bits <= fp.STATE_BITS - 1 - p.headroom_bits:
@@ -185,28 +197,41 @@ def _ceil_log2(x: float) -> int:
     return int(math.ceil(math.log2(x) - 1e-9))
 
 
+def _exp_range(lp: LayerPrecision, prof: HardwareProfile) -> tuple[int, int]:
+    """The exponents a dense may get: the profile's range, raised to ``min_weight_exp`` if set."""
+    fmt = prof.formats
+    lo = fmt.weight_exp_min if lp.min_weight_exp == AUTO else max(fmt.weight_exp_min, int(lp.min_weight_exp))
+    return int(lo), int(fmt.weight_exp_max)
+
+
+def _threshold_window(lp: LayerPrecision) -> tuple[float, float]:
+    """Where ``ref * lambda`` (threshold in state units) should land: ``[2^min_threshold_bits, 2^(23 - headroom)]``."""
+    return 2.0 ** lp.min_threshold_bits, 2.0 ** (fp.STATE_BITS - 1 - lp.headroom_bits)
+
+
 def _choose_exp(M: float, ref: float, lp: LayerPrecision, w_max: int, prof: HardwareProfile) -> int:
     """Exponent of the largest dense: 0 if ``ref * lambda(0)`` is in the window, else the nearest that is."""
-    fmt = prof.formats
     if lp.weight_exp != AUTO:
         return int(lp.weight_exp)
     unit = w_max * 2.0 ** fp.ACTIVATION_SHIFT * ref / M          # ref * lambda(e) = unit * 2^e
-    lo = _ceil_log2(2.0 ** lp.min_threshold_bits / unit)
-    hi = int(math.floor(math.log2(2.0 ** (fp.STATE_BITS - 1 - lp.headroom_bits) / unit) + 1e-9))
+    low, high = _threshold_window(lp)
+    lo = _ceil_log2(low / unit)
+    hi = int(math.floor(math.log2(high / unit) + 1e-9))
     e = 0 if lo <= 0 <= hi else (lo if lo > 0 else hi)
-    return int(min(max(e, fmt.weight_exp_min), fmt.weight_exp_max))
+    e_min, e_max = _exp_range(lp, prof)
+    return int(min(max(e, e_min), e_max))
 
 
 def _int_weights(w: np.ndarray, scale: float, lp: LayerPrecision, prof: HardwareProfile,
                  exp: Optional[int] = None) -> tuple[np.ndarray, int, dict[str, int]]:
     """Lava-ready integers for float weights ``w`` at ``scale`` (integer units per float unit of ``a``)."""
-    fmt = prof.formats
     step, mmax = fp.weight_step(lp.weight_bits), fp.weight_mant_max(lp.weight_bits)
     w_max = step * mmax
     peak = float(np.abs(w).max()) if w.size else 0.0
     if exp is None:
         exp = _ceil_log2(peak * scale / w_max) if peak > 0 else 0
-        exp = int(min(max(exp, fmt.weight_exp_min), fmt.weight_exp_max))
+        e_min, e_max = _exp_range(lp, prof)
+        exp = int(min(max(exp, e_min), e_max))
     m = np.rint(w * scale / (2.0 ** exp * step))
     clipped = int(np.count_nonzero(np.abs(m) > mmax))
     m = np.clip(m, -mmax, mmax)
@@ -218,7 +243,7 @@ def _int_weights(w: np.ndarray, scale: float, lp: LayerPrecision, prof: Hardware
 
 def _bias(b_state: np.ndarray, fixed_exp: Any = AUTO) -> tuple[np.ndarray, np.ndarray, int]:
     """Per-neuron ``(mant, exp)`` with ``mant << exp ~= b_state``: the smallest exp in 0..7 that fits 13 bits
-    (or the given ``fixed_exp``)."""
+    (or the given ``fixed_exp``); and how many mantissas were clipped."""
     exp = np.zeros(b_state.shape, np.int64)
     if fixed_exp != AUTO:
         exp = exp + int(fixed_exp)
@@ -269,6 +294,12 @@ def _quantize_population(net: Network, pop: NeuronNode, lp: LayerPrecision, prof
     a_scale = lam / 2.0 ** fp.ACTIVATION_SHIFT             # integer units of a per float unit of input
     info: dict[str, Any] = {"kind": "neurons", "model": pop.model, "scale": lam, "weight_exp": e,
                             "weight_bits": lp.weight_bits, "notes": []}
+    low, high = _threshold_window(lp)
+    if M > 0 and not low <= ref * lam <= high:
+        info["notes"].append(f"weight exponent {e} (allowed {list(_exp_range(lp, prof))}) puts the "
+                             f"{'threshold' if pop.spiking else 'reference'} at {ref * lam:.0f} state units, outside "
+                             f"[2^{lp.min_threshold_bits}, 2^{fp.STATE_BITS - 1 - lp.headroom_bits}]"
+                             f"{' (less headroom before saturation)' if ref * lam > high else ''}")
     for d in in_denses:
         q, de, st = _int_weights(folded[d.name], a_scale, lp, prof,
                                  exp=e if peaks[d.name] == M and M > 0 else None)
@@ -338,4 +369,13 @@ def _neuron_params(pop: NeuronNode, lp: LayerPrecision, lam: float, bias: np.nda
         counts["decay_clipped"] += c
         params["k"] = np.clip(np.rint(_param(pop, "k") * lam), fp.STATE_MIN, fp.STATE_MAX).astype(np.int64)
     params["bias_mant"], params["bias_exp"], counts["bias_clipped"] = _bias(bias * lam, lp.bias_exp)
+    if lp.bias_exp != AUTO:
+        # a fixed exponent rounds biases to multiples of 2^bias_exp: count what moved beyond integer rounding
+        change = np.abs(fp.scale_bias(params["bias_mant"], params["bias_exp"]) - bias * lam)
+        counts["bias_rounded"] = int(np.count_nonzero(change > 0.5))
+        info["bias_round_max"] = float(change.max()) if size else 0.0
+        if counts["bias_rounded"]:
+            info["notes"].append(f"bias_exp fixed to {lp.bias_exp}: {counts['bias_rounded']} of {size} biases "
+                                 f"rounded to multiples of {1 << int(lp.bias_exp)} state units (largest change "
+                                 f"{info['bias_round_max']:.0f})")
     return params, counts

@@ -24,6 +24,7 @@ def layer_rows(fixed: Network) -> list[dict[str, Any]]:
         rows.append({"layer": pop.name, "model": pop.model, "reset": pop.reset, "neurons": pop.size,
                      "scale": info.get("scale"), "vth": info.get("vth"), "denses": denses,
                      "clipped": {k: info[k] for k in NEURON_COUNT_KEYS if k in info},
+                     "bias_rounded": info.get("bias_rounded"), "bias_round_max": info.get("bias_round_max"),
                      "notes": list(info.get("notes", []))})
     return rows
 

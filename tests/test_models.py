@@ -183,6 +183,32 @@ def test_cuba_and_spikgru_clamp_to_unit_interval():
     assert v["alpha"].eq(UNIT_RANGE[1]).all() and v["beta"].eq(UNIT_RANGE[0]).all()
 
 
+@pytest.mark.parametrize("model", ["cuba_lif", "radlif"])
+def test_shared_decays_one_value_per_layer_same_forward_and_summed_gradient(model):
+    """``shared_decays``: each decay (alpha, beta) is one parameter per layer, readout included; the forward
+    equals a per-neuron model holding that value everywhere, and its gradient is the per-neuron gradients' sum."""
+    shared = build_model(cfg(model, shared_decays=True, hidden=12, dropout=0.0, reset="zero"))
+    per_neuron = build_model(cfg(model, hidden=12, dropout=0.0, reset="zero"))
+    per_neuron.load_state_dict({k: v.expand_as(per_neuron.state_dict()[k]) for k, v in shared.state_dict().items()})
+    decays = [(n, p) for n, p in shared.named_parameters() if n.split(".")[-1] in ("alpha", "beta")]
+    assert decays and all(p.shape == (1,) for _, p in decays)
+    assert shared.layers[0].params.values()["alpha"].shape == (12,)
+    if model == "radlif":
+        assert shared.layers[0].params.a.shape == (12,)      # adaptation couplings stay per neuron
+    x = (torch.rand(4, 30, 6, generator=torch.Generator().manual_seed(3)) < 0.6).float()
+    out_s, out_p = shared(x), per_neuron(x)
+    assert torch.allclose(out_s.readout, out_p.readout, atol=1e-6)
+    assert float(out_s.layer_spikes[0].mean()) > 0.01                   # guard: spikes drive the gradient
+    (out_s.readout ** 2).sum().backward()
+    (out_p.readout ** 2).sum().backward()
+    grads = dict(per_neuron.named_parameters())
+    for name, p in decays:
+        assert p.grad.abs().sum() > 0, name
+        assert torch.allclose(p.grad, grads[name].grad.sum().reshape(1), rtol=1e-4, atol=1e-6), name
+    with pytest.raises(SnnDeployError, match="shared_decays is for spiking models"):
+        cfg("gru", shared_decays=True)
+
+
 def test_recurrent_diagonal_is_zero_after_forward_and_gets_no_gradient():
     net = build_model(cfg("rlif"))
     rec = net.layers[0].rec

@@ -65,6 +65,32 @@ def test_small_weights_get_a_negative_exponent_and_the_threshold_stays_in_its_wi
     np.testing.assert_array_equal(fx.node("h1").params["dv"], [4096])        # alpha 0: the leak clears v
 
 
+def test_netx_precision_floors_exponents_at_zero_and_rounds_biases_to_64():
+    from snn_deploy.convert.export_netx import NETX_PRECISION, netx_overrides
+
+    net = chain((lif("h1", [0.0], size=1), [[0.011, 0.02]], [0.001]))
+    ov = netx_overrides()
+    assert ov == {"model": NETX_PRECISION}
+    fx = quantize_network(net, "loihi2", ov)
+    # as the test above, but e = 0 (not -3): lambda = 254 * 64 / 0.02 = 812800, a-scale 12700
+    # w = 2 round(W * 12700 / 2) = [2*70, 2*127]; vth = 12700, above the 2^17 window (noted)
+    fc, info = fx.node("fc_h1"), fx.precision.layers["h1"]
+    assert fc.weight_exp == 0
+    np.testing.assert_array_equal(fc.weight, [[140, 254]])
+    np.testing.assert_array_equal(fx.node("h1").params["vth"], [12700])
+    assert any("outside [2^12, 2^17]" in n for n in info["notes"])
+    # bias 0.001 * 812800 = 812.8 state units -> round(812.8 / 64) = 13 << 6 = 832: moved by 19.2
+    p = fx.node("h1").params
+    assert (p["bias_mant"][0], p["bias_exp"][0]) == (13, 6)
+    assert info["bias_rounded"] == 1 and info["bias_round_max"] == pytest.approx(19.2)
+    assert any("multiples of 64" in n for n in info["notes"])
+    # the user's overrides stay on top of the netx defaults, and a contradiction is an error
+    assert netx_overrides({"model": {"bias_exp": 7}, "layers": {"h1": {}}}) == {
+        "model": {"min_weight_exp": 0, "bias_exp": 7}, "layers": {"h1": {}}}
+    with pytest.raises(SnnDeployError, match="weight_exp -2 is below min_weight_exp 0"):
+        quantize_network(net, "loihi2", netx_overrides({"layers": {"h1": {"weight_exp": -2}}}))
+
+
 def test_adlif_cuba_and_spikgru_parameters():
     ad = NeuronNode("ad", "adlif", 1, params={"alpha": [0.75], "beta": [0.5], "a": [-0.5], "b": [1.0], "threshold": [1.0]})
     net = chain((ad, [[1.0, 2.0]], None))

@@ -11,11 +11,13 @@ import argparse
 import json
 from pathlib import Path
 
+from snn_deploy.train.config import RESETS  # torch-free
+
 #: CLI option -> ModelConfig field (options left at None are not passed: the config's default holds)
 MODEL_OPTIONS = {
     "model": "model", "layers": "layers", "hidden": "hidden", "dropout": "dropout",
     "surrogate": "surrogate", "readout": "readout", "sparsity": "sparsity", "seed": "seed",
-    "batch_norm": "batch_norm", "bias": "bias",
+    "batch_norm": "batch_norm", "bias": "bias", "reset": "reset", "shared_decays": "shared_decays",
 }
 #: CLI option -> TrainConfig field
 TRAIN_OPTIONS = {
@@ -49,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sparsity", type=float, help="fraction of weights removed by fixed random masks (default 0)")
     p.add_argument("--no-batch-norm", dest="batch_norm", action="store_const", const=False, help="no batch-norm")
     p.add_argument("--bias", dest="bias", action="store_const", const=True, help="biases in the synapses")
+    p.add_argument("--reset", choices=RESETS, help="cuba_lif reset: subtract (default, paper 2) or zero "
+                   "(Lava/Loihi hard reset; needed for netx export)")
+    p.add_argument("--shared-decays", dest="shared_decays", action="store_const", const=True,
+                   help="one decay per layer instead of per neuron (as Lava's LIF; needed for netx export)")
     p.add_argument("--time-steps", type=int, help="time bins per sample (default 100)")
     p.add_argument("--duration", type=float, help="seconds covered by the bins (default 1.4)")
     p.add_argument("--binary", action="store_const", const=True, help="clip spike counts per bin to 1")

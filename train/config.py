@@ -38,6 +38,9 @@ class ModelConfig:
     sparsity: float = 0.0
     seed: int = 0
     reset: str = "subtract"  # cuba_lif only: "subtract" (paper 2 Eq. 4) or "zero" (Lava/Loihi hard reset)
+    #: one value per layer (not per neuron) for every decay (alpha, beta, rho), readout included: what
+    #: Lava's LIF and netx hold (one du, dv per layer); with reset "zero" a cuba_lif exports to netx
+    shared_decays: bool = False
 
     def __post_init__(self) -> None:
         if self.model not in ALL_MODELS:
@@ -51,6 +54,8 @@ class ModelConfig:
             raise SnnDeployError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.reset not in RESETS:
             raise SnnDeployError(f"unknown reset {self.reset!r}; choose one of {', '.join(RESETS)}")
+        if self.shared_decays and not self.spiking:
+            raise SnnDeployError(f"shared_decays is for spiking models; {self.model!r} is an ANN baseline")
         if not 0.0 <= self.sparsity < 1.0:
             raise SnnDeployError(f"sparsity must be in [0, 1), got {self.sparsity}")
 

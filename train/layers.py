@@ -173,18 +173,25 @@ def use_fused(neuron: NeuronModel, spike_fn: Any) -> bool:
 
 class NeuronParameters(nn.Module):
     """The trainable per-neuron parameters of one population, initialised uniformly in their spec's
-    ``init`` range and clamped to its ``clamp`` range on every read (:meth:`values`)."""
+    ``init`` range and clamped to its ``clamp`` range on every read (:meth:`values`).
 
-    def __init__(self, neuron: NeuronModel, size: int) -> None:
+    With ``shared_decays`` every decay parameter (``ParamSpec.decay``) is ONE trainable value for the
+    whole population (stored with shape ``[1]``); :meth:`values` still returns ``[size]`` tensors
+    (the one value expanded), so step functions, export and IR see per-neuron arrays of equal values.
+    """
+
+    def __init__(self, neuron: NeuronModel, size: int, shared_decays: bool = False) -> None:
         super().__init__()
         self.neuron = neuron
+        self.size = int(size)
         for spec in neuron.specs:
-            p = nn.Parameter(torch.empty(size))
+            p = nn.Parameter(torch.empty(1 if shared_decays and spec.decay else size))
             nn.init.uniform_(p, *spec.init)
             self.register_parameter(spec.name, p)
 
     def values(self) -> dict[str, torch.Tensor]:
-        return {spec.name: torch.clamp(getattr(self, spec.name), *spec.clamp) for spec in self.neuron.specs}
+        return {spec.name: torch.clamp(getattr(self, spec.name), *spec.clamp).expand(self.size)
+                for spec in self.neuron.specs}
 
 
 class SpikingLayer(nn.Module):
@@ -196,7 +203,7 @@ class SpikingLayer(nn.Module):
 
     def __init__(self, neuron: NeuronModel, input_size: int, hidden: int, *, recurrent: bool,
                  spike_fn: Any, bias: bool = False, batch_norm: bool = True, sparsity: float = 0.0,
-                 reset: str = "subtract") -> None:
+                 reset: str = "subtract", shared_decays: bool = False) -> None:
         super().__init__()
         self.neuron = neuron
         self.spike_fn = spike_fn
@@ -207,7 +214,7 @@ class SpikingLayer(nn.Module):
         gated = "gate" in neuron.ports
         self.ff_gate = FeedForward(input_size, hidden, bias=bias, batch_norm=batch_norm, sparsity=sparsity) if gated else None
         self.rec_gate = Recurrent(hidden, sparsity=sparsity) if gated and recurrent else None
-        self.params = NeuronParameters(neuron, hidden)
+        self.params = NeuronParameters(neuron, hidden, shared_decays=shared_decays)
         self.fused = True   # use the fused scan with hand-written backward where one exists (train/fused.py)
 
     def neuron_params(self) -> Any:

@@ -71,12 +71,13 @@ class SNN(nn.Module):
         sizes = [cfg.input_size] + [cfg.hidden] * hidden_layers(cfg)
         self.layers = nn.ModuleList([
             SpikingLayer(neuron, sizes[i], sizes[i + 1], recurrent=recurrent, spike_fn=self.spike_fn,
-                         bias=cfg.bias, batch_norm=cfg.batch_norm, sparsity=cfg.sparsity, reset=cfg.reset)
+                         bias=cfg.bias, batch_norm=cfg.batch_norm, sparsity=cfg.sparsity, reset=cfg.reset,
+                         shared_decays=cfg.shared_decays)
             for i in range(len(sizes) - 1)
         ])
         self.dropout = nn.Dropout(cfg.dropout)
         self.readout = Readout(sizes[-1], cfg.num_classes, mode=cfg.readout, spike_fn=self.spike_fn,
-                               bias=cfg.bias, batch_norm=cfg.batch_norm)
+                               bias=cfg.bias, batch_norm=cfg.batch_norm, shared_decays=cfg.shared_decays)
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
         check_input(x, self.cfg.input_size)

@@ -78,13 +78,13 @@ class Readout(nn.Module):
     """``forward(x [B, T, H]) -> (potential [B, T, K], spikes [B, T, K] or None)``."""
 
     def __init__(self, input_size: int, num_classes: int, *, mode: str = "cumsoftmax", spike_fn: Any = None,
-                 bias: bool = False, batch_norm: bool = True) -> None:
+                 bias: bool = False, batch_norm: bool = True, shared_decays: bool = False) -> None:
         super().__init__()
         self.mode = mode
         self.neuron = readout_neuron(mode)
         self.spike_fn = spike_fn
         self.ff = FeedForward(input_size, num_classes, bias=bias, batch_norm=batch_norm)
-        self.params = NeuronParameters(self.neuron, num_classes)
+        self.params = NeuronParameters(self.neuron, num_classes, shared_decays=shared_decays)
         self.fused = True
 
     def neuron_params(self) -> Any:

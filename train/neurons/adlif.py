@@ -47,6 +47,7 @@ def adlif_step(I: torch.Tensor, state: AdLIFState, p: AdLIFParams, spike_fn) -> 
 
 ADLIF = NeuronModel(
     name="adlif", params_cls=AdLIFParams, state_cls=AdLIFState, step=adlif_step,
-    specs=(ParamSpec("alpha", ALPHA_RANGE, ALPHA_RANGE), ParamSpec("beta", BETA_RANGE, BETA_RANGE),
+    specs=(ParamSpec("alpha", ALPHA_RANGE, ALPHA_RANGE, decay=True),
+           ParamSpec("beta", BETA_RANGE, BETA_RANGE, decay=True),
            ParamSpec("a", A_RANGE, A_RANGE), ParamSpec("b", B_RANGE, B_RANGE)),
 )

@@ -26,11 +26,16 @@ THRESHOLD = 1.0           # ϑ (paper 1) = v_th (paper 2)
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """A per-neuron trainable parameter: initialised uniformly in ``init``, clamped to ``clamp`` every forward."""
+    """A per-neuron trainable parameter: initialised uniformly in ``init``, clamped to ``clamp`` every forward.
+
+    ``decay`` marks a leak factor (α, β, ρ): with ``ModelConfig.shared_decays`` a layer learns one value
+    of it for all its neurons (Lava's LIF, which netx builds, holds one ``du``/``dv`` per layer).
+    """
 
     name: str
     init: tuple[float, float]
     clamp: tuple[float, float]
+    decay: bool = False
 
 
 @dataclass(frozen=True)

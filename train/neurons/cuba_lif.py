@@ -48,6 +48,7 @@ def cuba_lif_step(I: torch.Tensor, state: CubaLIFState, p: CubaLIFParams, spike_
 
 CUBA_LIF = NeuronModel(
     name="cuba_lif", params_cls=CubaLIFParams, state_cls=CubaLIFState, step=cuba_lif_step,
-    specs=(ParamSpec("alpha", ALPHA_RANGE, UNIT_RANGE), ParamSpec("beta", ALPHA_RANGE, UNIT_RANGE)),
+    specs=(ParamSpec("alpha", ALPHA_RANGE, UNIT_RANGE, decay=True),
+           ParamSpec("beta", ALPHA_RANGE, UNIT_RANGE, decay=True)),
     potential="v",
 )

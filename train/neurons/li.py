@@ -32,5 +32,5 @@ def li_step(I: torch.Tensor, state: LIState, p: LIParams, spike_fn=None) -> tupl
 
 LI = NeuronModel(
     name="li", params_cls=LIParams, state_cls=LIState, step=li_step,
-    specs=(ParamSpec("alpha", ALPHA_RANGE, ALPHA_RANGE),), spiking=False,
+    specs=(ParamSpec("alpha", ALPHA_RANGE, ALPHA_RANGE, decay=True),), spiking=False,
 )

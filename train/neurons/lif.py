@@ -38,5 +38,5 @@ def lif_step(I: torch.Tensor, state: LIFState, p: LIFParams, spike_fn) -> tuple[
 
 LIF = NeuronModel(
     name="lif", params_cls=LIFParams, state_cls=LIFState, step=lif_step,
-    specs=(ParamSpec("alpha", ALPHA_RANGE, ALPHA_RANGE),),
+    specs=(ParamSpec("alpha", ALPHA_RANGE, ALPHA_RANGE, decay=True),),
 )

@@ -44,6 +44,7 @@ def mthr_lif_step(I: torch.Tensor, state: MthrLIFState, p: MthrLIFParams, spike_
 
 MTHR_LIF = NeuronModel(
     name="mthr_lif", params_cls=MthrLIFParams, state_cls=MthrLIFState, step=mthr_lif_step,
-    specs=(ParamSpec("alpha", ALPHA_RANGE, ALPHA_RANGE), ParamSpec("rho", BETA_RANGE, BETA_RANGE),
+    specs=(ParamSpec("alpha", ALPHA_RANGE, ALPHA_RANGE, decay=True),
+           ParamSpec("rho", BETA_RANGE, BETA_RANGE, decay=True),
            ParamSpec("k", B_RANGE, B_RANGE)),
 )

@@ -42,6 +42,6 @@ def spikgru_step(I: torch.Tensor, I_gate: torch.Tensor, state: SpikGRUState, p: 
 
 SPIKGRU = NeuronModel(
     name="spikgru", params_cls=SpikGRUParams, state_cls=SpikGRUState, step=spikgru_step,
-    specs=(ParamSpec("alpha", ALPHA_RANGE, UNIT_RANGE),),
+    specs=(ParamSpec("alpha", ALPHA_RANGE, UNIT_RANGE, decay=True),),
     ports=("input", "gate"), potential="v",
 )
