@@ -187,8 +187,9 @@ def test_cuba_and_spikgru_clamp_to_unit_interval():
 def test_shared_decays_one_value_per_layer_same_forward_and_summed_gradient(model):
     """``shared_decays``: each decay (alpha, beta) is one parameter per layer, readout included; the forward
     equals a per-neuron model holding that value everywhere, and its gradient is the per-neuron gradients' sum."""
-    shared = build_model(cfg(model, shared_decays=True, hidden=12, dropout=0.0, reset="zero"))
-    per_neuron = build_model(cfg(model, hidden=12, dropout=0.0, reset="zero"))
+    reset = "zero" if model == "cuba_lif" else "subtract"
+    shared = build_model(cfg(model, shared_decays=True, hidden=12, dropout=0.0, reset=reset))
+    per_neuron = build_model(cfg(model, hidden=12, dropout=0.0, reset=reset))
     per_neuron.load_state_dict({k: v.expand_as(per_neuron.state_dict()[k]) for k, v in shared.state_dict().items()})
     decays = [(n, p) for n, p in shared.named_parameters() if n.split(".")[-1] in ("alpha", "beta")]
     assert decays and all(p.shape == (1,) for _, p in decays)

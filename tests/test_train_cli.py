@@ -135,3 +135,14 @@ def test_export_writes_the_float_ir_that_reproduces_the_model(tmp_path, shd_dir,
     assert main(["export", str(tmp_path / "nope.pt"), "-o", str(tmp_path / "x.h5")]) == 2
     assert "nope.pt" in capsys.readouterr().err
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_train_refuses_a_single_file_as_data_and_reset_zero_outside_cuba_lif(tmp_path, shd_dir, capsys):
+    single = next(shd_dir.glob("train*.h5"))
+    assert main(["train", "--data", str(single), "-o", str(tmp_path / "r1"), "--epochs", "1", *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "needs a data directory" in err and str(single) in err
+    assert main(["train", "--data", str(shd_dir), "-o", str(tmp_path / "r2"), "--epochs", "1", *TINY,
+                 "--reset", "zero"]) == 2
+    assert "cuba_lif only" in capsys.readouterr().err
+    assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()

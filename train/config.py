@@ -54,6 +54,9 @@ class ModelConfig:
             raise SnnDeployError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.reset not in RESETS:
             raise SnnDeployError(f"unknown reset {self.reset!r}; choose one of {', '.join(RESETS)}")
+        if self.reset != "subtract" and self.model != "cuba_lif":
+            raise SnnDeployError(f"--reset {self.reset} is for cuba_lif only; {self.model} resets by subtraction "
+                                 "(paper 1's models as run by its code)")
         if self.shared_decays and not self.spiking:
             raise SnnDeployError(f"shared_decays is for spiking models; {self.model!r} is an ANN baseline")
         if not 0.0 <= self.sparsity < 1.0:

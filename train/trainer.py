@@ -148,6 +148,11 @@ def load_splits(data_dir: str | os.PathLike, cfg: TrainConfig) -> DataSplits:
     """Open train, test and valid (or carve valid from train); checks that the splits agree."""
     from snn_deploy.train.data import open_dataset
 
+    if Path(data_dir).is_file():
+        raise SnnDeployError(
+            f"{data_dir}: training needs a data directory holding the splits (train.h5 and test.h5, optionally "
+            "valid.h5, or an HD/Speech Commands folder), not a single file: one file would serve as train, "
+            "validation and test at once")
     opts = dict(time_steps=cfg.time_steps, duration=cfg.duration, binary=cfg.binary)
     train = open_dataset(data_dir, "train", **opts)
     if len(train) == 0:
