@@ -139,7 +139,9 @@ def encode_inputs(net: Network, x: np.ndarray) -> np.ndarray:
 
     ``spikes`` encoding: spike counts, integral and in ``[0, 255]`` (8-bit graded spikes; binary
     when all are 0/1). ``graded`` encoding: ``round(x * scale)`` with the input scale of the precision
-    record (``precision.layers[input]['scale']``); already-integer arrays pass unchanged.
+    record (``precision.layers[input]['scale']``). An integer array is taken as already encoded and
+    passes unchanged for either encoding (graded: no scaling is applied; spikes: the range is still
+    checked); give floats to have graded values scaled.
     """
     inp = _single_input(net)
     x = np.asarray(x)
@@ -150,14 +152,20 @@ def encode_inputs(net: Network, x: np.ndarray) -> np.ndarray:
     elif inp.encoding == "spikes":
         if not np.all(x == np.round(x)):
             raise SnnDeployError(f"input {inp.name!r} has encoding 'spikes' but the given values are not integer counts")
+        _check_spike_range(inp, x)          # before the cast, which would wrap 65537.0 to 1
         out = x.astype(np.int16)
     else:
         scale = float((net.precision.layers.get(inp.name) or {}).get("scale", 1.0)) if net.precision else 1.0
         out = np.rint(x * scale).astype(np.int64)
-    if inp.encoding == "spikes" and out.size and (out.min() < 0 or out.max() > SPIKE_PAYLOAD_MAX):
-        raise SnnDeployError(
-            f"input {inp.name!r}: spike counts must be in [0, {SPIKE_PAYLOAD_MAX}], got [{out.min()}, {out.max()}]")
+    if inp.encoding == "spikes":
+        _check_spike_range(inp, out)
     return out
+
+
+def _check_spike_range(inp: InputNode, x: np.ndarray) -> None:
+    if x.size and (x.min() < 0 or x.max() > SPIKE_PAYLOAD_MAX):
+        raise SnnDeployError(
+            f"input {inp.name!r}: spike counts must be in [0, {SPIKE_PAYLOAD_MAX}], got [{x.min()}, {x.max()}]")
 
 
 def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_state: bool = False,
@@ -296,7 +304,9 @@ def _run_population(net: Network, pop: NeuronNode, model: FixedModel, outputs: d
             w = _dense_weight(dense)
             if net.is_recurrent(dense.name):
                 max_row = float(np.abs(w).sum(axis=1).max()) if w.size else 0.0
-                dt = fp.exact_float_dtype(1.0, max_row)
+                # the recurrent input is the population's own output: 0/1 spikes, or a potential up to 2^23 - 1
+                max_in = 1.0 if model.spiking else float(fp.STATE_MAX)
+                dt = fp.exact_float_dtype(max_in, max_row)
                 recurrent.append(_Recurrent(np.ascontiguousarray(w.T.astype(dt)), int(dense.weight_exp), port))
             else:
                 ff[port] += _feed_forward(outputs[net.source_of(dense.name)], w, int(dense.weight_exp), S)

@@ -19,6 +19,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from snn_deploy.convert import fixed_point as fp
+from snn_deploy.convert.emulator import population_depths
 from snn_deploy.convert.profiles import HardwareProfile
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import Network, NeuronNode
@@ -182,8 +183,53 @@ def rule_activation_range(net: Network, profile: HardwareProfile, mapping: CoreM
     return warnings
 
 
+def rule_no_skip_connections(net: Network, profile: Optional[HardwareProfile] = None,
+                             mapping: Optional[CoreMapping] = None) -> list[str]:
+    """Every feed-forward dense must span exactly one hop: source depth ``d'`` = target depth ``d - 1``.
+
+    Lava and the emulator delay each dense by one step, and a population at depth ``d`` runs ``d``
+    steps behind the float network; a dense from a shallower source (a skip connection) would
+    deliver its input ``d - 1 - d'`` steps early relative to the float network, silently.
+    """
+    depths = population_depths(net)
+    depths.update({n.name: 0 for n in net.inputs()})
+    for d in net.dense_nodes():
+        if net.is_recurrent(d.name):
+            continue
+        source, target = net.source_of(d.name), net.target_of(d.name).target
+        ds, dt = depths[source], depths[target]
+        if ds != dt - 1:
+            raise RuleError(
+                f"rule skip-connection: layer {target}: dense {d.name!r} from {source!r} (depth {ds}) into {target!r} "
+                f"(depth {dt}): skip connections are not supported: they would arrive {dt - 1 - ds} steps early "
+                "(one step of delay per synaptic hop)")
+    return []
+
+
+def rule_no_graded_recurrence(net: Network, profile: Optional[HardwareProfile] = None,
+                              mapping: Optional[CoreMapping] = None) -> list[str]:
+    """A recurrent dense must loop spikes back, not the potential of a non-spiking (``li``) population.
+
+    Such a dense would send graded messages of up to ``2^23 - 1``; Lava's Dense accumulates them in
+    int32 (``PyDenseModelBitAcc``: ``weights.dot(s_in)``), which wraps from one 8-bit weight on, so
+    Lava could not run it exactly.
+    """
+    for d in net.dense_nodes():
+        pop = net.node(net.target_of(d.name).target)
+        if net.is_recurrent(d.name) and isinstance(pop, NeuronNode) and not pop.spiking:
+            raise RuleError(
+                f"rule graded-recurrence: layer {pop.name}: recurrent dense {d.name!r} on non-spiking population "
+                f"{pop.name!r} ({pop.model}) would send potentials up to 2^23 - 1 as messages, which Lava's Dense "
+                "accumulates in int32 (not exact); recurrent denses are supported on spiking populations only")
+    return []
+
+
+STRUCTURE_RULES = (rule_no_skip_connections, rule_no_graded_recurrence)  #: rules of the graph alone (no profile)
+
+
 RULES: tuple[Callable[[Network, HardwareProfile, CoreMapping], list[str]], ...] = (
     rule_model_supported, rule_fan_in, rule_fan_out, rule_chip_capacity, rule_weights_collapse, rule_activation_range,
+    *STRUCTURE_RULES,
 )
 
 

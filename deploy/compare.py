@@ -38,10 +38,22 @@ class Agreement:
     first: Optional[Difference]
     compared_values: int
     spikes_compared: int          #: spikes (ones) seen in the left run, the guard against empty runs
+    silent_layers: tuple[str, ...] = ()   #: spiking populations with no spike in the left run
 
     @property
     def identical(self) -> bool:
         return self.first is None
+
+    def summary(self, left: str = "left", right: str = "right", sample_index: Optional[np.ndarray] = None) -> str:
+        """One line: ``identical``, qualified when layers stayed silent (their agreement proves little), or
+        the first difference. ``identical`` itself is not changed by silent layers."""
+        if self.first is not None:
+            return "DIFFERENT: " + self.first.describe(left, right, sample_index)
+        text = "identical (every spike of every layer, every readout potential)"
+        if self.silent_layers:
+            text += (f", but no spikes occurred in layer{'s' if len(self.silent_layers) > 1 else ''} "
+                     f"{', '.join(self.silent_layers)}")
+        return text
 
 
 def compare_runs(left: BackendRun, right: BackendRun) -> Agreement:
@@ -69,5 +81,7 @@ def compare_runs(left: BackendRun, right: BackendRun) -> Agreement:
                                   int(b[sample, step, neuron]))
                 if first is None or (cand.sample, cand.step) < (first.sample, first.step):
                     first = cand
-    spikes = int(sum(int(np.asarray(s).sum()) for s in left.spikes.values()))
-    return Agreement(first=first, compared_values=values, spikes_compared=spikes)
+    per_layer = {name: int(np.asarray(s).sum()) for name, s in left.spikes.items()}
+    silent = tuple(name for name, n in per_layer.items() if n == 0)
+    return Agreement(first=first, compared_values=values, spikes_compared=sum(per_layer.values()),
+                     silent_layers=silent)

@@ -64,6 +64,12 @@ def check_deployable(net: Network) -> None:
             "networks (re-run `snn-deploy convert` with this version)")
     if len(net.inputs()) != 1:
         raise DeployError(f"deploy runs networks with exactly one input node, this one has {len(net.inputs())}")
+    from snn_deploy.convert.rules import STRUCTURE_RULES, RuleError
+    for rule in STRUCTURE_RULES:      # skip connections, graded recurrence: Lava would alter them
+        try:
+            rule(net)
+        except RuleError as e:
+            raise DeployError(str(e)) from e
     for d in net.dense_nodes():
         synapse_plan(net, d)
     from snn_deploy.convert.fixed_neurons import get_model

@@ -188,9 +188,7 @@ def format_summary(r: RunResult) -> str:
              "firing rates (spikes/neuron/step): " + ", ".join(f"{k} {v:.4f}" for k, v in r.firing_rates.items())]
     if r.verification is not None:
         v = r.verification
-        lines.append(f"verify: {v['samples']} samples on {v['against']}: "
-                     + ("identical (every spike of every layer, every readout potential)" if v["identical"]
-                        else f"DIFFERENT: {v['first_difference']}"))
+        lines.append(f"verify: {v['samples']} samples on {v['against']}: {v['summary']}")
     lines.append("wrote " + ", ".join(r.outputs))
     return "\n".join(lines)
 
@@ -207,7 +205,8 @@ def _verify(net: Network, run: BackendRun, frames: np.ndarray, backend: str, sho
     agreement: Agreement = compare_runs(run.select(np.arange(k)), check)
     first = agreement.first.describe(backend, other) if agreement.first else None
     return {"against": other, "samples": k, "identical": agreement.identical, "values_compared": agreement.compared_values,
-            "spikes_compared": agreement.spikes_compared, "first_difference": first}
+            "spikes_compared": agreement.spikes_compared, "silent_layers": list(agreement.silent_layers),
+            "first_difference": first, "summary": agreement.summary(backend, other)}
 
 
 def _concat(parts: list[BackendRun]) -> BackendRun:

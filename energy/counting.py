@@ -22,7 +22,11 @@ cuba_lif and spikgru this is paper 2 Table 2's MAC column and its ``n·a_out`` r
 the leaks/gates, one AC per spike for the reset (and, for adaptive models, the adaptation jump),
 one AC per neuron per bias-carrying dense (paper 2's ``+n`` per bias vector), and nonlinear
 functions (SpikGRU's sigmoid gate). Factors such as ``(1-α)`` on the input are folded into the
-weights (DESIGN §4) and cost nothing.
+weights (DESIGN §4) and cost nothing. Biases: a float IR carries them on its denses (one AC per
+neuron per step per bias-carrying dense); a fixed IR carries none there (the quantizer moves every
+dense bias into the neurons' ``bias_mant``/``bias_exp``, and SpikGRU's gate bias into
+``gate_bias``), so there one AC per neuron per step is counted for each of these that is nonzero
+(``BIAS_PARAMS``): Table 2's ``+n`` (``+2n`` for SpikGRU) either way.
 
 Neuron updates: every neuron is updated every step; an update is *active* when the neuron received
 at least one synaptic event or fired in that step, otherwise *inactive* (Loihi prices the two
@@ -48,6 +52,7 @@ from .analytic import OpCount, table2_snn_ops
 
 SAMPLE_CHUNK = 64   # samples counted at once
 HOP_DELAY_BACKENDS = frozenset({"lava", "emulator"})
+BIAS_PARAMS = ("bias_mant", "gate_bias")   #: fixed-IR neuron parameters holding a bias (convert.fixed_neurons)
 
 
 @dataclass(frozen=True)
@@ -245,6 +250,19 @@ def count_dense(net: Network, act: Activity, dense: DenseNode, delay: int = 0) -
     return counts, received
 
 
+def bias_additions(net: Network, pop: NeuronNode, denses: list[DenseCounts]) -> int:
+    """Bias ACs of ``pop`` per step: ``size`` per bias-carrying dense (float IR), or one per nonzero
+    entry of each ``BIAS_PARAMS`` parameter of the population (fixed IR, where denses carry no bias)."""
+    if not net.is_fixed:
+        return pop.size * sum(d.bias for d in denses)
+    total = 0
+    for key in BIAS_PARAMS:
+        if key in pop.params:
+            values = np.broadcast_to(np.asarray(pop.params[key]), (pop.size,))
+            total += int(np.count_nonzero(values))
+    return total
+
+
 def count_population(net: Network, act: Activity, pop: NeuronNode, delay: int = 0) -> LayerCounts:
     """Synaptic, neuron-level, update and spike counts of one population, per step."""
     t = act.num_steps
@@ -265,7 +283,7 @@ def count_population(net: Network, act: Activity, pop: NeuronNode, delay: int = 
         spikes = np.zeros(t)
         prev_spikes = np.zeros(t)
     active = (received | fired).sum(axis=2).mean(axis=0).astype(np.float64)
-    n_bias = sum(d.bias for d in denses)
+    bias_acs = bias_additions(net, pop, denses)
     ff = [d for d in denses if not d.recurrent and net.target_of(d.name).port == "input"]
     ff_inputs = sum(d.in_size for d in ff)
     rate_in = (sum(d.events.sum() for d in ff) / (ff_inputs * t)) if ff_inputs else 0.0
@@ -274,7 +292,7 @@ def count_population(net: Network, act: Activity, pop: NeuronNode, delay: int = 
         syn_ac=sum((d.ops for d in denses if d.kind == "ac"), np.zeros(t)),
         syn_mac=sum((d.ops for d in denses if d.kind == "mac"), np.zeros(t)),
         neuron_mac=np.full(t, float(arith.mac * pop.size)),
-        neuron_ac=np.full(t, float((arith.ac + n_bias) * pop.size)) + arith.ac_per_spike * prev_spikes,
+        neuron_ac=np.full(t, float(arith.ac * pop.size + bias_acs)) + arith.ac_per_spike * prev_spikes,
         nonlinear=np.full(t, float(arith.nonlinear * pop.size)),
         updates_active=active,
         updates_inactive=pop.size - active,

@@ -115,3 +115,38 @@ def test_targets_and_default_backends():
         check_target("loihi3")
     with pytest.raises(HardwareUnavailable, match="lava-loihi"):
         check_target("loihi2")
+
+
+@pytest.mark.parametrize("bad", ["skip", "graded_recurrence"])
+def test_graphs_lava_would_run_differently_from_the_float_network_are_refused(bad):
+    net = two_layer()
+    if bad == "skip":       # in -> ro directly: depth 0 into depth 2, one step early
+        net.nodes.insert(-1, DenseNode("skip", np.ones((2, 4), int)))
+        net.edges += [Edge("in", "skip"), Edge("skip", "ro")]
+        match = r"dense 'skip' from 'in' \(depth 0\) into 'ro' \(depth 2\): skip connections are not supported: " \
+                r"they would arrive 1 steps early"
+    else:
+        net.nodes.insert(-1, DenseNode("rec_ro", np.ones((2, 2), int)))
+        net.edges += [Edge("ro", "rec_ro"), Edge("rec_ro", "ro")]
+        match = r"recurrent dense 'rec_ro' on non-spiking population 'ro'"
+    with pytest.raises(plan.DeployError, match=match):
+        plan.check_deployable(net.validate())
+    plan.check_deployable(two_layer())
+
+
+def test_identical_runs_without_spikes_say_which_layers_were_silent():
+    p = np.arange(20).reshape(2, 5, 2)
+    silent = np.zeros((2, 5, 3), np.uint8)
+    agreement = compare_runs(_run("lava", silent, p), _run("emulator", silent.copy(), p.copy()))
+    assert agreement.identical and agreement.spikes_compared == 0 and agreement.silent_layers == ("h1",)
+    assert agreement.summary("lava", "emulator") == ("identical (every spike of every layer, every readout potential), "
+                                                     "but no spikes occurred in layer h1")
+    s = silent.copy()
+    s[0, 1, 2] = 1
+    agreement = compare_runs(_run("lava", s, p), _run("emulator", s.copy(), p))
+    assert agreement.silent_layers == () and agreement.summary() == \
+        "identical (every spike of every layer, every readout potential)"
+    s2 = s.copy()
+    s2[0, 1, 2] = 0
+    assert compare_runs(_run("lava", s, p), _run("emulator", s2, p)).summary("lava", "emulator").startswith(
+        "DIFFERENT: first differing spike: layer 'h1', neuron 2, step 1, sample 0: lava gives 1, emulator gives 0")

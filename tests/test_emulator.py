@@ -206,3 +206,44 @@ def test_sparse_and_dense_feed_forward_paths_are_the_same_integers():
             want[:, 1:13] = (acc << exp) if exp >= 0 else (acc >> -exp)  # delivered one step later
             np.testing.assert_array_equal(got, want)
             assert np.any(want != 0)
+
+
+def test_recurrent_dense_on_a_non_spiking_population_is_exact_for_potentials_near_2_23():
+    # li (dv=400) with a recurrent dense: its input is the potential itself (up to 2^23 - 1), so the
+    # partial sums reach ~2^34 and a float32 matmul (exact below 2^24 only) would drop low bits
+    from snn_deploy.convert import fixed_point as fp
+    from snn_deploy.convert.fixed_neurons import get_model
+
+    rng = np.random.default_rng(1)
+    n = 16
+    w, v = rng.integers(-200, 200, (n, 4)), rng.integers(-255, 256, (n, n))
+    params = dict(dv=np.full(n, 400), bias_mant=np.zeros(n, np.int64), bias_exp=np.zeros(n, np.int64))
+    net = Network([InputNode("input", 4), DenseNode("fc", w, weight_exp=6), DenseNode("rec", v, weight_exp=-13),
+                   NeuronNode("ro", "li", n, params=params)],
+                  [Edge("input", "fc"), Edge("fc", "ro"), Edge("ro", "rec"), Edge("rec", "ro")],
+                  meta={"output": "ro"}, precision=Precision("loihi2", "test", layers={"ro": {"scale": 64.0}})).validate()
+    x = (rng.random((8, 40, 4)) < 0.5).astype(np.uint8)
+    run = emulate(net, x, pipeline_reset=False)
+    # independent int64 loop: u[t] = li_step(shift(W x[t-1], 6) + shift(V u[t-1], -13));
+    # float32 sums got 582 of these 5376 potentials wrong
+    model = get_model("li")
+    p = model.params_from_node(net.node("ro"))
+    ff = np.zeros((8, run.num_steps, n), np.int64)
+    ff[:, 1:41] = fp.weight_shift(x.astype(np.int64) @ w.T, 6)
+    state, prev = model.initial_state(n, (8,)), np.zeros((8, n), np.int64)
+    ref = np.zeros_like(ff)
+    for t in range(run.num_steps):
+        prev, state = model.apply({"input": ff[:, t] + fp.weight_shift(prev @ v.T, -13)}, state, p)
+        ref[:, t] = prev
+    assert np.abs(ref).max() == fp.STATE_MAX and np.unique(ref).size > 1000   # not trivial: large, varied
+    np.testing.assert_array_equal(run.potentials["ro"], ref)
+
+
+def test_float_spike_counts_are_range_checked_before_the_integer_cast():
+    from snn_deploy.convert.emulator import encode_inputs
+
+    net = fixed_net([("out", "li", 1, li(1), "subtract", [[1]], 0, None, 0)], in_size=1)
+    for bad in (65537.0, 256.0, -1.0, np.inf):       # 65537.0 would become int16 1 and pass
+        with pytest.raises(SnnDeployError, match=r"spike counts must be in \[0, 255\]"):
+            encode_inputs(net, np.full((1, 2, 1), bad))
+    np.testing.assert_array_equal(encode_inputs(net, np.array([[[255.0], [3.0]]])), [[[255], [3]]])

@@ -5,7 +5,7 @@ import pytest
 from snn_deploy.activity import Activity
 from snn_deploy.energy import analytic, counting, pricing
 from snn_deploy.errors import FormatError
-from snn_deploy.ir import DenseNode, Edge, InputNode, Network, NeuronNode, network_digest
+from snn_deploy.ir import DenseNode, Edge, InputNode, Network, NeuronNode, Precision, network_digest
 
 
 def tiny_net() -> Network:
@@ -168,3 +168,62 @@ def test_paper1_view_of_the_rate_0p1_raster_worked_by_hand():
     # + the LIF leak (400 MAC x 3.2) and resets (40 AC x 0.1): 1404 pJ
     assert view["with_neuron_ops"] == pytest.approx(38440 / 1404)
     assert view["neuron_share"] == pytest.approx(1284 / 1404)
+
+
+def fixed_bias_net(bias_mant, gate_bias=None) -> Network:
+    """A fixed IR: in(2) -fc-> h (lif or spikgru, 4) ; denses carry no bias, the neurons do."""
+    n = len(bias_mant)
+    params = {"dv": np.zeros(n, np.int64), "vth": np.full(n, 10), "bias_mant": np.asarray(bias_mant),
+              "bias_exp": np.zeros(n, np.int64)}
+    nodes = [InputNode("in", 2), DenseNode("fc", np.ones((n, 2), np.int64))]
+    edges = [Edge("in", "fc"), Edge("fc", "h")]
+    model = "lif"
+    if gate_bias is not None:
+        model = "spikgru"
+        params = {"du": np.zeros(n, np.int64), "vth": np.full(n, 10), "bias_mant": np.asarray(bias_mant),
+                  "bias_exp": np.zeros(n, np.int64), "gate_bias": np.asarray(gate_bias)}
+        nodes.append(DenseNode("fc_gate", np.ones((n, 2), np.int64)))
+        edges += [Edge("in", "fc_gate"), Edge("fc_gate", "h", port="gate")]
+    nodes.append(NeuronNode("h", model, n, params=params))
+    return Network(nodes, edges, precision=Precision("loihi2", "test")).validate()
+
+
+def test_fixed_ir_counts_one_bias_ac_per_neuron_with_a_nonzero_bias_mant():
+    # 2 of 4 neurons carry a bias (the quantizer moved it off the dense); spikgru: 3 of 4 gate biases too
+    for net, bias_per_step in [(fixed_bias_net([0, 5, 0, -3]), 2), (fixed_bias_net([0, 5, 0, -3], [1, 0, 2, 4]), 2 + 3)]:
+        spikes = np.zeros((1, 3, 4), np.uint8)
+        spikes[0, 0, 1] = 1                           # one spike at step 0: one reset AC at step 1
+        act = Activity(backend="emulator", network_digest=network_digest(net), input_steps=2,
+                       sample_index=np.arange(1), labels=np.zeros(1, np.int64), predictions=np.zeros(1, np.int64),
+                       inputs=np.zeros((1, 3, 2), np.uint8), spikes={"h": spikes})
+        h = counting.count_network(net, act).layer("h")
+        np.testing.assert_array_equal(h.neuron_ac, [bias_per_step, bias_per_step + 1, bias_per_step])
+        assert h.ops.ac == 3 * bias_per_step + 1     # no input events: no synaptic ACs
+
+
+def test_quantized_emulated_lif_layer_matches_table2_including_its_bias_term():
+    # the reviewer's case: 16 -> 8 LIF (bias on the first dense) -> 3 LI, quantized and emulated;
+    # before the fix the measured AC missed the bias term, 8 neurons x 22 steps = 176 ACs short
+    from snn_deploy.convert.emulator import emulate
+    from snn_deploy.convert.quantize import quantize_network
+
+    rng = np.random.default_rng(0)
+    nodes = [InputNode("in", 16), DenseNode("fc", rng.normal(1.0, 0.5, (8, 16)), bias=np.full(8, 0.05)),
+             NeuronNode("h", "lif", 8, params={"alpha": np.full(8, 0.9), "threshold": np.full(8, 1.0)}),
+             DenseNode("out", rng.normal(0, 0.5, (3, 8))), NeuronNode("ro", "li", 3, params={"alpha": np.full(3, 0.9)})]
+    edges = [Edge("in", "fc"), Edge("fc", "h"), Edge("h", "out"), Edge("out", "ro")]
+    fx = quantize_network(Network(nodes, edges, meta={"output": "ro"}).validate(), "loihi2")
+    assert fx.node("fc").bias is None and np.count_nonzero(fx.node("h").params["bias_mant"]) == 8
+    x = (rng.random((4, 20, 16)) < 0.2).astype(np.uint8)
+    run = emulate(fx, x)
+    act = Activity(backend="emulator", network_digest=network_digest(fx), input_steps=20, sample_index=np.arange(4),
+                   labels=np.zeros(4, np.int64), predictions=run.predictions,
+                   inputs=np.pad(x, ((0, 0), (0, run.num_steps - 20), (0, 0))), spikes=run.spikes,
+                   potentials=run.potentials)
+    h = counting.count_network(fx, act).layer("h")
+    assert run.num_steps == 22 and h.total("spikes") > 0
+    # neuron-level ACs: 8 bias additions per step + one reset per spike of the previous step
+    last_step_spikes = run.spikes["h"][:, -1].sum() / 4
+    assert h.total("neuron_ac") == 8 * 22 + h.total("spikes") - last_step_spikes
+    assert h.ops.ac == pytest.approx(counting.rate_estimate(h, 22).ac)    # Table 2, with its +n term
+    assert (h.total("syn_ac"), h.total("spikes"), h.ops.ac) == (520.0, 42.5, 520.0 + 176 + 42.5)

@@ -91,3 +91,33 @@ def test_weights_collapsing_to_zero():
     assert fx.node("rec1").weight_exp == -8 and not np.any(fx.node("rec1").weight)
     with pytest.raises(RuleError, match=r"rule weight-collapse: layer rec1: all 36 nonzero weights quantize to 0"):
         check_rules(fx, load_profile("loihi2"))
+
+
+def skip_net():
+    """input -fc1-> h1 -fc2-> h2, plus a skip dense input -skip-> h2 (depth 0 into depth 2)."""
+    net = net_of([4, 3])
+    net.nodes.insert(-1, DenseNode("skip", np.ones((3, 10))))
+    net.edges += [Edge("input", "skip"), Edge("skip", "h2")]
+    return net.validate()
+
+
+def test_skip_connection_is_refused_naming_the_dense_and_both_depths():
+    fx = quantize_network(skip_net(), "loihi2")
+    with pytest.raises(RuleError, match=r"rule skip-connection: layer h2: dense 'skip' from 'input' \(depth 0\) into "
+                                        r"'h2' \(depth 2\): skip connections are not supported: they would arrive "
+                                        r"1 steps early"):
+        check_rules(fx, load_profile("loihi2"))
+    assert "rule_no_skip_connections" in check_rules(quantize_network(net_of([4, 3]), "loihi2"),
+                                                       load_profile("loihi2")).checked
+
+
+def test_recurrent_dense_on_a_non_spiking_population_is_refused():
+    net = net_of([4])
+    net.nodes += [DenseNode("out", np.ones((2, 4))), NeuronNode("ro", "li", 2, params={"alpha": np.full(2, 0.9)}),
+                  DenseNode("rec_ro", np.ones((2, 2)))]
+    net.edges += [Edge("h1", "out"), Edge("out", "ro"), Edge("ro", "rec_ro"), Edge("rec_ro", "ro")]
+    net.meta["output"] = "ro"
+    fx = quantize_network(net.validate(), "loihi2")
+    with pytest.raises(RuleError, match=r"rule graded-recurrence: layer ro: recurrent dense 'rec_ro' on non-spiking "
+                                        r"population 'ro' \(li\)"):
+        check_rules(fx, load_profile("loihi2"))
