@@ -31,6 +31,8 @@ exact because every partial sum stays below 2^24 (float32) or 2^53 (float64): th
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -45,6 +47,7 @@ READOUT_MODES = ("cumsoftmax", "spike_count", "last", "max")
 SPIKE_PAYLOAD_MAX = 255          #: input spike counts are 8-bit graded payloads
 WRAP_JUMP = fp.STATE_HALF        #: a one-step change larger than 2^23 in a wrapping state is a wrap
 SPARSE_DENSITY = 0.05            #: feed-forward sources sparser than this use a sparse matmul (measured break-even)
+MIN_THREAD_BATCH = 32            #: fewer samples per thread than this are not worth a thread
 INT32_EXACT_BITS = 31            #: integer sums below 2^31 are exact in int32
 
 
@@ -184,30 +187,15 @@ def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_sta
     B, T, _ = x.shape
     depths = population_depths(net)
     S = T + max(depths.values())
-    inp = _single_input(net)
-    outputs: dict[str, np.ndarray] = {inp.name: x}     # T steps; the S - T flush steps carry no input
+    parts = np.array_split(x, _workers(B)) if B else [x]
+    if len(parts) == 1:
+        spikes, potentials, states, overflow = _run_graph(net, x, depths, S, record, record_state, pipeline_reset)
+    else:   # numpy releases the GIL inside its array operations: batch slices run side by side
+        with ThreadPoolExecutor(len(parts)) as pool:
+            runs = list(pool.map(lambda part: _run_graph(net, part, depths, S, record, record_state,
+                                                         pipeline_reset), parts))
+        spikes, potentials, states, overflow = _join_runs(runs)
     out_pop = net.output()
-    order = net.layer_order()
-    last_use = _last_use(net, order)
-    spikes: dict[str, np.ndarray] = {}
-    potentials: dict[str, np.ndarray] = {}
-    states: dict[str, dict[str, np.ndarray]] = {}
-    overflow: dict[str, dict[str, int]] = {}
-    for i, pop in enumerate(order):
-        model = get_model(pop.model)
-        y, pop_states, counts = _run_population(net, pop, model, outputs, B, S, record_state,
-                                                reset_after=depths[pop.name] - 1 if pipeline_reset else -1)
-        overflow[pop.name] = counts
-        if record_state:
-            states[pop.name] = pop_states
-        outputs[pop.name] = y
-        if record or pop.name == out_pop.name:
-            if model.spiking:
-                spikes[pop.name] = y
-            else:
-                potentials[pop.name] = y
-        for name in [n for n, last in last_use.items() if last == i and n != out_pop.name]:
-            outputs.pop(name, None)
     mode = readout or net.meta.get("readout", "cumsoftmax")
     trace = spikes[out_pop.name] if out_pop.spiking else potentials[out_pop.name]
     if mode == "spike_count" and not out_pop.spiking:
@@ -243,6 +231,52 @@ def _last_use(net: Network, order: list[NeuronNode]) -> dict[str, int]:
     return last
 
 
+def _workers(batch: int) -> int:
+    """Threads for a batch: one per available core, each with at least ``MIN_THREAD_BATCH`` samples."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, batch // MIN_THREAD_BATCH))
+
+
+def _join_runs(runs: list[tuple]) -> tuple:
+    """Concatenate the per-slice records of ``_run_graph`` along the batch and sum the overflow counts."""
+    spikes = {k: np.concatenate([r[0][k] for r in runs]) for k in runs[0][0]}
+    potentials = {k: np.concatenate([r[1][k] for r in runs]) for k in runs[0][1]}
+    states = {p: {n: np.concatenate([r[2][p][n] for r in runs]) for n in runs[0][2][p]} for p in runs[0][2]}
+    overflow = {p: {c: sum(r[3][p][c] for r in runs) for c in runs[0][3][p]} for p in runs[0][3]}
+    return spikes, potentials, states, overflow
+
+
+def _run_graph(net: Network, x: np.ndarray, depths: dict[str, int], S: int, record: bool, record_state: bool,
+               pipeline_reset: bool) -> tuple[dict, dict, dict, dict]:
+    """All populations in layer order on the integer inputs ``x [B, T, C]``: (spikes, potentials, states, overflow)."""
+    B = x.shape[0]
+    inp = _single_input(net)
+    outputs: dict[str, np.ndarray] = {inp.name: x}     # T steps; the S - T flush steps carry no input
+    out_pop = net.output()
+    order = net.layer_order()
+    last_use = _last_use(net, order)
+    spikes: dict[str, np.ndarray] = {}
+    potentials: dict[str, np.ndarray] = {}
+    states: dict[str, dict[str, np.ndarray]] = {}
+    overflow: dict[str, dict[str, int]] = {}
+    for i, pop in enumerate(order):
+        model = get_model(pop.model)
+        y, pop_states, counts = _run_population(net, pop, model, outputs, B, S, record_state,
+                                                reset_after=depths[pop.name] - 1 if pipeline_reset else -1)
+        overflow[pop.name] = counts
+        if record_state:
+            states[pop.name] = pop_states
+        outputs[pop.name] = y
+        if record or pop.name == out_pop.name:
+            if model.spiking:
+                spikes[pop.name] = y
+            else:
+                potentials[pop.name] = y
+        for name in [n for n, last in last_use.items() if last == i and n != out_pop.name]:
+            outputs.pop(name, None)
+    return spikes, potentials, states, overflow
+
+
 def _dense_weight(dense: DenseNode) -> np.ndarray:
     w = np.asarray(dense.weight)
     if not np.issubdtype(w.dtype, np.integer) and not np.all(w == np.round(w)):
@@ -256,34 +290,38 @@ def _dense_weight(dense: DenseNode) -> np.ndarray:
     return w
 
 
-def _feed_forward(x: np.ndarray, w: np.ndarray, exp: int, S: int) -> np.ndarray:
-    """Delivered input ``[B, S, N]`` of a feed-forward dense: ``a[t] = shift(W x[t-1])``, ``a[0] = 0``.
+def _feed_forward(x: np.ndarray, w: np.ndarray, exp: int, S: int, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Delivered input ``[B, S, N]`` of a feed-forward dense: ``a[t] = shift(W x[t-1])``, ``a[0] = 0``,
+    added into ``out`` when given (a port's sum, without a temporary ``[B, S, N]``), and returned.
 
     ``x`` may have fewer than ``S`` steps (the input: nothing after its ``T`` steps). Sparse sources
-    (spikes) go through an exact int64 sparse matmul, dense ones through ``fixed_point.int_matmul``.
+    (spikes) go through an exact integer sparse matmul, dense ones through ``fixed_point.int_matmul``.
     """
     B, T_src, C = x.shape
+    if out is None:
+        out = np.zeros((B, S, w.shape[0]), np.int64)
     n = min(T_src, S - 1)
-    out = np.zeros((B, S, w.shape[0]), np.int64)
     if n <= 0:
         return out
     src = x[:, :n].reshape(B * n, C)
-    if np.count_nonzero(src) < SPARSE_DENSITY * src.size:
-        acc = _sparse_matmul(src, w)
+    nonzero = src != 0
+    if np.count_nonzero(nonzero) < SPARSE_DENSITY * src.size:
+        acc = _sparse_matmul(src, nonzero, w)
     else:
         acc = fp.int_matmul(src, w)
-    out[:, 1:n + 1] = fp.weight_shift(acc, exp).reshape(B, n, -1)
+    out[:, 1:n + 1] += fp.weight_shift(acc, exp).reshape(B, n, -1)
     return out
 
 
-def _sparse_matmul(src: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Exact ``src @ w.T`` for a sparse integer ``src`` [R, C]: CSR built from the nonzeros, integer
+def _sparse_matmul(src: np.ndarray, nonzero: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Exact ``src @ w.T`` for a sparse integer ``src`` [R, C] (``nonzero = src != 0``, whose flatnonzero
+    is several times cheaper than that of ``src`` itself): CSR built from the nonzeros, integer
     arithmetic in int32 when ``max|src| * max_row sum|w| < 2^31`` (no partial sum can overflow), else int64."""
     import scipy.sparse
 
     rows_n, cols_n = src.shape
     flat = src.reshape(-1)
-    idx = np.flatnonzero(flat)
+    idx = np.flatnonzero(nonzero)
     rows = idx // cols_n
     indptr = np.zeros(rows_n + 1, np.int64)
     np.cumsum(np.bincount(rows, minlength=rows_n), out=indptr[1:])
@@ -309,7 +347,7 @@ def _run_population(net: Network, pop: NeuronNode, model: FixedModel, outputs: d
                 dt = fp.exact_float_dtype(max_in, max_row)
                 recurrent.append(_Recurrent(np.ascontiguousarray(w.T.astype(dt)), int(dense.weight_exp), port))
             else:
-                ff[port] += _feed_forward(outputs[net.source_of(dense.name)], w, int(dense.weight_exp), S)
+                _feed_forward(outputs[net.source_of(dense.name)], w, int(dense.weight_exp), S, out=ff[port])
     params = model.params_from_node(pop)
     state = model.initial_state(pop.size, (B,))
     y = np.zeros((B, S, pop.size), np.uint8 if model.spiking else np.int64)

@@ -111,8 +111,12 @@ def mul_frac(x: ArrayLike, frac: ArrayLike) -> np.ndarray:
     Computed as ``(p + ((p >> 63) & 4095)) >> 12`` (for ``p < 0`` that adds 4095 before the flooring
     shift, i.e. rounds toward zero): the same integers with cheaper operations.
     """
-    p = _i64(x) * _i64(frac)
-    return (p + ((p >> _SIGN_SHIFT) & _FRACTION_MASK)) >> FRACTION_SHIFT
+    p = np.multiply(_i64(x), _i64(frac))
+    neg = np.right_shift(p, _SIGN_SHIFT)          # in place from here on: two temporaries, not five
+    neg &= _FRACTION_MASK
+    p += neg
+    p >>= FRACTION_SHIFT
+    return p
 
 
 _SIGN_SHIFT = 63                              #: int64 arithmetic shift giving -1 for negatives, 0 otherwise
@@ -136,8 +140,10 @@ def wrap_current(x: ArrayLike) -> np.ndarray:
 
 def saturate(x: ArrayLike) -> np.ndarray:
     """24-bit saturation of the voltage (and of our models' other state): clip to ``+-(2^23 - 1)``."""
-    x = _i64(x)
-    return np.minimum(np.maximum(x, STATE_MIN), STATE_MAX)
+    out = np.maximum(_i64(x), STATE_MIN)
+    if isinstance(out, np.ndarray):
+        return np.minimum(out, STATE_MAX, out=out)       # in place on the fresh temporary
+    return np.minimum(out, STATE_MAX)
 
 
 def activation(a: ArrayLike) -> np.ndarray:
@@ -213,7 +219,7 @@ def int_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     max_row = float(np.abs(w).sum(axis=1).max()) if w.size else 0.0
     dt = exact_float_dtype(max_x, max_row)
     out = x.astype(dt, copy=False) @ w.astype(dt, copy=False).T
-    return np.rint(out).astype(np.int64)
+    return out.astype(np.int64)      # every sum is an exact integer in dt: the cast needs no rounding
 
 
 def bits_for(value: float) -> int:
