@@ -27,7 +27,9 @@ Speed: since populations form a DAG plus self-recurrence, each population runs o
 sequence at once: all its feed-forward input ``W x`` for all steps and samples is ONE matmul; only
 the recurrent denses and the neuron step loop over time. Integer matmuls run as float BLAS matmuls,
 exact because every partial sum stays below 2^24 (float32) or 2^53 (float64): the bound
-``max|x| * max_row sum|w|`` is checked per dense (``fixed_point.exact_float_dtype``).
+``max|x| * max_row sum|w|`` is checked per dense (``fixed_point.exact_float_dtype``). The batch is
+cut into one slice per core (at least ``MIN_THREAD_BATCH`` samples each), run on threads (numpy releases
+the GIL inside array operations); samples are independent, so the slices join to the same integers.
 """
 from __future__ import annotations
 
