@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import h5py
+import numpy as np
 import pytest
 import torch
 
@@ -146,3 +147,25 @@ def test_train_refuses_a_single_file_as_data_and_reset_zero_outside_cuba_lif(tmp
                  "--reset", "zero"]) == 2
     assert "cuba_lif only" in capsys.readouterr().err
     assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()
+
+
+def test_eval_on_an_empty_valid_file_carves_like_training(tmp_path, shd_dir, capsys):
+    """An empty valid.h5 counts as absent in training (validation carved from train); eval --split valid
+    must carve the same part instead of failing on the empty file."""
+    import shutil
+
+    from conftest import write_shd_file
+
+    data = tmp_path / "data"
+    shutil.copytree(shd_dir, data)
+    with h5py.File(data / "train.h5", "r") as f:
+        class_names = [k.decode() if isinstance(k, bytes) else k for k in f["extra/keys"][()]]
+        channels = int(f["spikes"].attrs["num_channels"])
+    write_shd_file(data / "valid.h5", [], [], np.zeros(0), class_names, channels)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "-o", str(run), "--epochs", "2", "--quiet", *TINY]) == 0
+    assert main(["eval", str(run / "model.pt"), "--data", str(data), "--split", "valid", "--quiet"]) == 0
+    result = json.loads((run / "eval-valid.json").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    assert "carved" in result["data"] and result["samples"] == 10
+    assert result["accuracy"] == pytest.approx(summary["best_valid_acc"])

@@ -678,9 +678,12 @@ def evaluate_checkpoint(
     try:
         ds = open_dataset(data_dir, split, **opts)
         indices, source = np.arange(len(ds)), str(ds.path)
+        carve = split == "valid" and len(ds) == 0 and train_cfg is not None   # load_splits carves then too
     except SnnDeployError as exc:
         if split != "valid" or train_cfg is None or "no 'valid' split" not in str(exc):
             raise
+        carve = True
+    if carve:
         # the run carved its validation split from train: carve the same one
         ds = open_dataset(data_dir, "train", **opts)
         indices = carve_validation(len(ds), train_cfg.valid_fraction, train_cfg.seed)[1]
