@@ -29,6 +29,7 @@ LAVA_WEIGHT_MIN = -256           #: Lava's clip range for mixed-sign weights (cl
 LAVA_WEIGHT_MAX = 255
 LAVA_EXACT_WEIGHT_BITS = 9       #: num_weight_bits with which mixed-sign truncation shifts by 0 bits
 GRADED_MESSAGE_BITS = 24         #: num_message_bits of a dense whose input is graded (not 0/1 spikes)
+LAVA_DENSE_ACCUMULATOR_MAX = 2**31 - 1  #: Lava's bit-accurate Dense sums W·s in int32
 SPARSE_MAX_DENSITY = 0.5         #: a masked dense at most this full becomes a Lava Sparse
 LAVA_LIF_SCALARS = ("du", "dv", "vth")   #: parameters Lava's LIF keeps as one value per population
 LAVA_LIF_VECTORS = ("bias_mant", "bias_exp")
@@ -127,6 +128,15 @@ def synapse_plan(net: Network, dense: DenseNode, input_max: Optional[int] = None
         graded = message_bits_for_input(source.encoding, input_max) > 0
     else:
         graded = isinstance(source, NeuronNode) and not source.spiking
+    if isinstance(source, NeuronNode) and not source.spiking:
+        from snn_deploy.convert.fixed_point import STATE_MAX
+
+        bound = STATE_MAX * int(np.abs(weights).sum(axis=1).max(initial=0))
+        if bound > LAVA_DENSE_ACCUMULATOR_MAX:
+            raise DeployError(
+                f"dense {dense.name!r}: carries the potential of non-spiking population {source.name!r} "
+                f"(up to {STATE_MAX}) through weights with row sums up to {bound // STATE_MAX}: the sum can reach "
+                f"{bound}, beyond the int32 accumulator of Lava's Dense ({LAVA_DENSE_ACCUMULATOR_MAX})")
     density = float(np.count_nonzero(weights)) / weights.size if weights.size else 1.0
     return SynapsePlan(
         name=dense.name, source=source.name, target=edge.target, port=edge.port, weights=weights,

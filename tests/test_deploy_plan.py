@@ -150,3 +150,21 @@ def test_identical_runs_without_spikes_say_which_layers_were_silent():
     s2[0, 1, 2] = 0
     assert compare_runs(_run("lava", s, p), _run("emulator", s2, p)).summary("lava", "emulator").startswith(
         "DIFFERENT: first differing spike: layer 'h1', neuron 2, step 1, sample 0: lava gives 1, emulator gives 0")
+
+
+def test_a_non_spiking_source_whose_sums_could_overflow_lavas_int32_dense_is_refused():
+    def li(name, n):
+        return NeuronNode(name, "li", n, params=dict(dv=np.full(n, 10), bias_mant=np.zeros(n, int),
+                                                      bias_exp=np.zeros(n, int)))
+
+    def graded_chain(weight):
+        nodes = [InputNode("in", 4), DenseNode("fc1", np.full((3, 4), 10)), li("h1", 3),
+                 DenseNode("fc2", weight), li("ro", 2)]
+        edges = [Edge("in", "fc1"), Edge("fc1", "h1"), Edge("h1", "fc2"), Edge("fc2", "ro")]
+        return Network(nodes, edges, meta={"time_steps": 5}, precision=Precision("loihi2", SCHEME)).validate()
+
+    # row sum 258: (2^23 - 1) * 258 > 2^31 - 1; row sum 254 stays below
+    with pytest.raises(plan.DeployError, match=r"fc2.*'h1'.*int32"):
+        plan.check_deployable(graded_chain(np.array([[128, 130, 0], [2, 0, 0]])))
+    ok = graded_chain(np.array([[127, 127, 0], [2, 0, 0]]))
+    assert plan.synapse_plan(ok, ok.node("fc2")).num_message_bits == plan.GRADED_MESSAGE_BITS
