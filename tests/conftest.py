@@ -36,6 +36,17 @@ ACTIVE_FRACTION = 0.5  # the sweep lasts this fraction of the duration
 SPLIT_SEED_OFFSET = {"train": 0, "valid": 1, "test": 2}
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Every test runs torch on one thread: 2 shared cores, and timings that do not depend on them."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def class_sweep(k: int, num_classes: int, num_channels: int) -> tuple[float, float]:
     """(first, last) centre channel of class ``k``'s sweep."""
     band = num_channels / num_classes

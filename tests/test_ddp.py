@@ -79,7 +79,6 @@ def test_global_batchnorm_matches_full_batch_forward_and_backward(tmp_path):
 def test_two_torchrun_processes_equal_one_process(tmp_path, shd_factory):
     data = shd_factory(train_per_class=10, test_per_class=4, seed=5)
     one = tmp_path / "one"
-    torch.set_num_threads(1)
     train(one, data, TrainConfig(**CFG), ARGS, show_progress=False, log=lambda _m: None)
 
     two = tmp_path / "two"

@@ -11,8 +11,6 @@ from snn_deploy.train.ir_runner import run_float_network
 from snn_deploy.train.layers import FeedForward
 from snn_deploy.train.models import build_model
 
-torch.set_num_threads(1)
-
 
 def trained_like(model, readout="cumsoftmax", reset="subtract", sparsity=0.0, seed=0):
     """A model whose BN running statistics and affine parameters are non-trivial, and that fires."""

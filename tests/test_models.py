@@ -11,8 +11,6 @@ from snn_deploy.train.neurons import ADLIF, ALPHA_RANGE, BETA_RANGE, LIF, UNIT_R
 from snn_deploy.train.readout import readout_logits
 from snn_deploy.train.surrogate import get_surrogate
 
-torch.set_num_threads(1)
-
 
 def cfg(model="radlif", **kw):
     base = dict(input_size=6, num_classes=3, layers=3, hidden=5)

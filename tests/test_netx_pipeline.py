@@ -32,7 +32,6 @@ def import_netx():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, shd_dir):
-    torch.set_num_threads(1)
     run = tmp_path_factory.mktemp("netx_run")
     assert main(["train", "--data", str(shd_dir), "-o", str(run), *TRAIN]) == 0
     return run / "model.pt"

@@ -11,8 +11,6 @@ from snn_deploy.train.surrogate import get_surrogate, heaviside
 
 from snn_deploy.errors import SnnDeployError
 
-torch.set_num_threads(1)
-
 
 def run(model, params, currents, gates=None):
     """Loop ``model.step`` over time for a batch of 1; return (outputs [T, N], states list)."""

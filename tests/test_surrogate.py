@@ -7,8 +7,6 @@ import torch
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.train.surrogate import SURROGATES, get_surrogate, heaviside
 
-torch.set_num_threads(1)
-
 
 def grad_of(spike_fn, xs):
     x = torch.tensor(xs, dtype=torch.float64, requires_grad=True)

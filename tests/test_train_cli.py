@@ -17,14 +17,6 @@ from snn_deploy.train.checkpoint import load_checkpoint
 TINY = ["--model", "adlif", "--layers", "2", "--hidden", "16", "--time-steps", "20", "--batch-size", "16"]
 
 
-@pytest.fixture(autouse=True)
-def _few_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     return subprocess.run([sys.executable, "-m", "snn_deploy", *args], capture_output=True, text=True,

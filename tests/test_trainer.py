@@ -19,14 +19,6 @@ SMALL_MODEL = dict(model="radlif", layers=2, hidden=16)
 FAST = dict(time_steps=20, batch_size=16)
 
 
-@pytest.fixture(autouse=True)
-def _few_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _quiet_train(run_dir, data, cfg, model, **kw):
     return train(run_dir, data, cfg, model, show_progress=False, log=lambda _m: None, **kw)
 
