@@ -7,3 +7,7 @@ class SnnDeployError(Exception):
 
 class FormatError(SnnDeployError):
     """A file is not in the expected format (wrong type tag, version, missing or malformed field)."""
+
+
+class UsageError(SnnDeployError):
+    """A bad command-line option or argument value (exit status 2)."""
