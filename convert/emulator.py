@@ -42,6 +42,7 @@ import numpy as np
 
 from snn_deploy.convert import fixed_point as fp
 from snn_deploy.convert.fixed_neurons import FixedModel, get_model
+from snn_deploy.convert.registers import check_registers
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import DenseNode, InputNode, Network, NeuronNode
 
@@ -185,6 +186,7 @@ def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_sta
     if not net.is_fixed:
         raise SnnDeployError("emulate runs a fixed-point network: quantize it first (`snn-deploy convert`)")
     net.validate()
+    check_registers(net)
     x = encode_inputs(net, inputs)
     B, T, _ = x.shape
     depths = population_depths(net)

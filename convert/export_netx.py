@@ -58,6 +58,7 @@ import numpy as np
 
 from snn_deploy.atomic import atomic_path
 from snn_deploy.convert import fixed_point as fp
+from snn_deploy.convert.registers import RegisterError, check_registers
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import DenseNode, Network, NeuronNode
 
@@ -167,6 +168,10 @@ def netx_plan(net: Network) -> NetxPlan:
         _check_chain(net, pop, prev, is_last=k == len(order) - 1)
         layers.append(_layer(net, pop, prev))
         prev = pop.name
+    try:   # after netx's own rules (which name what netx cannot express): every register in Loihi's formats
+        check_registers(net)
+    except RegisterError as exc:
+        raise NetxExportError(str(exc)) from None
     return NetxPlan(input_name=inp.name, input_size=inp.size, layers=layers)
 
 

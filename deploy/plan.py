@@ -53,8 +53,9 @@ class SynapsePlan:
     sparse: bool
 
 
-def check_deployable(net: Network) -> None:
-    """Raise DeployError unless ``net`` is a fixed IR whose every node this stage can run."""
+def check_deployable(net: Network, source: Optional[object] = None) -> None:
+    """Raise DeployError unless ``net`` is a fixed IR whose every node this stage can run (a register
+    outside the profile's formats: ``convert.registers.RegisterError``, whose message starts with ``source``)."""
     if not net.is_fixed:
         raise DeployError("the network is a float IR; run `snn-deploy convert` first (deploy runs fixed-point networks)")
     from snn_deploy.convert.quantize import SCHEME
@@ -71,6 +72,8 @@ def check_deployable(net: Network) -> None:
             rule(net)
         except RuleError as e:
             raise DeployError(str(e)) from e
+    from snn_deploy.convert.registers import check_registers
+    check_registers(net, source)      # every register within the profile's number formats
     for d in net.dense_nodes():
         synapse_plan(net, d)
     from snn_deploy.convert.fixed_neurons import get_model

@@ -79,7 +79,7 @@ def load_deployable(out: Path) -> Network:
     if not out.is_dir():
         raise SnnDeployError(f"{out}: no such directory (expected the OUT directory of `snn-deploy convert`)")
     net = load_network(out / NETWORK_FILE)
-    plan.check_deployable(net)
+    plan.check_deployable(net, source=out / NETWORK_FILE)
     return net
 
 

@@ -88,6 +88,7 @@ def _parse_dims(items: list[str]) -> dict[str, int]:
 
 def cmd_energy(args: argparse.Namespace) -> int:
     from snn_deploy.activity import load_activity
+    from snn_deploy.convert.registers import check_registers
     from snn_deploy.errors import SnnDeployError
 
     from .baselines import SnnShape, resolve_baseline
@@ -116,6 +117,7 @@ def cmd_energy(args: argparse.Namespace) -> int:
             from snn_deploy.ir import load_network
 
             net = load_network(net_path)
+        check_registers(net, source=net_path)
         print(f"counting {run} ({act.num_samples} samples x {act.num_steps} steps) ...", flush=True)
         counts = count_network(net, act, source=str(act_path))
         name = f"{run.parent.name}/{run.name}" if run.is_dir() and run.parent.name else run.stem

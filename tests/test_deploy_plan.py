@@ -62,12 +62,12 @@ def test_synapse_plan_keeps_weights_exact_and_picks_sparse_and_message_bits():
 @pytest.mark.parametrize("bad", ["range", "bias", "float", "scheme", "params"])
 def test_undeployable_networks_are_refused_with_the_node_named(bad):
     if bad == "range":
-        net, match = two_layer(weight=np.full((3, 4), 300)), "dense 'fc1'.*outside Lava"
+        net, match = two_layer(weight=np.full((3, 4), 300)), "dense 'fc1': field 'weight' value 300 .*outside the allowed range \\[0, 255\\]"
     elif bad == "bias":
         net, match = two_layer(), "dense 'fc1': has a bias"
         net.node("fc1").bias = np.ones(3)
     elif bad == "float":
-        net, match = two_layer(weight=np.full((3, 4), 0.5)), "dense 'fc1': weights are not integers"
+        net, match = two_layer(weight=np.full((3, 4), 0.5)), "dense 'fc1': field 'weight' value 0.5 .*not an integer"
     elif bad == "scheme":
         net, match = two_layer(scheme="loihi-fixed-v0"), "scheme 'loihi-fixed-v0'"
     else:

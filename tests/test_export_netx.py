@@ -28,8 +28,8 @@ def fixed_net(readout: bool = True, seed: int = 0) -> Network:
     rng = np.random.default_rng(seed)
     nodes = [
         InputNode("input", C),
-        DenseNode("fc1", rng.integers(-60, 128, (H1, C)), weight_exp=1),        # effective [-120, 254]
-        DenseNode("rec1", rng.integers(-200, 100, (H1, H1)) * (1 - np.eye(H1, dtype=np.int64))),
+        DenseNode("fc1", rng.integers(-30, 64, (H1, C)) * 2, weight_exp=1),    # effective [-120, 252]
+        DenseNode("rec1", rng.integers(-100, 50, (H1, H1)) * 2 * (1 - np.eye(H1, dtype=np.int64))),
         cuba("h1", H1, du=700, dv=250, vth=300, bias_mant=rng.integers(-2, 4, H1), bias_exp=7),
         DenseNode("fc2", rng.integers(-40, 120, (H2, H1)) * 2, weight_exp=-1),  # even: exact as effective
         cuba("h2", H2, du=3000, dv=90, vth=150),
@@ -37,7 +37,7 @@ def fixed_net(readout: bool = True, seed: int = 0) -> Network:
     edges = [Edge("input", "fc1"), Edge("fc1", "h1"), Edge("h1", "rec1"), Edge("rec1", "h1"),
              Edge("h1", "fc2"), Edge("fc2", "h2")]
     if readout:
-        nodes += [DenseNode("fc_out", rng.integers(-30, 30, (K, H2))),
+        nodes += [DenseNode("fc_out", rng.integers(-15, 15, (K, H2)) * 2),
                   NeuronNode("readout", "li", K, params={"dv": np.full(K, 400), "bias_mant": np.arange(K) - 1,
                                                          "bias_exp": np.full(K, 6)})]
         edges += [Edge("h2", "fc_out"), Edge("fc_out", "readout")]
@@ -92,6 +92,7 @@ def _edit(fn):
     (lambda n: n.node("h2").params.__setitem__("vth", np.full(H2, fp.THRESHOLD_MANT_MAX + 1)), "'h2': vth"),
     (lambda n: setattr(n.node("input"), "encoding", "graded"), "unary spike input"),
     (lambda n: setattr(n.node("fc2"), "weight", np.asarray(n.node("fc2").weight) + 1), "weight exponent -1 floors"),
+    (lambda n: setattr(n.node("rec1"), "weight", np.asarray(n.node("rec1").weight) + 1), "'rec1': field 'weight' value"),
     (lambda n: setattr(n.node("fc1"), "weight_exp", 2), r"\[-256, 254\]"),
     (lambda n: setattr(n.node("fc2"), "bias", np.ones(H2)), "'fc2' carries a bias"),
     (lambda n: n.node("h1").params.__setitem__("bias_exp", np.full(H1, 3)), "multiple of 64"),
