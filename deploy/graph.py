@@ -56,17 +56,19 @@ class LavaGraph:
 
 
 def build_graph(net: Network, *, window: int, num_steps: int, input_path: Path, workdir: Path,
-                input_max: Optional[int] = None) -> LavaGraph:
+                input_max: Optional[int] = None, step_path: Optional[Path] = None) -> LavaGraph:
     """Create and connect the Lava processes of ``net`` (a fixed IR with one input).
 
     ``input_path`` holds the int32 input rows ``[num_steps, channels]`` (windows of ``window`` steps
-    back to back); recordings are created in ``workdir``.
+    back to back); recordings are created in ``workdir``; the input source writes the time step it
+    has reached into ``step_path`` when given (an int64 ``[1, 1]`` file: how far a failed run got).
     """
     plan.check_deployable(net)
     workdir = Path(workdir)
     inp = net.inputs()[0]
     procs: dict[str, AbstractProcess] = {
-        inp.name: StepSource(size=inp.size, path=str(input_path), num_steps=num_steps, name=inp.name)}
+        inp.name: StepSource(size=inp.size, path=str(input_path), num_steps=num_steps,
+                             step_path=str(step_path) if step_path is not None else "", name=inp.name)}
     recordings = recordings_for(net, workdir)
     helpers: list[AbstractProcess] = []
     kinds = plan.population_kinds(net)

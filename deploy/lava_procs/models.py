@@ -91,8 +91,11 @@ class PyStepSourceFixed(_Guarded):
     def setup(self) -> None:
         p = self.proc_params
         self._rows = open_rows(p["path"], p["num_steps"], p["size"], "int32", "r")
+        self._step = open_rows(p["step_path"], 1, 1, "int64", "r+") if p.get("step_path") else None
 
     def compute(self, received: list[np.ndarray]) -> None:
+        if self._step is not None:
+            self._step[0, 0] = self.time_step
         row = self.time_step - 1
         if row >= self._rows.shape[0]:
             raise IndexError(f"time step {self.time_step} beyond the {self._rows.shape[0]} input rows")

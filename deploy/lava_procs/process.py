@@ -22,10 +22,12 @@ from lava.magma.core.process.process import AbstractProcess
 
 
 class StepSource(AbstractProcess):
-    """Send row ``t - 1`` of the int32 array in ``path`` (``[num_steps, size]``) at time step ``t``."""
+    """Send row ``t - 1`` of the int32 array in ``path`` (``[num_steps, size]``) at time step ``t``;
+    write ``t`` into the int64 ``[1, 1]`` file ``step_path`` (if not empty): how far the run got."""
 
-    def __init__(self, *, size: int, path: str, num_steps: int, name: Optional[str] = None) -> None:
-        super().__init__(size=size, path=path, num_steps=num_steps, name=name)
+    def __init__(self, *, size: int, path: str, num_steps: int, step_path: str = "",
+                 name: Optional[str] = None) -> None:
+        super().__init__(size=size, path=path, num_steps=num_steps, step_path=step_path, name=name)
         self.s_out = OutPort(shape=(size,))
 
 
