@@ -32,17 +32,18 @@ mantissa 17, bias mantissa 13, bias exponent 3):
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
 from snn_deploy.convert import fixed_point as fp
+from snn_deploy.convert.cli import DEFAULT_PROFILE
 from snn_deploy.convert.profiles import HardwareProfile, NumberFormats, list_profiles, load_profile
 from snn_deploy.errors import FormatError
 from snn_deploy.ir import DenseNode, Network, NeuronNode
 
-DEFAULT_PROFILE = "loihi2"       #: convert's default (``convert.cli.DEFAULT_PROFILE``)
 LAVA_WEIGHT_CONTAINER_BITS = 8   #: Lava clips every bit-accurate dense to 8 bits before truncating
 OWN_DECAY_MODELS = ("lif", "adlif", "mthr_lif", "li")   #: decays of our microcode: d = 4096 allowed
 
@@ -74,11 +75,17 @@ def network_profile(net: Network) -> tuple[str, NumberFormats]:
     name = str(net.meta.get("profile") or DEFAULT_PROFILE)
     if name not in list_profiles():
         return name, implemented_formats()
-    profile: HardwareProfile = load_profile(name)
+    profile = _bundled_profile(name)
     if profile.formats is None:
         raise RegisterError(f"meta 'profile' is {name!r}, a profile without fixed-point number formats "
                             f"({profile.kind}): a fixed network cannot be made for it")
     return name, profile.formats
+
+
+@functools.lru_cache(maxsize=None)
+def _bundled_profile(name: str) -> HardwareProfile:
+    """A bundled profile, read once (``emulate`` checks every chunk of samples it runs)."""
+    return load_profile(name)
 
 
 def implemented_formats() -> NumberFormats:
@@ -176,7 +183,8 @@ def _check_dense(node: DenseNode, fmt: NumberFormats, profile: str, prefix: str)
 
 
 def _integers(node, key: str, values: np.ndarray, prefix: str) -> np.ndarray:
-    if values.dtype == bool or not (np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)):
+    numeric = np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)
+    if values.dtype == bool or not numeric:
         raise RegisterError(f"{prefix}{_where(node)} field {key!r} dtype {values.dtype} is not an integer register")
     if np.issubdtype(values.dtype, np.floating):
         bad = ~np.isfinite(values) | (values != np.round(values))

@@ -54,8 +54,8 @@ class SynapsePlan:
 
 
 def check_deployable(net: Network, source: Optional[object] = None) -> None:
-    """Raise DeployError unless ``net`` is a fixed IR whose every node this stage can run (a register
-    outside the profile's formats: ``convert.registers.RegisterError``, whose message starts with ``source``)."""
+    """Raise DeployError unless ``net`` is a fixed IR whose every node this stage can run; a register
+    outside the profile's formats raises ``convert.registers.RegisterError`` (message starts with ``source``)."""
     if not net.is_fixed:
         raise DeployError("the network is a float IR; run `snn-deploy convert` first (deploy runs fixed-point networks)")
     from snn_deploy.convert.quantize import SCHEME

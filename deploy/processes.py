@@ -32,6 +32,7 @@ from typing import Optional
 PROC = Path("/proc")
 PR_SET_PDEATHSIG = 1                 #: linux/prctl.h
 ZOMBIE_STATES = ("Z", "X")
+PID_MAX = 1 << 22                    #: Linux's largest pid_max
 _STAT_EXIT_CODE = 49                 #: field 52 of /proc/PID/stat, counted from field 3 (after "(comm)")
 
 
@@ -137,8 +138,8 @@ def stale_workdirs(root: Path, prefix: str) -> list[Path]:
         if not entry.name.startswith(prefix):
             continue
         pid_text = entry.name[len(prefix):].split("-", 1)[0]
-        if not pid_text.isdigit():
-            continue
+        if not pid_text.isdigit() or not 0 < int(pid_text) <= PID_MAX:
+            continue                # not a name we make
         try:
             st = entry.stat(follow_symlinks=False)
         except OSError:

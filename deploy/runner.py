@@ -194,8 +194,9 @@ def _wait(worker, recv, stop, progress, stall_timeout, interrupted, ended: list,
     while True:
         if watching and time.monotonic() >= next_watch:
             next_watch = time.monotonic() + WATCH_S
-            if not recv.poll(0):            # a pending message (``stopping``, an error) comes first
-                _check_lava_processes(worker.pid, job)
+            dead = _dead_lava_process(worker.pid, job)
+            if dead is not None and not recv.poll(0):   # else ``stopping`` (or an error) came first: read it
+                raise dead
         if interrupted() and stop_sent is None:
             stop.set()
             stop_sent = time.monotonic()
@@ -235,24 +236,26 @@ def _wait(worker, recv, stop, progress, stall_timeout, interrupted, ended: list,
             raise LavaRunError(summary, details)
 
 
-def _check_lava_processes(pgid: int, job: _Job) -> None:
-    """LavaRunError if a process forked in the worker (``PIDS_FILE``) was killed, exited non-zero or is gone.
+def _dead_lava_process(pgid: int, job: _Job) -> Optional[LavaRunError]:
+    """The error for a process forked in the worker (``PIDS_FILE``) that was killed, exited non-zero or is gone.
 
-    Only called before the worker says ``stopping``: until then no Lava process ends by itself.
-    A pid no longer in the worker's process group is gone (reaped, or even reused).
+    Valid only if the worker has not said ``stopping`` (until then no Lava process ends by itself):
+    the caller looks at the pipe AFTER this scan, so a normal exit it saw is explained by a message
+    already there. A pid no longer in the worker's process group is gone (reaped, or even reused).
     """
     try:
         pids = [int(line) for line in (job.workdir / PIDS_FILE).read_text().split()]
     except (OSError, ValueError):
-        return
+        return None
     for pid in pids:
         proc = processes.read_proc(pid)
         if proc is None or proc.pgid != pgid:
-            raise LavaRunError(f"Lava process {pid} died {_step_text(job)} (it was reaped before its exit status "
-                               "could be read); the run was stopped")
+            return LavaRunError(f"Lava process {pid} died {_step_text(job)} (it was reaped before its exit status "
+                                "could be read); the run was stopped")
         if proc.failed:
-            raise LavaRunError(f"Lava process {pid} died ({proc.describe_death()}) {_step_text(job)}; "
-                               "the run was stopped")
+            return LavaRunError(f"Lava process {pid} died ({proc.describe_death()}) {_step_text(job)}; "
+                                "the run was stopped")
+    return None
 
 
 def _step_text(job: _Job) -> str:
