@@ -66,7 +66,7 @@ class Range:
         return f"[{self.lo}, {self.hi}]{grid} ({self.what})"
 
 
-def network_profile(net: Network) -> tuple[str, NumberFormats]:
+def network_profile(net: Network, prefix: str = "") -> tuple[str, NumberFormats]:
     """``(name, formats)`` of the profile the network names (``meta['profile']``, else convert's default).
 
     Only bundled profiles are loaded (never a path written in a file); a network converted for a
@@ -77,7 +77,7 @@ def network_profile(net: Network) -> tuple[str, NumberFormats]:
         return name, implemented_formats()
     profile = _bundled_profile(name)
     if profile.formats is None:
-        raise RegisterError(f"meta 'profile' is {name!r}, a profile without fixed-point number formats "
+        raise RegisterError(f"{prefix}meta 'profile' is {name!r}, a profile without fixed-point number formats "
                             f"({profile.kind}): a fixed network cannot be made for it")
     return name, profile.formats
 
@@ -157,9 +157,9 @@ def check_registers(net: Network, source: Optional[object] = None) -> None:
     """
     if not net.is_fixed:
         return
-    name, fmt = network_profile(net)
-    fmt = _narrowed(fmt)
     prefix = f"{source}: " if source is not None else ""
+    name, fmt = network_profile(net, prefix)
+    fmt = _narrowed(fmt)
     for node in net.nodes:
         if isinstance(node, DenseNode):
             _check_dense(node, fmt, name, prefix)
