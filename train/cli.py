@@ -98,6 +98,7 @@ def _train(args: argparse.Namespace) -> int:
     from snn_deploy.train.config import TrainConfig
     from snn_deploy.train.trainer import format_summary, train
 
+    check_positive(args, "epochs", "batch_size", "layers", "hidden", "time_steps")
     model_options = _given(args, MODEL_OPTIONS)
     train_options = _given(args, TRAIN_OPTIONS)
     if args.resume and args.force:
@@ -114,6 +115,16 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_positive(args: argparse.Namespace, *names: str) -> None:
+    """Size options given must be >= 1 (a 0 must not become 1 somewhere downstream): exit 2 naming it."""
+    from snn_deploy.errors import UsageError
+
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')}: must be a positive integer, got {value}")
+
+
 def _rank() -> int:
     import os
 
@@ -122,11 +133,9 @@ def _rank() -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from snn_deploy.atomic import write_text_atomic
-    from snn_deploy.errors import SnnDeployError
     from snn_deploy.train.trainer import evaluate_checkpoint
 
-    if args.batch_size < 1:
-        raise SnnDeployError(f"--batch-size must be >= 1, got {args.batch_size}")
+    check_positive(args, "batch_size")
     result = evaluate_checkpoint(args.checkpoint, args.data, args.split, batch_size=args.batch_size,
                                  device=args.device, show_progress=not args.quiet)
     out = Path(args.json_out) if args.json_out else Path(args.checkpoint).parent / f"eval-{args.split}.json"

@@ -32,6 +32,7 @@ import math
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -42,9 +43,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from snn_deploy.atomic import atomic_path, write_text_atomic
-from snn_deploy.errors import SnnDeployError
+from snn_deploy.errors import FormatError, SnnDeployError, UsageError
+from snn_deploy.memory import check_fits, gib
 from snn_deploy.train.checkpoint import (
     capture_rng_state,
+    check_optimizer_state,
     cpu_state_dict,
     load_checkpoint,
     load_state_into,
@@ -52,6 +55,7 @@ from snn_deploy.train.checkpoint import (
     save_checkpoint,
 )
 from snn_deploy.train.config import ModelConfig, TrainConfig
+from snn_deploy.train.sizes import check_config_fits_weights, evaluation_batch_bytes, training_bytes
 from snn_deploy.train.distributed import (
     DistContext,
     all_reduce_sum,
@@ -354,9 +358,27 @@ def resolve_lr(cfg: TrainConfig, input_kind: str) -> float:
 def check_train_config(cfg: TrainConfig) -> None:
     for name in ("epochs", "batch_size", "time_steps"):
         if int(getattr(cfg, name)) < 1:
-            raise SnnDeployError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
     if cfg.scheduler_patience < 0 or not 0 < cfg.scheduler_factor < 1:
         raise SnnDeployError("scheduler: factor must be in (0, 1) and patience >= 0")
+
+
+def check_training_memory(model_cfg: ModelConfig, cfg: TrainConfig, resumed_from: Path | None) -> None:
+    """Refuse, before building anything, a model + batch that would not fit in the memory available
+    (:mod:`.sizes` for the estimate; on CUDA the device's free memory)."""
+    need = training_bytes(model_cfg, cfg.batch_size, cfg.time_steps)
+    if resumed_from is not None:
+        what, error = f"{resumed_from}: the stored run (hidden {model_cfg.hidden}, layers {model_cfg.layers}, " \
+                      f"time_steps {cfg.time_steps}, batch_size {cfg.batch_size})", FormatError
+    elif need.model_dominates:
+        what, error = f"--hidden {model_cfg.hidden} with --layers {model_cfg.layers}", UsageError
+    else:
+        what, error = f"--time-steps {cfg.time_steps} with --batch-size {cfg.batch_size}", UsageError
+    available = None
+    if cfg.device == "cuda" and torch.cuda.is_available():
+        available = int(torch.cuda.mem_get_info()[0])
+    check_fits(need.total, f"{what}: training (model ~{gib(need.model_bytes)}, one batch ~{gib(need.batch_bytes)})",
+               available, error)
 
 
 def build_seeded_model(model_cfg: ModelConfig, seed: int) -> nn.Module:
@@ -390,6 +412,36 @@ def _check_resume_changes(stored: dict[str, Any], changes: dict[str, Any], what:
             )
 
 
+@contextmanager
+def _restoring(field_name: str, path: Path):
+    """A ``train_state`` field torch/numpy/random refuse to restore (after the schema check) as one line."""
+    try:
+        yield
+    except (ValueError, TypeError, KeyError, IndexError, RuntimeError, AttributeError) as exc:
+        raise FormatError(f"{path}: train_state.{field_name}: cannot be restored ({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__})") from None
+
+
+def check_scheduler_state(stored: dict[str, Any], fresh: dict[str, Any], path: Path) -> None:
+    """``ReduceLROnPlateau.load_state_dict`` sets whatever attributes it is given: allow exactly the
+    fresh scheduler's keys, with numbers where it has numbers and its own strings (mode names)."""
+    if set(stored) != set(fresh):
+        raise FormatError(f"{path}: train_state.scheduler: keys {sorted(map(str, stored))}, expected {sorted(fresh)}")
+    for key, reference in fresh.items():
+        value = stored[key]
+        if isinstance(reference, str) or reference is None:
+            ok = value == reference
+        elif isinstance(reference, (int, float)):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif isinstance(reference, list):
+            ok = isinstance(value, list) and len(value) == len(reference) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        else:
+            ok = type(value) is type(reference)
+        if not ok:
+            raise FormatError(f"{path}: train_state.scheduler.{key}: {str(value)[:60]!s} does not fit "
+                              f"(expected like {str(reference)[:60]})")
+
+
 @dataclass
 class _Plan:
     """Everything decided before the first write: configs, data, and where training starts."""
@@ -400,6 +452,7 @@ class _Plan:
     resume_state: dict[str, Any] | None
     resume_weights: dict[str, torch.Tensor] | None
     created: float
+    stored: bool = False  # the configs come from an earlier run's run.json (--resume)
 
 
 def _plan(
@@ -445,7 +498,12 @@ def _plan(
         if ckpt.train_state is None:
             raise SnnDeployError(f"{run_dir / LAST}: holds no training state; cannot resume from it")
         state, weights = ckpt.train_state, ckpt.state_dict
-    return _Plan(model_cfg, train_cfg, splits, state, weights, float(info.get("created", time.time())))
+        check_config_fits_weights(model_cfg, weights, ckpt.path)
+        if state["epoch"] > train_cfg.epochs:
+            raise UsageError(
+                f"--epochs {train_cfg.epochs}: the run in {run_dir} has already done {state['epoch']} epochs; "
+                f"give --epochs {state['epoch']} or more to resume it")
+    return _Plan(model_cfg, train_cfg, splits, state, weights, float(info.get("created", time.time())), stored=True)
 
 
 def train(
@@ -485,6 +543,7 @@ def _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_prog
     say = (log or tqdm.write) if main else (lambda _msg: None)
     plan = _plan(run_dir, data_dir, train_cfg, model_options, resume, force, say, explicit)
     cfg, model_cfg, splits = plan.train_cfg, plan.model_cfg, plan.splits
+    check_training_memory(model_cfg, cfg, run_dir / RUN_INFO if plan.stored else None)
     model = build_seeded_model(model_cfg, cfg.seed).to(ctx.device)
     if ctx.distributed:
         model = convert_batchnorm(model, ctx.bn_group)  # global batch statistics (before the optimizer)
@@ -499,11 +558,17 @@ def _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_prog
     if plan.resume_state is not None:
         st = plan.resume_state
         load_state_into(model, plan.resume_weights, run_dir / LAST)
-        optimizer.load_state_dict(st["optimizer"])
-        scheduler.load_state_dict(st["scheduler"])
-        order.bit_generator.state = st["data_order"]
+        check_optimizer_state(st["optimizer"], [p for p in model.parameters() if p.requires_grad], run_dir / LAST)
+        check_scheduler_state(st["scheduler"], scheduler.state_dict(), run_dir / LAST)
         rngs = st["rng"]
-        restore_rng_state(rngs[ctx.rank % len(rngs)])
+        with _restoring("optimizer", run_dir / LAST):
+            optimizer.load_state_dict(st["optimizer"])
+        with _restoring("scheduler", run_dir / LAST):
+            scheduler.load_state_dict(st["scheduler"])
+        with _restoring("data_order", run_dir / LAST):
+            order.bit_generator.state = st["data_order"]
+        with _restoring(f"rng[{ctx.rank % len(rngs)}]", run_dir / LAST):
+            restore_rng_state(rngs[ctx.rank % len(rngs)])
         start_epoch, best_acc, best_epoch = int(st["epoch"]), float(st["best_valid_acc"]), int(st["best_epoch"])
         history = list(st["history"])
         if len(rngs) != ctx.world_size:
@@ -672,8 +737,12 @@ def evaluate_checkpoint(
     torch_device = resolve_device(device)
     model, model_cfg, meta = load_model(checkpoint, device=torch_device)
     train_cfg = load_checkpoint(checkpoint).train_config
-    time_steps = int(meta.get("time_steps", 100))
-    duration = float(meta.get("duration", 1.4))
+    time_steps, duration = meta.get("time_steps", 100), meta.get("duration", 1.4)
+    if (not isinstance(time_steps, int) or isinstance(time_steps, bool) or time_steps < 1
+            or not isinstance(duration, (int, float)) or not math.isfinite(duration) or duration <= 0):
+        raise FormatError(f"{checkpoint}: meta.time_steps {str(time_steps)[:30]} / meta.duration {str(duration)[:30]}: "
+                          "expected a positive integer and a positive number of seconds")
+    duration = float(duration)
     opts = dict(time_steps=time_steps, duration=duration, binary=bool(meta.get("binary", False)))
     try:
         ds = open_dataset(data_dir, split, **opts)
@@ -694,6 +763,8 @@ def evaluate_checkpoint(
         raise SnnDeployError(f"{ds.path}: {ds.num_classes} classes, but {checkpoint} was trained on {model_cfg.num_classes}")
     if len(indices) == 0:
         raise SnnDeployError(f"{ds.path}: no samples to evaluate")
+    check_fits(evaluation_batch_bytes(model_cfg, min(batch_size, len(indices)), time_steps),
+               f"{checkpoint}: evaluating batches of {min(batch_size, len(indices))} samples of meta.time_steps {time_steps}")
     max_over_time = bool(train_cfg.max_over_time_loss) if train_cfg is not None else False
     t0 = time.time()
     with tqdm(total=len(indices), desc=f"eval {split}", unit="sample", disable=not show_progress, leave=False) as bar:
