@@ -428,8 +428,8 @@ def check_scheduler_state(stored: dict[str, Any], fresh: dict[str, Any], path: P
         raise FormatError(f"{path}: train_state.scheduler: keys {sorted(map(str, stored))}, expected {sorted(fresh)}")
     for key, reference in fresh.items():
         value = stored[key]
-        if isinstance(reference, str) or reference is None:
-            ok = value == reference
+        if isinstance(reference, (str, bool)) or reference is None:
+            ok = type(value) is type(reference) and (isinstance(reference, bool) or value == reference)
         elif isinstance(reference, (int, float)):
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         elif isinstance(reference, list):
