@@ -94,7 +94,7 @@ def _given(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, objec
 
 
 def _train(args: argparse.Namespace) -> int:
-    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.errors import UsageError
     from snn_deploy.train.config import TrainConfig
     from snn_deploy.train.trainer import format_summary, train
 
@@ -102,9 +102,9 @@ def _train(args: argparse.Namespace) -> int:
     model_options = _given(args, MODEL_OPTIONS)
     train_options = _given(args, TRAIN_OPTIONS)
     if args.resume and args.force:
-        raise SnnDeployError("--resume and --force contradict each other: pick one")
+        raise UsageError("--resume and --force contradict each other: pick one")
     if "model" not in model_options and not args.resume:
-        raise SnnDeployError("--model is required for a new run (e.g. --model radlif)")
+        raise UsageError("--model is required for a new run (e.g. --model radlif)")
     train_cfg = TrainConfig(**train_options)
     result = train(
         args.out, args.data, train_cfg, model_options, resume=args.resume, force=args.force,

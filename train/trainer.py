@@ -406,7 +406,7 @@ def _check_resume_changes(stored: dict[str, Any], changes: dict[str, Any], what:
         if key in RESUMABLE_CHANGES or key not in stored:
             continue
         if stored[key] != value:
-            raise SnnDeployError(
+            raise UsageError(
                 f"{run_dir}: --resume with a different {what} option {key}={value!r} (the run has {stored[key]!r}); "
                 "start a new run in another directory instead"
             )
@@ -476,7 +476,10 @@ def _plan(
         splits = load_splits(data_dir, train_cfg)
         train_cfg = replace(train_cfg, lr=resolve_lr(train_cfg, splits.train.input_kind))
         options = dict({"seed": train_cfg.seed}, **model_options)  # one --seed seeds weights and data order
-        model_cfg = ModelConfig(input_size=splits.num_channels, num_classes=splits.num_classes, **options)
+        try:
+            model_cfg = ModelConfig(input_size=splits.num_channels, num_classes=splits.num_classes, **options)
+        except SnnDeployError as exc:  # a new run's config is the options (sizes of the data are checked)
+            raise UsageError(str(exc)) from None
         return _Plan(model_cfg, train_cfg, splits, None, None, time.time())
 
     stored_train = dict(info["train_config"])
