@@ -5,8 +5,8 @@ and dicts, so that it loads with ``torch.load(path, weights_only=True)``. ``weig
 not make a stranger's file safe: torch 2.3 hands a TorchScript archive to ``torch.jit.load`` before
 ``weights_only`` applies, and that runs the archive's ``__setstate__`` code. So
 :func:`check_checkpoint_file` first tells from the bytes what the file is (:mod:`snn_deploy.filekind`)
-and lets through only a ``torch.save`` ZIP archive whose members are the ones ``torch.save`` writes
-(and a legacy raw-pickle ``torch.save``, read by the same restricted unpickler); everything else is
+and lets through only a ``torch.save`` ZIP archive whose members are the ones ``torch.save`` writes,
+stored uncompressed; everything else (legacy pickle and tar ``torch.save`` formats included) is
 refused in one line naming what the file is. We never load with ``weights_only=False``::
 
     {
@@ -32,6 +32,7 @@ from __future__ import annotations
 import pickle
 import random
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,7 @@ _SCAN_CHUNK = 1 << 22
 
 
 def check_checkpoint_file(path: Path) -> None:
-    """Refuse, before torch sees it, any file that is not a plain ``torch.save`` archive (or pickle).
+    """Refuse, before torch sees it, any file that is not a plain ``torch.save`` ZIP archive.
 
     A ``torch.save`` ZIP must hold only :data:`TORCH_SAVE_MEMBER` entries under one top folder, and
     the bytes ``constants.pkl`` (the member that makes ``torch.load`` call ``torch.jit.load``) must
@@ -124,8 +125,11 @@ def check_checkpoint_file(path: Path) -> None:
         raise SnnDeployError(f"{path}: no such checkpoint file")
     if kind.name in ("directory", "special"):
         raise SnnDeployError(f"{path}: is {kind} (expected a model.pt checkpoint file)")
-    if kind.name == "pickle":
-        return  # a legacy torch.save: torch.load(weights_only=True) reads it with the restricted unpickler
+    if kind.name in ("pickle", "tar"):
+        # legacy torch.save formats: snn-deploy never writes them, and even the restricted unpickler
+        # allocates the storage sizes they claim before reading them
+        raise FormatError(f"{path}: not an snn-deploy checkpoint: the file is {kind} (snn-deploy checkpoints "
+                          "are torch.save ZIP archives)")
     if kind.name != "torch-zip":
         raise FormatError(f"{path}: not an snn-deploy checkpoint: the file is {kind}")
     tops = {name.split("/", 1)[0] for name in kind.members}
@@ -133,6 +137,11 @@ def check_checkpoint_file(path: Path) -> None:
     if len(tops) != 1 or odd:
         raise FormatError(f"{path}: not an snn-deploy checkpoint: a ZIP archive with members torch.save does not write "
                           f"({', '.join(odd[:3]) or ', '.join(sorted(tops)[:3])})")
+    with zipfile.ZipFile(path) as archive:  # torch.save stores; a compressed member could inflate without bound
+        packed = [info.filename for info in archive.infolist() if info.compress_type != zipfile.ZIP_STORED]
+    if packed:
+        raise FormatError(f"{path}: not an snn-deploy checkpoint: compressed members ({', '.join(packed[:3])}); "
+                          "torch.save stores them uncompressed")
     if _contains(path, TORCHSCRIPT_MARKER.encode()):
         raise FormatError(f"{path}: not an snn-deploy checkpoint: the file is a TorchScript archive (it holds code)")
 

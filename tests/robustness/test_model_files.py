@@ -137,7 +137,7 @@ def prepare_foreign(pipeline, tmp: Path) -> dict:
     files = {
         "random.pt": (np.random.default_rng(0).bytes(4096), "random bytes (no known format)"),
         "hdf5.pt": ((pipeline.out / "network.h5").read_bytes(), "an HDF5 file"),
-        "evil_pickle.pt": (pickle.dumps(_OpensOnLoad(marker), protocol=2), "Python objects"),
+        "evil_pickle.pt": (pickle.dumps(_OpensOnLoad(marker), protocol=2), "a Python pickle (protocol 2)"),
     }
     commands, expected = [], []
     for name, (content, description) in files.items():
@@ -329,3 +329,42 @@ def test_size_options_are_checked_before_allocating(attacks):
         assert_one_line_error(result, *words, code=2)
     assert_one_line_error(case["results"][-1], "--batch-size", code=2)
     assert not list(case["tmp"].iterdir()), "a refused train created its run directory"
+
+
+def test_filekind_tells_formats_apart_from_their_bytes(tmp_path, pipeline):
+    import io
+    import tarfile
+
+    from snn_deploy.filekind import identify
+    from snn_deploy.errors import FormatError
+    from snn_deploy.train.checkpoint import load_checkpoint
+
+    tar = tmp_path / "a.tar"
+    with tarfile.open(tar, "w") as t:
+        info = tarfile.TarInfo("storages")
+        t.addfile(info, io.BytesIO(b""))
+    legacy = tmp_path / "legacy.pt"
+    torch.save({"a": torch.zeros(2)}, legacy, _use_new_zipfile_serialization=False)
+    deflated = tmp_path / "deflated.pt"
+    with zipfile.ZipFile(pipeline.run / "model.pt") as src, zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as dst:
+        for member in src.namelist():
+            dst.writestr(member, src.read(member))
+    samples = {
+        "w.wav": (b"RIFF\x24\0\0\0WAVEfmt " + bytes(28), "wav"),
+        "f.flac": (b"fLaC" + bytes(40), "flac"),
+        "d.json": (b'  {"format": "x"}', "json"),
+        "t.txt": ("héllo\n".encode(), "text"),
+        "e.pt": (b"", "empty"),
+        "n.npy": (b"\x93NUMPY\x01\x00" + bytes(20), "npy"),
+        "u.h5": (bytes(512) + b"\x89HDF\r\n\x1a\n" + bytes(64), "hdf5"),  # after a 512-byte user block
+        "m.onnx": (b"\x08\x07\x12\x04test", "onnx"),
+    }
+    for name, (content, kind) in samples.items():
+        (tmp_path / name).write_bytes(content)
+        assert identify(tmp_path / name).name == kind, name
+    assert identify(tar).name == "tar" and identify(legacy).name == "pickle"
+    assert identify(pipeline.run / "model.pt").name == "torch-zip"
+    assert identify(tmp_path).name == "directory" and identify(tmp_path / "nope").name == "missing"
+    for path, words in ((tar, "a tar archive"), (legacy, "a Python pickle"), (deflated, "compressed members")):
+        with pytest.raises(FormatError, match=words):
+            load_checkpoint(path)
