@@ -23,7 +23,7 @@ import numpy as np
 from snn_deploy.activity import Activity, save_activity
 from snn_deploy.atomic import write_text_atomic
 from snn_deploy.deploy import plan
-from snn_deploy.deploy.backends import check_target, default_backend, run_backend
+from snn_deploy.deploy.backends import check_target, default_backend, require_lava, run_backend
 from snn_deploy.deploy.compare import Agreement, VerificationError, compare_runs
 from snn_deploy.deploy.records import BACKENDS, BackendRun
 from snn_deploy.errors import SnnDeployError
@@ -134,6 +134,10 @@ def run_command(opts: RunOptions, log: Callable[[str], None] = print) -> RunResu
     backend = opts.backend or default_backend(net, target)
     if backend not in BACKENDS:
         raise SnnDeployError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "lava":
+        require_lava("--backend lava" if opts.backend else f"target {target} (runs on Lava by default)")
+    elif opts.verify:
+        require_lava("--verify (runs the other backend, Lava)")
     ds = open_data(net, opts)
     n = len(ds) if opts.limit is None else min(int(opts.limit), len(ds))
     if n <= 0:
