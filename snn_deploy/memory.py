@@ -34,8 +34,8 @@ def gib(nbytes: float) -> str:
     return f"{value:.3g}" if value < 100 else f"{value:,.0f}"
 
 
-def check_fits(nbytes: float, what: str, error: Type[SnnDeployError] = SnnDeployError) -> None:
-    """Raise ``error`` ("WHAT: needs ~N GiB, M GiB available") unless ``nbytes`` fit in available memory."""
+def check_fits(nbytes: float, what: str, error: Type[SnnDeployError] = SnnDeployError, hint: str = "") -> None:
+    """Raise ``error`` ("WHAT: needs ~N GiB of memory, M GiB available[; HINT]") unless ``nbytes`` fit."""
     free = available_bytes()
     if free is not None and nbytes > free:
-        raise error(f"{what}: needs ~{gib(nbytes)} GiB of memory, {gib(free)} GiB available")
+        raise error(f"{what}: needs ~{gib(nbytes)} GiB of memory, {gib(free)} GiB available" + (f"; {hint}" if hint else ""))

@@ -166,7 +166,7 @@ def check_encoding_fits(chunks: list[list[_Job]], params: CochleaParams, workers
     need, longest, secs = running[0]
     check_fits(sum(n for n, _, _ in running),
                f"{longest}: encoding {secs:.0f} s of audio at {params.num_channels} channels "
-               f"({len(running)} worker(s)); split long recordings into utterances first", FormatError)
+               f"({len(running)} worker(s))", FormatError, hint="split long recordings into utterances first")
 
 
 def map_chunks(fn, chunks: list[list], extra_args: tuple, workers: int, bar=None):

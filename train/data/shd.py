@@ -89,7 +89,8 @@ def _ragged(f: h5py.File, name: str, path: Path, kinds: str, expected: str) -> h
     if base is None:  # a plain 2-D/1-D numeric array is not the published layout
         raise FormatError(f"{path}: '{name}' must be a variable-length (ragged) dataset, got dtype {ds.dtype}")
     if np.dtype(base).kind not in kinds:
-        raise FormatError(f"{path}: '{name}' holds ragged {np.dtype(base)}, expected {expected}")
+        found = "text" if h5py.check_string_dtype(np.dtype(base)) is not None else np.dtype(base)
+        raise FormatError(f"{path}: '{name}' holds ragged {found}, expected {expected}")
     schema.check_stored(ds, path)
     return ds
 
