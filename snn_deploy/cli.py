@@ -11,7 +11,7 @@ import importlib
 import sys
 
 from snn_deploy import __version__
-from snn_deploy.errors import SnnDeployError
+from snn_deploy.errors import SnnDeployError, UsageError
 
 STAGE_CLI_MODULES = (
     "snn_deploy.train.data.cli",
@@ -42,9 +42,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         result = args.func(args)
-    except SnnDeployError as exc:
+    except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SnnDeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
