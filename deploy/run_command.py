@@ -23,11 +23,12 @@ import numpy as np
 from snn_deploy.activity import Activity, save_activity
 from snn_deploy.atomic import write_text_atomic
 from snn_deploy.deploy import plan
-from snn_deploy.deploy.backends import check_target, default_backend, run_backend
+from snn_deploy.deploy.backends import check_target, default_backend, require_lava, run_backend
 from snn_deploy.deploy.compare import Agreement, VerificationError, compare_runs
 from snn_deploy.deploy.records import BACKENDS, BackendRun
-from snn_deploy.errors import SnnDeployError
+from snn_deploy.errors import FormatError, SnnDeployError, UsageError
 from snn_deploy.ir import Network, load_network, network_digest
+from snn_deploy.memory import check_fits
 
 NETWORK_FILE = "network.h5"
 ACTIVITY_FILE = "activity.h5"
@@ -89,7 +90,10 @@ def open_data(net: Network, opts: RunOptions):
 
     data_opts = {k: net.meta[k] for k in DATA_KEYS if k in net.meta}
     if opts.time_steps is not None:
+        if opts.time_steps < 1:
+            raise UsageError(f"--time-steps must be >= 1, got {opts.time_steps}")
         data_opts["time_steps"] = int(opts.time_steps)
+        check_run_fits(net, opts, int(opts.time_steps), samples=1)
     if "time_steps" not in data_opts:
         raise SnnDeployError(
             f"{opts.out / NETWORK_FILE} does not record the time steps the model was trained with "
@@ -108,6 +112,30 @@ def open_data(net: Network, opts: RunOptions):
     if len(ds) == 0:
         raise SnnDeployError(f"{ds.path}: split {opts.split!r} has no samples")
     return ds
+
+
+#: Bytes per sample, step and input channel a run keeps (float32 frames, the activity's input copy)
+#: and per sample, step and neuron (uint8 spikes); a lower bound, so that the check never refuses what fits.
+RUN_BYTES_PER_INPUT = 4 + 1
+RUN_BYTES_PER_NEURON = 1
+
+
+def check_run_fits(net: Network, opts: RunOptions, time_steps: int, samples: int) -> None:
+    """Refuse a run whose recording cannot fit in memory, before any of it is allocated.
+
+    A run keeps every sample's frames and activity: ``samples x steps x (5 C + N)`` bytes at least,
+    ``steps`` the input steps plus the pipeline flush. Blames ``--time-steps`` (exit 2) when given,
+    else the network file whose meta set the steps.
+    """
+    from snn_deploy.convert.emulator import num_steps
+
+    steps = num_steps(net, time_steps)
+    per_step = RUN_BYTES_PER_INPUT * net.inputs()[0].size + RUN_BYTES_PER_NEURON * sum(p.size for p in net.neuron_nodes())
+    if opts.time_steps is not None:
+        what, error = f"--time-steps {opts.time_steps}", UsageError
+    else:
+        what, error = f"{Path(opts.out) / NETWORK_FILE}: meta time_steps {time_steps}", FormatError
+    check_fits(float(samples) * steps * per_step, f"{what}: recording {samples} sample(s) x {steps} steps", error)
 
 
 def predict(net: Network, run: BackendRun) -> np.ndarray:
@@ -134,6 +162,10 @@ def run_command(opts: RunOptions, log: Callable[[str], None] = print) -> RunResu
     backend = opts.backend or default_backend(net, target)
     if backend not in BACKENDS:
         raise SnnDeployError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "lava":
+        require_lava("--backend lava" if opts.backend else f"target {target} (runs on Lava by default)")
+    elif opts.verify:
+        require_lava("--verify (runs the other backend, Lava)")
     ds = open_data(net, opts)
     n = len(ds) if opts.limit is None else min(int(opts.limit), len(ds))
     if n <= 0:
@@ -141,6 +173,7 @@ def run_command(opts: RunOptions, log: Callable[[str], None] = print) -> RunResu
     if opts.verify < 0:
         raise SnnDeployError(f"--verify must be >= 0, got {opts.verify}")
     batch = max(1, int(opts.batch))
+    check_run_fits(net, opts, ds.time_steps, samples=n)
 
     parts: list[BackendRun] = []
     frames: list[np.ndarray] = []

@@ -1,38 +1,41 @@
-"""How much memory is free, and a one-line refusal when a planned allocation would not fit.
+"""Memory available to this process, and the one check made before any large allocation.
 
-Sizes that come from a user (options) or from a file (a checkpoint's config, a header) are checked
-against the memory actually available *before* allocating, so a typo or a hostile file ends in one
-``needs ~N GiB, M GiB available`` line instead of a swap storm or the OOM killer. Linux's
-``MemAvailable`` (``/proc/meminfo``: free memory plus what the kernel can reclaim without swapping)
-is the figure; where it cannot be read the check is skipped (no new dependency for other systems).
+Sizes that come from outside (a file's claimed shape, ``--time-steps``, the length of a WAV) are
+turned into bytes and compared with ``MemAvailable`` of ``/proc/meminfo`` (the kernel's estimate of
+memory that can be allocated without swapping) before anything is allocated, so that a hostile or
+mistaken size gives one line saying how much memory it would need instead of a MemoryError, a swap
+storm or the OOM killer. Where ``/proc/meminfo`` does not exist (not Linux) the check is skipped.
 """
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional, Type
+
 from snn_deploy.errors import SnnDeployError
 
-GIB = 1 << 30
-MEMINFO = "/proc/meminfo"
+MEMINFO = Path("/proc/meminfo")
+GIB = 1024 ** 3
 
 
-def available_bytes() -> int | None:
-    """``MemAvailable`` in bytes, or None where ``/proc/meminfo`` does not say."""
+def available_bytes() -> Optional[int]:
+    """``MemAvailable`` in bytes, or None when the system does not report it."""
     try:
-        with open(MEMINFO, encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024  # the kernel writes kB (KiB)
+        for line in MEMINFO.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024  # the kernel reports kB
     except (OSError, ValueError, IndexError):
         return None
     return None
 
 
-def gib(num_bytes: float) -> str:
-    return f"{num_bytes / GIB:.3g} GiB" if num_bytes >= GIB / 100 else f"{num_bytes / GIB:.1g} GiB"
+def gib(nbytes: float) -> str:
+    """``nbytes`` as GiB with a precision that keeps small figures readable."""
+    value = nbytes / GIB
+    return f"{value:.3g}" if value < 100 else f"{value:,.0f}"
 
 
-def check_fits(needed_bytes: float, what: str, available: int | None = None,
-               error: type[SnnDeployError] = SnnDeployError) -> None:
-    """Raise ``error("{what}: needs ~N GiB of memory, M GiB available")`` when it would not fit."""
-    available = available_bytes() if available is None else available
-    if available is not None and needed_bytes > available:
-        raise error(f"{what}: needs ~{gib(needed_bytes)} of memory, {gib(available)} available")
+def check_fits(nbytes: float, what: str, error: Type[SnnDeployError] = SnnDeployError, hint: str = "") -> None:
+    """Raise ``error`` ("WHAT: needs ~N GiB of memory, M GiB available[; HINT]") unless ``nbytes`` fit."""
+    free = available_bytes()
+    if free is not None and nbytes > free:
+        raise error(f"{what}: needs ~{gib(nbytes)} GiB of memory, {gib(free)} GiB available" + (f"; {hint}" if hint else ""))

@@ -18,6 +18,7 @@ readers also check them against an independent writer.
 """
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -34,6 +35,16 @@ NOISE_SPIKES = 15  # uniform background spikes per sample
 SPREAD_CHANNELS = 1.0  # std of a sweep spike around the sweep's centre channel
 ACTIVE_FRACTION = 0.5  # the sweep lasts this fraction of the duration
 SPLIT_SEED_OFFSET = {"train": 0, "valid": 1, "test": 2}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``audio`` need torchaudio (the snn-deploy[audio] extra): skipped, visibly, without it."""
+    if importlib.util.find_spec("torchaudio") is not None:
+        return
+    skip = pytest.mark.skip(reason="needs torchaudio (pip install 'snn-deploy[audio]')")
+    for item in items:
+        if "audio" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

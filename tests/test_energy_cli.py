@@ -65,7 +65,7 @@ def test_activity_of_another_network_is_a_clear_error(tmp_path, capsys):
     other = tiny_net()
     other.node("rec").weight[:] = 2.0
     save_network(other, run / "network.h5")
-    assert main(["energy", str(run), "-o", str(tmp_path / "r")]) == 2
+    assert main(["energy", str(run), "-o", str(tmp_path / "r")]) == 1
     err = capsys.readouterr().err
     assert "do not belong together" in err and "network.h5" in err
 
