@@ -365,7 +365,7 @@ def check_train_config(cfg: TrainConfig) -> None:
 
 def check_training_memory(model_cfg: ModelConfig, cfg: TrainConfig, resumed_from: Path | None) -> None:
     """Refuse, before building anything, a model + batch that would not fit in the memory available
-    (:mod:`.sizes` for the estimate; on CUDA the device's free memory)."""
+    (:mod:`.sizes` for the estimate; host memory, which also holds the model with ``--device cuda``)."""
     need = training_bytes(model_cfg, cfg.batch_size, cfg.time_steps)
     if resumed_from is not None:
         what, error = f"{resumed_from}: the stored run (hidden {model_cfg.hidden}, layers {model_cfg.layers}, " \
@@ -374,11 +374,8 @@ def check_training_memory(model_cfg: ModelConfig, cfg: TrainConfig, resumed_from
         what, error = f"--hidden {model_cfg.hidden} with --layers {model_cfg.layers}", UsageError
     else:
         what, error = f"--time-steps {cfg.time_steps} with --batch-size {cfg.batch_size}", UsageError
-    available = None
-    if cfg.device == "cuda" and torch.cuda.is_available():
-        available = int(torch.cuda.mem_get_info()[0])
-    check_fits(need.total, f"{what}: training (model ~{gib(need.model_bytes)}, one batch ~{gib(need.batch_bytes)})",
-               available, error)
+    check_fits(need.total, f"{what}: training (model ~{gib(need.model_bytes)} GiB, one batch ~{gib(need.batch_bytes)} GiB)",
+               error)
 
 
 def build_seeded_model(model_cfg: ModelConfig, seed: int) -> nn.Module:
