@@ -7,17 +7,13 @@ tampered training state. Each command must refuse in one line (exit 1), run no c
 (no marker appears) and write nothing; bad option values exit 2 naming the option.
 
 To stay within the suite's time budget every command of this file runs in ONE child process (the
-module fixture ``attacks``; :func:`run_cli_many` calls ``snn_deploy.cli.main`` once per command,
+module fixture ``attacks``; ``clitools.run_many`` calls ``snn_deploy.cli.main`` once per command,
 each with its own stdout/stderr), paying the torch import once instead of per command. Each
 ``prepare_*`` function makes its files and returns its commands; each test checks their results.
 """
 from __future__ import annotations
 
-import json
 import pickle
-import subprocess
-import sys
-import textwrap
 import zipfile
 from pathlib import Path
 
@@ -25,38 +21,9 @@ import numpy as np
 import pytest
 import torch
 
-from clitools import TINY_TRAIN, CliResult, assert_one_line_error, cli_env, digest_tree
+from clitools import TINY_TRAIN, assert_one_line_error, digest_tree, run_many
 
 RUN_FILES = ("run.json", "metrics.jsonl", "model.pt", "last.pt", "summary.json")
-
-_MANY = textwrap.dedent("""
-    import contextlib, io, json, sys, traceback
-    from snn_deploy.cli import main
-    results = []
-    for argv in json.loads(sys.stdin.read()):
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(argv)
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-            except BaseException:
-                traceback.print_exc()
-                code = 1
-        results.append([code, out.getvalue(), err.getvalue()])
-    sys.stdout.write("\\n@@RESULTS@@" + json.dumps(results))
-""")
-
-
-def run_cli_many(*commands) -> list[CliResult]:
-    """Each command through ``snn_deploy.cli.main`` in one child process (one torch import for all)."""
-    argvs = [[str(a) for a in command] for command in commands]
-    proc = subprocess.run([sys.executable, "-c", _MANY], input=json.dumps(argvs), capture_output=True, text=True,
-                          timeout=300, env=cli_env())
-    assert "@@RESULTS@@" in proc.stdout, proc.stderr[-3000:]
-    results = json.loads(proc.stdout.split("@@RESULTS@@", 1)[1])
-    return [CliResult(code, out, err) for code, out, err in results]
-
 
 class _WritesOnLoad(torch.nn.Module):
     """Scripted, its ``__setstate__`` (run by torch.jit.load) creates the file named in its state."""
@@ -263,7 +230,7 @@ def attacks(pipeline, tmp_path_factory) -> dict:
         tmp = tmp_path_factory.mktemp(f"model_files_{name}")
         cases[name] = prepare(pipeline, tmp)
     commands = [c for case in cases.values() for c in case["commands"]]
-    results = iter(run_cli_many(*commands))
+    results = iter(run_many(*commands))
     for case in cases.values():
         case["results"] = [next(results) for _ in case["commands"]]
     return cases
