@@ -134,6 +134,7 @@ def prepare_weights(pipeline, tmp: Path) -> dict:
     nan = _tampered(model, tmp / "nan.pt", poison(float("nan")))
     inf = _tampered(model, tmp / "inf.pt", poison(float("inf")))
     huge = _tampered(model, tmp / "huge.pt", claim_hidden)
+    text = _tampered(model, tmp / "text.pt", lambda p: p["model_config"].__setitem__("hidden", "8"))
     out = tmp / "out"
     commands = [
         ("export", nan, "-o", out / "nan.h5"),
@@ -141,8 +142,9 @@ def prepare_weights(pipeline, tmp: Path) -> dict:
         ("convert", inf, "--target", "loihi-emu", "-o", out / "inf"),
         ("export", huge, "-o", out / "huge.h5"),
         ("eval", huge, "--data", pipeline.data, "--json", out / "huge.json"),
+        ("export", text, "-o", out / "text.h5"),
     ]
-    return dict(name=name, files=[nan, nan, inf, huge, huge], out=out, commands=commands)
+    return dict(name=name, files=[nan, nan, inf, huge, huge, text], out=out, commands=commands)
 
 
 def _tamper_state(field: str, value):
@@ -262,8 +264,9 @@ def test_broken_weights_and_lying_configs_are_refused(attacks):
     case = attacks["weights"]
     for result, path in zip(case["results"][:3], case["files"]):
         assert_one_line_error(result, str(path), case["name"], "NaN or infinite", code=1)
-    for result, path in zip(case["results"][3:], case["files"][3:]):
+    for result, path in zip(case["results"][3:5], case["files"][3:5]):
         assert_one_line_error(result, str(path), "model_config.hidden is 10000000", code=1)
+    assert_one_line_error(case["results"][5], str(case["files"][5]), "model_config: hidden must be int", code=1)
     assert not case["out"].exists()
 
 
