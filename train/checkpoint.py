@@ -220,9 +220,10 @@ def check_weights(state_dict: dict[Any, Any], path: Path) -> None:
         if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
             raise FormatError(f"{path}: state_dict[{name!r}]: expected a tensor under a string name, "
                               f"got {type(tensor).__name__}")
-        if tensor.layout != torch.strided:
-            raise FormatError(f"{path}: state_dict[{name!r}]: a {tensor.layout} tensor; checkpoints hold dense tensors")
-        if (tensor.is_floating_point() or tensor.is_complex()) and not bool(torch.isfinite(tensor).all()):
+        if tensor.layout != torch.strided or tensor.is_quantized or tensor.is_complex():
+            raise FormatError(f"{path}: state_dict[{name!r}]: a {tensor.dtype} {tensor.layout} tensor; checkpoints "
+                              "hold dense real tensors")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             bad = int((~torch.isfinite(tensor)).sum())
             raise FormatError(f"{path}: state_dict[{name!r}]: {bad} of {tensor.numel()} values are NaN or "
                               "infinite; the weights are broken (retrain, or take an earlier checkpoint)")

@@ -418,25 +418,30 @@ def _restoring(field_name: str, path: Path):
         raise FormatError(f"{path}: train_state.{field_name}: cannot be restored ({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__})") from None
 
 
-def check_scheduler_state(stored: dict[str, Any], fresh: dict[str, Any], path: Path) -> None:
-    """``ReduceLROnPlateau.load_state_dict`` sets whatever attributes it is given: allow exactly the
-    fresh scheduler's keys, with numbers where it has numbers and its own strings (mode names)."""
-    if set(stored) != set(fresh):
-        raise FormatError(f"{path}: train_state.scheduler: keys {sorted(map(str, stored))}, expected {sorted(fresh)}")
+def check_like_fresh(stored: Any, fresh: dict[str, Any], field_name: str, path: Path) -> None:
+    """A stored optimizer/scheduler state dict must look like a fresh one's: ``load_state_dict`` takes
+    whatever it is given (``ReduceLROnPlateau`` sets it as attributes) and a wrong type would only fail
+    at the first step, after the run's files were rewritten. Same keys; numbers where it has numbers;
+    its own strings, flags and None; lists of numbers of the same length."""
+    where = f"{path}: train_state.{field_name}"
+    if not isinstance(stored, dict) or set(stored) != set(fresh):
+        keys = sorted(map(str, stored)) if isinstance(stored, dict) else type(stored).__name__
+        raise FormatError(f"{where}: keys {keys}, expected {sorted(fresh)}")
     for key, reference in fresh.items():
         value = stored[key]
-        if isinstance(reference, (str, bool)) or reference is None:
-            ok = type(value) is type(reference) and (isinstance(reference, bool) or value == reference)
+        if isinstance(reference, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(reference, str) or reference is None or key == "params":
+            ok = type(value) is type(reference) and value == reference
         elif isinstance(reference, (int, float)):
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        elif isinstance(reference, list):
-            ok = isinstance(value, list) and len(value) == len(reference) and all(
+        elif isinstance(reference, (list, tuple)):
+            ok = isinstance(value, (list, tuple)) and len(value) == len(reference) and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
         else:
             ok = type(value) is type(reference)
         if not ok:
-            raise FormatError(f"{path}: train_state.scheduler.{key}: {str(value)[:60]!s} does not fit "
-                              f"(expected like {str(reference)[:60]})")
+            raise FormatError(f"{where}.{key}: {str(value)[:60]} does not fit (expected like {str(reference)[:60]})")
 
 
 @dataclass
@@ -559,7 +564,13 @@ def _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_prog
         st = plan.resume_state
         load_state_into(model, plan.resume_weights, run_dir / LAST)
         check_optimizer_state(st["optimizer"], [p for p in model.parameters() if p.requires_grad], run_dir / LAST)
-        check_scheduler_state(st["scheduler"], scheduler.state_dict(), run_dir / LAST)
+        check_like_fresh(st["scheduler"], scheduler.state_dict(), "scheduler", run_dir / LAST)
+        fresh_groups = optimizer.state_dict()["param_groups"]
+        if len(st["optimizer"]["param_groups"]) != len(fresh_groups):
+            raise FormatError(f"{run_dir / LAST}: train_state.optimizer.param_groups: {len(st['optimizer']['param_groups'])} "
+                              f"groups, the model has {len(fresh_groups)}")
+        for i, (group, fresh) in enumerate(zip(st["optimizer"]["param_groups"], fresh_groups)):
+            check_like_fresh(group, fresh, f"optimizer.param_groups[{i}]", run_dir / LAST)
         rngs = st["rng"]
         with _restoring("optimizer", run_dir / LAST):
             optimizer.load_state_dict(st["optimizer"])

@@ -179,6 +179,8 @@ RESUME_CASES = {  # run copy -> (change to last.pt's train_state, words of the e
             ["train_state.rng[0]"], 1),
     "scheduler": (_tamper_state("scheduler", lambda s: dict(s["scheduler"], factor="x")),
                   ["train_state.scheduler.factor"], 1),
+    "lr": (_tamper_state("optimizer", lambda s: dict(s["optimizer"], param_groups=[
+        dict(s["optimizer"]["param_groups"][0], lr="0.1")])), ["train_state.optimizer.param_groups[0].lr"], 1),
     "epochs": (_tamper_state("epoch", _two_epochs_done), ["--epochs 1", "already done 2 epochs"], 2),
 }
 
