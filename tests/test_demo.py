@@ -8,7 +8,7 @@ import pytest
 
 from snn_deploy.demo import PROFILES
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.lava]    # the demo runs a Lava stage
 
 
 @pytest.fixture(scope="module")
