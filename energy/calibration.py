@@ -87,7 +87,7 @@ UNVERIFIED: tuple[tuple[str, str], ...] = (
      "Processing with Loihi 2', IEEE ICASSP 2024 (arXiv:2310.03251)",
      "N-DNS audio denoising on Loihi 2; only the abstract and reference list were reachable, no energy table"),
     ("Davies, M. et al., 'Advancing Neuromorphic Computing With Loihi: A Survey of Results and Outlook', "
-     "Proceedings of the IEEE 109(5):911-934, 2021",
+     "Proceedings of the IEEE, 2021",
      "survey tables of measured energy; only the abstract was reachable"),
     ("Timcheck, J. et al., 'The Intel neuromorphic DNS challenge', Neuromorphic Computing and Engineering "
      "3:034005, 2023",

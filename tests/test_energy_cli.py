@@ -27,7 +27,8 @@ def test_report_has_hand_worked_numbers_tables_plots_and_assumptions(tmp_path, c
                "--baseline", "gru", "--baseline", "rnn:3x16", "-o", str(out)])
     assert rc == 0
     summary = capsys.readouterr().out
-    assert "loihi1: 894 pJ – 1.53 nJ per inference" in summary
+    assert "loihi1: compute 894 pJ – 1.53 nJ, compute + memory 894 pJ – 1.53 nJ per inference" in summary
+    assert "cmos45nm-int32: compute 31.1 pJ, compute + memory 36 pJ – 39.3 pJ per inference; dominated by compute" in summary
     data = json.loads((out / "energy.json").read_text())
     r = data["runs"][0]
     assert r["mean_firing_rate"] == pytest.approx(2.5 / 6)
@@ -103,7 +104,7 @@ def test_memory_term_is_reported_beside_compute(tmp_path):
     run = make_run(tmp_path / "run")
     plain, mem = tmp_path / "plain", tmp_path / "mem"
     base = ["energy", str(run), "--profile", "cmos45nm-int32", "--profile", "loihi1", "--baseline", "gru", "--no-plots"]
-    assert main(base + ["-o", str(plain)]) == 0 and main(base + ["--memory", "-o", str(mem)]) == 0
+    assert main(base + ["--no-memory", "-o", str(plain)]) == 0 and main(base + ["-o", str(mem)]) == 0   # memory is the default
     p = json.loads((plain / "energy.json").read_text())
     m = json.loads((mem / "energy.json").read_text())
     cm, cp = m["runs"][0]["energy"]["cmos45nm-int32"], p["runs"][0]["energy"]["cmos45nm-int32"]
@@ -112,4 +113,6 @@ def test_memory_term_is_reported_beside_compute(tmp_path):
     assert cm["total"]["min_pj"] == pytest.approx(cm["compute"]["min_pj"] + cm["memory"]["min_pj"])
     assert m["runs"][0]["energy"]["loihi1"]["memory"] == {"min_pj": 0.0, "max_pj": 0.0}
     assert m["baselines"][0]["energy_compute_only"] == p["baselines"][0]["energy"]
-    assert "compute only in brackets" in (mem / "energy.md").read_text()
+    md = (mem / "energy.md").read_text()
+    assert "compute only in brackets" in md and "| compute only | compute + memory | dominated by |" in md
+    assert [h["compute_only"] for h in m["headline"]] == [h["compute_and_memory"] for h in p["headline"]]
