@@ -135,7 +135,7 @@ def summarize(cfg: DemoConfig) -> dict[str, Any]:
                        "gru_over_snn_compute": ratio["energy_compute_only"][p].get("cmos45nm-int32"),
                        "dominated_by": next(h["dominates"] for h in energy["headline"]
                                             if h["kind"] == "snn" and h["profile"] == p)}
-    gru = energy["baselines"][0]
+    gru_energy = energy["baselines"][0]
     return {
         "model": f"{cfg.model} {cfg.layers}x{cfg.hidden}",
         "float_test_accuracy": train["test_acc"],
@@ -153,8 +153,8 @@ def summarize(cfg: DemoConfig) -> dict[str, Any]:
         "ops_per_inference": run["ops_per_inference"]["total"],
         "gru_ops_over_snn_ops": ratio["ops"],
         "energy": profiles,
-        "gru_energy_uj": {"compute": uj(gru["energy_compute_only"]["cmos45nm-int32"]),
-                          "total": uj(gru["energy"]["cmos45nm-int32"])},
+        "gru_energy_uj": {"compute": uj(gru_energy["energy_compute_only"]["cmos45nm-int32"]),
+                          "total": uj(gru_energy["energy"]["cmos45nm-int32"])},
         "calibration": {p: energy["profiles"][p].get("calibration", "") for p in PROFILES},
         "artifacts": {
             "data": str(out / "data"), "snn": str(snn / "model.pt"), "gru": str(out / "gru" / "model.pt"),
