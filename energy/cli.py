@@ -29,8 +29,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ann-profile", action="append", metavar="NAME",
                    help="profiles to price the ANN baselines on (default: the arithmetic ones among --profile, "
                         f"else {DEFAULT_ANN_PROFILE})")
-    p.add_argument("--memory", action="store_true",
-                   help="add the memory-access term (Lemaire et al. 2022 style) on arithmetic profiles")
+    p.add_argument("--memory", dest="memory", action="store_true", default=True,
+                   help="add the memory-access term (Lemaire et al. 2022 style) on arithmetic profiles (the default; "
+                        "the report shows compute only beside it)")
+    p.add_argument("--no-memory", dest="memory", action="store_false",
+                   help="leave the memory-access term out (every figure compute only)")
+    p.add_argument("--nonzero-synapses", action="store_true",
+                   help="count only synapses whose weight is nonzero (NeuroBench's convention; default: every "
+                        "synapse the mask allows, zero weights included)")
     p.add_argument("--onnx-dim", action="append", default=[], metavar="NAME=VALUE",
                    help="value of a symbolic ONNX input dimension (the batch is 1, other axes default to the run's input frames)")
     p.add_argument("--allow-unsupported", action="store_true",
@@ -117,7 +123,7 @@ def cmd_energy(args: argparse.Namespace) -> int:
 
             net = load_network(net_path)
         print(f"counting {run} ({act.num_samples} samples x {act.num_steps} steps) ...", flush=True)
-        counts = count_network(net, act, source=str(act_path))
+        counts = count_network(net, act, source=str(act_path), nonzero_synapses=args.nonzero_synapses)
         name = f"{run.parent.name}/{run.name}" if run.is_dir() and run.parent.name else run.stem
         counted.append((name, str(net_path), str(act_path), counts))
         needs_shape = any(not spec.endswith((".onnx", ".pt", ".pth")) for spec in args.baseline)
