@@ -37,8 +37,33 @@ def check_target(target: str) -> None:
             "use --target loihi-sim (Lava CPU simulator, bit-accurate) or loihi-emu (our emulator)")
 
 
+class LavaNotInstalled(SnnDeployError):
+    """The Lava backend was asked for and Lava (lava-nc) is not installed."""
+
+
+LAVA_INSTALL = 'pip install "snn-deploy[lava]" (on Python 3.10, which Lava 0.10 needs)'
+
+
+def lava_installed() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("lava.magma") is not None
+    except ImportError:            # no ``lava`` package at all
+        return False
+
+
+def require_lava() -> None:
+    """Raise one clear error unless Lava can be imported (it is an optional extra)."""
+    if not lava_installed():
+        raise LavaNotInstalled(f"backend lava: Lava is not installed; {LAVA_INSTALL}, or use the emulator "
+                               "(--backend emulator / backend=\"emulator\"), which gives the same bits")
+
+
 def lava_loihi_installed() -> bool:
     """Lava's own probe (``lava.utils.loihi.is_installed``: a module only lava-loihi ships)."""
+    if not lava_installed():
+        return False
     from lava.utils.loihi import is_installed
 
     return bool(is_installed())
@@ -56,6 +81,7 @@ def default_backend(net: Network, target: Optional[str] = None) -> str:
 def run_backend(name: str, net: Network, inputs: np.ndarray, *, progress: Optional[Progress] = None) -> BackendRun:
     """Run integer ``inputs [B, T, C]`` through ``net`` on backend ``name``."""
     if name == "lava":
+        require_lava()
         return run_lava(net, inputs, progress=progress)
     if name == "emulator":
         return run_emulator(net, inputs, progress=progress)
