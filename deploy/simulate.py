@@ -63,8 +63,6 @@ def load_deployable(source: Any) -> Network:
     else:
         raise SnnDeployError(f"cannot run a {type(source).__name__}: give a fixed Network, the result of "
                              "snn_deploy.convert, or a `snn-deploy convert` OUT directory")
-    if not net.is_fixed:
-        raise SnnDeployError("the network is float (no precision record): convert it first (snn_deploy.convert)")
     plan.check_deployable(net)
     return net
 
