@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import Network
+from snn_deploy.log import logger
 
 TARGETS = ("loihi-sim", "loihi-emu")
 DEFAULT_TARGET = "loihi-sim"
@@ -104,6 +105,8 @@ def convert(source: Any, *, target: str = DEFAULT_TARGET, profile: Any = DEFAULT
     netx_status = netx_status_of(fixed, float_net, prof, overrides, required=netx)
     rules = check_rules(fixed, prof)
     timings = {"quantize": time.time() - t0}
+    logger.debug(f"quantized for {target} on profile {prof.name} in {timings['quantize']:.2f} s "
+                 f"({len(rules.warnings)} design-rule warnings)")
 
     comparison = None
     if data is not None:

@@ -138,7 +138,7 @@ def simulate(network: Any, inputs: Any = None, *, labels: Any = None, data: Any 
     reported in ``Simulation.verification`` (``identical`` False), not raised: the caller decides.
     """
     from snn_deploy.convert.emulator import encode_inputs
-    from snn_deploy.log import progress_bar
+    from snn_deploy.log import logger, progress_bar
 
     net = load_deployable(network)
     target = target or str(net.meta.get("target", "loihi-sim"))
@@ -158,6 +158,7 @@ def simulate(network: Any, inputs: Any = None, *, labels: Any = None, data: Any 
     if verify < 0:
         raise SnnDeployError(f"--verify must be >= 0, got {verify}")
     batch = max(1, int(batch))
+    logger.debug(f"run: {n} samples on {backend} (target {target}) in batches of {batch}")
 
     parts: list[BackendRun] = []
     frames: list[np.ndarray] = []
