@@ -8,7 +8,6 @@ from the run is an error (except ``--epochs`` and ``--device``).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from snn_deploy.jsonout import add_json_options, json_out_path, print_json, write_json_out
