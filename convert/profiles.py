@@ -23,6 +23,7 @@ the file and the key.
 """
 from __future__ import annotations
 
+import importlib.resources
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from snn_deploy.ir import NEURON_MODELS, RESETS
 
 FORMAT_TAG = "snn-deploy-hw-profile"
 FORMAT_VERSION = 1
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "hw_profiles"
+BUNDLED_PACKAGE = "snn_deploy.hw_profiles"   #: the top-level hw_profiles/ folder, shipped as package data
 KINDS = ("neuromorphic", "cmos")
 TOP_KEYS = ("format", "version", "name", "description", "kind", "references", "formats", "limits",
             "neuron_models", "energy")
@@ -120,13 +121,18 @@ class HardwareProfile:
         return s is not None and reset in s.resets
 
 
+def bundled_profile_dir() -> Path:
+    """The folder of the bundled profiles, in a checkout (``hw_profiles/``) as in an installed copy."""
+    return Path(str(importlib.resources.files(BUNDLED_PACKAGE)))
+
+
 def profile_path(name: str) -> Path:
-    return PROFILE_DIR / f"{name}.json"
+    return bundled_profile_dir() / f"{name}.json"
 
 
 def list_profiles() -> list[str]:
     """Names of the bundled profiles (``hw_profiles/*.json``)."""
-    return sorted(p.stem for p in PROFILE_DIR.glob("*.json"))
+    return sorted(p.stem for p in bundled_profile_dir().glob("*.json"))
 
 
 def load_profile(name_or_path: Union[str, Path]) -> HardwareProfile:

@@ -7,6 +7,8 @@ the verification and the benchmark treat them alike. Targets (``net.meta['target
 """
 from __future__ import annotations
 
+import importlib.util
+import sys
 import time
 from typing import Optional
 
@@ -37,27 +39,25 @@ def check_target(target: str) -> None:
             "use --target loihi-sim (Lava CPU simulator, bit-accurate) or loihi-emu (our emulator)")
 
 
-class LavaNotInstalled(SnnDeployError):
-    """The Lava backend was asked for and Lava (lava-nc) is not installed."""
-
-
-LAVA_INSTALL = 'pip install "snn-deploy[lava]" (on Python 3.10, which Lava 0.10 needs)'
+class LavaMissing(SnnDeployError):
+    """The Lava backend was asked for and Lava (the ``snn-deploy[lava]`` extra) is not installed."""
 
 
 def lava_installed() -> bool:
-    import importlib.util
-
+    """Whether lava-nc is importable (checked without importing it)."""
     try:
-        return importlib.util.find_spec("lava.magma") is not None
-    except ImportError:            # no ``lava`` package at all
+        return importlib.util.find_spec("lava") is not None
+    except (ImportError, ValueError):
         return False
 
 
-def require_lava() -> None:
-    """Raise one clear error unless Lava can be imported (it is an optional extra)."""
+def require_lava(why: str) -> None:
+    """Raise :class:`LavaMissing` naming ``why`` (the option that asked for Lava) unless Lava is installed."""
     if not lava_installed():
-        raise LavaNotInstalled(f"backend lava: Lava is not installed; {LAVA_INSTALL}, or use the emulator "
-                               "(--backend emulator / backend=\"emulator\"), which gives the same bits")
+        raise LavaMissing(
+            f"{why}: Lava is not installed; lava-nc 0.10.0 and lava-dl 0.6.0 run on Python 3.10 only "
+            f"(this is Python {sys.version_info.major}.{sys.version_info.minor}): on Python 3.10, "
+            "pip install 'snn-deploy[lava]'; or use --backend emulator (the same integers, bit for bit)")
 
 
 def lava_loihi_installed() -> bool:
@@ -81,7 +81,7 @@ def default_backend(net: Network, target: Optional[str] = None) -> str:
 def run_backend(name: str, net: Network, inputs: np.ndarray, *, progress: Optional[Progress] = None) -> BackendRun:
     """Run integer ``inputs [B, T, C]`` through ``net`` on backend ``name``."""
     if name == "lava":
-        require_lava()
+        require_lava("backend lava")
         return run_lava(net, inputs, progress=progress)
     if name == "emulator":
         return run_emulator(net, inputs, progress=progress)

@@ -23,7 +23,7 @@ import numpy as np
 
 from snn_deploy.activity import Activity
 from snn_deploy.deploy import plan
-from snn_deploy.deploy.backends import check_target, default_backend, run_backend
+from snn_deploy.deploy.backends import check_target, default_backend, require_lava, run_backend
 from snn_deploy.deploy.compare import Agreement, VerificationError, compare_runs
 from snn_deploy.deploy.records import BACKENDS, BackendRun
 from snn_deploy.errors import SnnDeployError
@@ -143,9 +143,13 @@ def simulate(network: Any, inputs: Any = None, *, labels: Any = None, data: Any 
     net = load_deployable(network)
     target = target or str(net.meta.get("target", "loihi-sim"))
     check_target(target)
-    backend = backend or default_backend(net, target)
+    asked_backend, backend = backend, backend or default_backend(net, target)
     if backend not in BACKENDS:
         raise SnnDeployError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "lava":
+        require_lava("--backend lava" if asked_backend else f"target {target} (runs on Lava by default)")
+    elif verify:
+        require_lava("--verify (runs the other backend, Lava)")
     if (inputs is None) == (data is None):
         raise SnnDeployError("give either inputs (an array of frames) or data (a data directory), not both or neither")
     source = "the network"

@@ -89,7 +89,7 @@ def test_lava_missing_is_one_clear_error(example, monkeypatch):
 
     monkeypatch.setattr(backends, "lava_installed", lambda: False)
     frames = np.zeros((1, 50, 40), np.uint8)
-    with pytest.raises(backends.LavaNotInstalled, match=re.escape('pip install "snn-deploy[lava]"')):
+    with pytest.raises(backends.LavaMissing, match=re.escape("pip install 'snn-deploy[lava]'")):
         sd.run(example[1]["conversion"], frames, backend="lava")
 
 

@@ -6,9 +6,11 @@ import pytest
 import soundfile
 import torch
 
+pytest.importorskip("torchaudio", reason="HD/SC features need the snn-deploy[audio] extra")
+
 from snn_deploy.errors import FormatError, SnnDeployError
-from snn_deploy.train.data import open_dataset
-from snn_deploy.train.data.features import log_mel
+from snn_deploy.train.data import open_dataset  # noqa: E402
+from snn_deploy.train.data.features import log_mel  # noqa: E402
 
 
 def tone(freq=1000.0, seconds=0.5, rate=16000, channels=1):

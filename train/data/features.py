@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from snn_deploy.errors import FormatError
+from snn_deploy.errors import FormatError, SnnDeployError
 
 FEATURE_RATE_HZ = 16000
 NUM_MEL_BINS = 40
@@ -50,11 +50,22 @@ def read_audio(path: str | os.PathLike, *, expected_rate: int | None = None) -> 
     return np.ascontiguousarray(data, dtype=np.float32), int(rate)
 
 
+def import_torchaudio():
+    """torchaudio (the ``snn-deploy[audio]`` extra), or one error line saying how to install it."""
+    try:
+        import torchaudio
+    except ImportError as exc:
+        raise SnnDeployError(
+            f"HD/SC filterbank features need torchaudio ({exc}); install it with pip install 'snn-deploy[audio]' "
+            "(torchaudio pins the torch release it was built for)") from None
+    return torchaudio
+
+
 def log_mel(samples: np.ndarray, sample_rate: int, *, num_mel_bins: int = NUM_MEL_BINS) -> np.ndarray:
     """Log-mel filterbank frames ``[frames, num_mel_bins]`` (float32) of a mono waveform."""
     import torch
-    import torchaudio
 
+    torchaudio = import_torchaudio()
     wav = torch.from_numpy(np.asarray(samples, dtype=np.float32)).unsqueeze(0)
     if sample_rate != FEATURE_RATE_HZ:
         wav = torchaudio.functional.resample(wav, sample_rate, FEATURE_RATE_HZ)
