@@ -25,9 +25,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from snn_deploy.convert.pipeline import DEFAULT_PROFILE, TARGETS  # torch-free
 from snn_deploy.jsonio import json_default
-
-from snn_deploy.convert.pipeline import DEFAULT_PROFILE, TARGETS  # noqa: F401  (torch-free)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -89,7 +88,7 @@ def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any =
     ``netx``: quantize with netx's constraints (``export_netx.netx_overrides``) and raise NetxExportError,
     before anything is written, unless netx.net can be written.
     """
-    from snn_deploy.convert.pipeline import convert as convert_network
+    from snn_deploy.convert.pipeline import convert as convert_network, quantization_profile
     from snn_deploy.convert.report import format_summary
     from snn_deploy.errors import SnnDeployError
     from snn_deploy.ir import save_network
@@ -98,6 +97,7 @@ def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any =
 
     if target not in TARGETS:
         raise SnnDeployError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    profile = quantization_profile(profile)          # a bad profile fails before the checkpoint is read
     model, cfg, meta = load_model(checkpoint)
     exports = _check_exports(exports, cfg)
     if not cfg.spiking and "onnx" in exports:

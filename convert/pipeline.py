@@ -75,14 +75,13 @@ def convert(source: Any, *, target: str = DEFAULT_TARGET, profile: Any = DEFAULT
             split: str = "test", limit: Optional[int] = None, overrides: Optional[dict] = None,
             batch_size: int = 256, netx: bool = False, progress: bool = True,
             meta: Optional[dict[str, Any]] = None) -> Conversion:
-    """Quantize ``source`` for ``target`` on ``profile`` (a name in hw_profiles/ or a .json path).
+    """Quantize ``source`` for ``target`` on ``profile`` (a name in hw_profiles/, a .json path or a profile).
 
     ``data``: a data directory (or SHD-layout .h5), or a pair ``(frames [N, T, C], labels [N])``,
     to compare float vs fixed accuracy on (first ``limit`` samples of ``split``). ``overrides``:
     precision overrides ``{model, types, layers, input}``. ``netx``: quantize with netx's
     constraints and raise NetxExportError unless netx.net can be written.
     """
-    from snn_deploy.convert.profiles import load_profile
     from snn_deploy.convert.quantize import quantize_network
     from snn_deploy.convert.report import build_report
     from snn_deploy.convert.rules import check_rules
@@ -92,10 +91,7 @@ def convert(source: Any, *, target: str = DEFAULT_TARGET, profile: Any = DEFAULT
     if limit is not None and limit <= 0:
         raise SnnDeployError(f"--limit must be a positive number of samples, got {limit}")
     t0 = time.time()
-    prof = load_profile(profile)
-    if not prof.quantizable:
-        raise SnnDeployError(f"profile {prof.name!r} ({prof.kind}) is not a quantization target (it has no "
-                             "fixed-point formats); use loihi1 or loihi2")
+    prof = quantization_profile(profile)
     float_net = float_network_of(source, meta)
     if netx:
         from snn_deploy.convert.export_netx import netx_overrides
@@ -122,6 +118,17 @@ def convert(source: Any, *, target: str = DEFAULT_TARGET, profile: Any = DEFAULT
                           checkpoint=str(float_net.meta.get("checkpoint", "(in memory)")), rules=rules,
                           comparison=comparison, netx=netx_status, timings=timings)
     return Conversion(network=fixed, float_network=float_net, report=report, netx=netx_status)
+
+
+def quantization_profile(profile: Any):
+    """The hardware profile ``profile`` (a name, a .json path or a loaded profile), checked quantizable."""
+    from snn_deploy.convert.profiles import load_profile
+
+    prof = profile if hasattr(profile, "quantizable") else load_profile(profile)
+    if not prof.quantizable:
+        raise SnnDeployError(f"profile {prof.name!r} ({prof.kind}) is not a quantization target (it has no "
+                             "fixed-point formats); use loihi1 or loihi2")
+    return prof
 
 
 def load_comparison_data(data: Any, split: str, limit: Optional[int], net: Network) -> tuple[Any, Any]:

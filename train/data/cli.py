@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
 from snn_deploy.jsonout import add_json_options, json_out_path, print_json, write_json_out
