@@ -9,14 +9,13 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from conftest import make_shd_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,10 +30,11 @@ def readme_example() -> str:
 
 
 @pytest.fixture(scope="module")
-def example(tmp_path_factory):
-    """Run the README example verbatim in a temp dir holding data/digits (4 classes, 40 channels)."""
+def example(tmp_path_factory, shd_dir):
+    """Run the README example verbatim in a temp dir holding data/digits (conftest's set: 4 classes,
+    40 channels, 96 train / 32 test samples)."""
     work = tmp_path_factory.mktemp("api")
-    make_shd_dataset(work / "data" / "digits", train_per_class=12, test_per_class=4)
+    shutil.copytree(shd_dir, work / "data" / "digits")
     cwd = os.getcwd()
     os.chdir(work)
     try:
@@ -51,8 +51,8 @@ def test_readme_example_chains_in_memory(example):
     assert trained.checkpoint == Path("runs/api/model.pt") and (work / trained.checkpoint).is_file()
     assert 0.0 <= trained.test_accuracy <= 1.0 and trained.metrics["epochs"] == 2
     assert conversion.network.is_fixed and not conversion.float_network.is_fixed
-    assert conversion.comparison["samples"] == 16
-    assert activity.num_samples == 16 and activity.backend == "emulator" and activity.accuracy is not None
+    assert conversion.comparison["samples"] == 32
+    assert activity.num_samples == 32 and activity.backend == "emulator" and activity.accuracy is not None
     assert activity.accuracy == pytest.approx(conversion.comparison["fixed_accuracy"])
     # nothing but the training run and the report written: the stages chained in memory
     assert not list(work.rglob("activity.h5")) and not list(work.rglob("network.h5"))
@@ -120,16 +120,16 @@ def test_json_means_print_json_out_means_write(example, tmp_path, capsys, monkey
     assert main(["eval", ckpt, "--data", data, "--json"]) == 0
     out = capsys.readouterr()
     printed = json.loads(out.out)
-    assert printed["samples"] == 16 and "\r" not in out.err          # stderr is no terminal: no bar
+    assert printed["samples"] == 32 and "\r" not in out.err          # stderr is no terminal: no bar
     assert main(["eval", ckpt, "--data", data, "--json-out", str(tmp_path / "e.json"), "-q"]) == 0
     assert json.loads((tmp_path / "e.json").read_text())["accuracy"] == printed["accuracy"]
     assert "accuracy" in capsys.readouterr().out
     assert main(["eval", ckpt, "--data", data, "--json", str(tmp_path / "old.json")]) == 0   # old spelling
     assert (tmp_path / "old.json").is_file() and "deprecated" in capsys.readouterr().err
     assert main(["data", "info", str(Path(data) / "test.h5"), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["samples"] == 16
+    assert json.loads(capsys.readouterr().out)["samples"] == 32
     assert main(["data", "info", str(Path(data) / "test.h5"), "--json-out", str(tmp_path / "i.json")]) == 0
-    assert json.loads((tmp_path / "i.json").read_text())["samples"] == 16
+    assert json.loads((tmp_path / "i.json").read_text())["samples"] == 32
 
 
 def test_progress_bars_only_on_a_terminal_and_not_with_quiet(monkeypatch):
