@@ -341,7 +341,7 @@ def count_network(net: Network, act: Activity, source: str = "activity",
     layers = [count_input(net, act, node) for node in net.inputs()]
     delay = hop_delay(act)
     layers += [count_population(net, act, pop, delay, nonzero_synapses) for pop in net.layer_order()]
-    accuracy = float(np.mean(act.predictions == act.labels)) if act.num_samples else None
+    accuracy = act.accuracy
     active = {l.name: l.updates_active for l in layers if l.model != "input"}
     return NetworkCounts(layers=layers, num_samples=act.num_samples, num_steps=act.num_steps,
                          input_steps=act.input_steps, backend=act.backend, accuracy=accuracy,

@@ -72,6 +72,25 @@ class EnergyReport:
     memory: bool
     assumptions: list[str] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The record energy.json holds."""
+        return report_to_dict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(report_to_dict(self), indent=2, default=json_default)
+
+    def to_markdown(self) -> str:
+        """energy.md's text (without the plots' links)."""
+        return report_markdown(self)
+
+    def headline(self) -> str:
+        """The few lines ``snn-deploy energy`` prints."""
+        return "\n".join(headline(self))
+
+    def write(self, out_dir: Any, plots: bool = True) -> dict[str, Path]:
+        """Write energy.json, energy.md and (``plots``) the PNG figures into ``out_dir``; their paths."""
+        return write_report(self, Path(out_dir), plot=plots)
+
 
 def paper1_view(counts: NetworkCounts, baseline: Baseline) -> dict[str, float]:
     """The ANN / SNN energy ratio as paper 1 §4.2 computes it: only the synaptic operations of the
@@ -456,7 +475,7 @@ def write_report(rep: EnergyReport, out_dir: Path, plot: bool = True) -> dict[st
             if len(rep.runs) > 1 or any(b.baseline.accuracy is not None for b in rep.baselines):
                 plot_accuracy_vs_ops(rep, tmp / "accuracy_vs_ops.png")
                 names.append("accuracy_vs_ops.png")
-        (tmp / "energy.json").write_text(json.dumps(report_to_dict(rep), indent=2, default=json_default))
+        (tmp / "energy.json").write_text(rep.to_json())
         (tmp / "energy.md").write_text(report_markdown(rep, names))
     return {n: out_dir / n for n in ["energy.json", "energy.md"] + names}
 

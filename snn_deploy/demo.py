@@ -69,7 +69,7 @@ def plan(cfg: DemoConfig) -> list[Stage]:
     out = cfg.out
     data, snn, ann = out / "data", out / cfg.model, out / "gru"
     loihi, lava = snn / "loihi", snn / "loihi" / "lava"
-    model_args = ["--layers", str(cfg.layers), "--hidden", str(cfg.hidden), "--quiet"]
+    model_args = ["--layers", str(cfg.layers), "--hidden", str(cfg.hidden)]   # epoch lines show; bars only on a terminal
     return [
         Stage("data", ["data", "synth-digits", "-o", str(data), "--size", cfg.size],
               outputs=[data / "synth.json", data / "train.h5", data / "test.h5"], clear=data),
