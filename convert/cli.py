@@ -22,14 +22,11 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
+from snn_deploy.convert.pipeline import DEFAULT_PROFILE, TARGETS  # torch-free
 from snn_deploy.jsonio import json_default
-
-TARGETS = ("loihi-sim", "loihi-emu")
-DEFAULT_PROFILE = "loihi2"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,8 +56,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_convert(args: argparse.Namespace) -> int:
     from snn_deploy.errors import SnnDeployError
 
-    if args.target not in TARGETS:
-        raise SnnDeployError(f"unknown target {args.target!r}; choose one of {', '.join(TARGETS)}")
     if args.limit is not None and args.limit <= 0:
         raise SnnDeployError(f"--limit must be a positive number of samples, got {args.limit}")
     overrides = _read_overrides(args.precision)
@@ -88,28 +83,21 @@ def _read_overrides(path: Any) -> Any:
 def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any = None, split: str = "test",
             limit: Any = None, overrides: Any = None, batch_size: int = 256, show_progress: bool = True,
             exports: Any = (), netx: bool = False) -> dict:
-    """The whole convert command as a function (used by the CLI and the demo); returns the report.
+    """The whole convert command (used by the CLI and the demo): ``pipeline.convert`` + OUT/; returns the report.
 
     ``netx``: quantize with netx's constraints (``export_netx.netx_overrides``) and raise NetxExportError,
     before anything is written, unless netx.net can be written.
     """
-    import numpy as np
-    from tqdm import tqdm
-
-    from snn_deploy.convert.profiles import load_profile
-    from snn_deploy.convert.quantize import quantize_network
-    from snn_deploy.convert.report import build_report, format_summary
-    from snn_deploy.convert.rules import check_rules
+    from snn_deploy.convert.pipeline import convert as convert_network, quantization_profile
+    from snn_deploy.convert.report import format_summary
     from snn_deploy.errors import SnnDeployError
     from snn_deploy.ir import save_network
     from snn_deploy.train.checkpoint import load_model
     from snn_deploy.train.export import ir_meta_from_checkpoint, model_to_ir
 
-    t0 = time.time()
-    prof = load_profile(profile)
-    if not prof.quantizable:
-        raise SnnDeployError(f"profile {prof.name!r} ({prof.kind}) is not a quantization target (it has no "
-                             "fixed-point formats); use loihi1 or loihi2")
+    if target not in TARGETS:
+        raise SnnDeployError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    profile = quantization_profile(profile)          # a bad profile fails before the checkpoint is read
     model, cfg, meta = load_model(checkpoint)
     exports = _check_exports(exports, cfg)
     if not cfg.spiking and "onnx" in exports:
@@ -119,24 +107,11 @@ def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any =
     if not cfg.spiking:
         raise SnnDeployError(f"{checkpoint}: model {cfg.model!r} is an ANN baseline; only spiking models convert "
                              "to Loihi (export ANNs to ONNX)")
-    float_net = model_to_ir(model, cfg, ir_meta_from_checkpoint(meta, checkpoint))
-    if netx:
-        from snn_deploy.convert.export_netx import netx_overrides
-        overrides = netx_overrides(overrides)
-    fixed = quantize_network(float_net, prof, overrides)
-    fixed.meta.update(target=target, profile=prof.name)
-    netx_status = _netx_status(fixed, float_net, prof, overrides, required=netx)
-    rules = check_rules(fixed, prof)
-    timings = {"quantize": time.time() - t0}
-
-    comparison = None
-    if data:
-        x, y = _load_data(data, split, limit, meta, cfg)
-        t1 = time.time()
-        from snn_deploy.convert.compare import compare_float_fixed
-        with tqdm(total=len(y), desc="float vs fixed", unit="sample", disable=not show_progress, leave=False) as bar:
-            comparison = compare_float_fixed(float_net, fixed, x, y, batch_size=batch_size, progress=bar.update)
-        timings["compare"] = time.time() - t1
+    conversion = convert_network(model_to_ir(model, cfg, ir_meta_from_checkpoint(meta, checkpoint)), target=target,
+                                 profile=profile, data=data, split=split, limit=limit, overrides=overrides,
+                                 batch_size=batch_size, netx=netx, progress=show_progress)
+    fixed, float_net, netx_status, report = (conversion.network, conversion.float_network, conversion.netx,
+                                             conversion.report)
 
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
@@ -154,9 +129,7 @@ def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any =
             write_nir(float_net, tmp / "model.nir", dt=float(meta["duration"]) / int(meta["time_steps"]))
         outputs = ["network.h5", "network_float.h5"] + (["netx.net"] if netx_status["written"] else []) + \
                   (["model.nir"] if "nir" in exports else []) + ["quantization.json", "summary.txt"]
-        report = build_report(fixed, target=target, profile=prof.name, checkpoint=str(checkpoint), rules=rules,
-                              comparison=comparison, netx=netx_status, outputs=[str(out_dir / o) for o in outputs],
-                              timings=timings)
+        report["outputs"] = [str(out_dir / o) for o in outputs]
         summary = format_summary(report)
         (tmp / "quantization.json").write_text(json.dumps(report, indent=2, default=json_default) + "\n")
         (tmp / "summary.txt").write_text(summary + "\n")
@@ -165,25 +138,6 @@ def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any =
         shutil.rmtree(tmp, ignore_errors=True)
     report["summary"] = summary
     return report
-
-
-def _load_data(data: str, split: str, limit: Any, meta: dict, cfg: Any) -> tuple[Any, Any]:
-    import numpy as np
-
-    from snn_deploy.errors import SnnDeployError
-    from snn_deploy.train.data import open_dataset
-
-    ds = open_dataset(data, split, time_steps=int(meta.get("time_steps", 100)),
-                      duration=float(meta.get("duration", 1.4)), binary=bool(meta.get("binary", False)))
-    if ds.num_channels != cfg.input_size:
-        raise SnnDeployError(f"{ds.path}: {ds.num_channels} channels, but the model expects {cfg.input_size}")
-    if ds.num_classes != cfg.num_classes:
-        raise SnnDeployError(f"{ds.path}: {ds.num_classes} classes, but the model was trained on {cfg.num_classes}")
-    n = len(ds) if limit is None else min(int(limit), len(ds))
-    if n == 0:
-        raise SnnDeployError(f"{ds.path}: no samples in split {split!r}")
-    idx = np.arange(n)
-    return ds.frames_batch(idx), np.asarray(ds.labels[idx], dtype=np.int64)
 
 
 def _check_exports(exports: Any, cfg: Any) -> set:
@@ -198,29 +152,6 @@ def _check_exports(exports: Any, cfg: Any) -> set:
         raise SnnDeployError(f"--export {wrong} is for {'ANN baselines' if wrong == 'onnx' else 'spiking models'}; "
                              f"model {cfg.model!r} is {'spiking' if cfg.spiking else 'an ANN'}")
     return exports
-
-
-def _netx_status(fixed: Any, float_net: Any, prof: Any, overrides: Any, required: bool) -> dict:
-    """Whether netx.net will be written (``{"written", "path"}``), else why not (``{"written", "reason"}``).
-
-    ``required`` (``--netx``): not expressible is an error. Otherwise, when quantizing with ``--netx``
-    would make it expressible, the reason says so.
-    """
-    from snn_deploy.convert.export_netx import NetxExportError, is_netx_expressible, netx_overrides
-    from snn_deploy.convert.quantize import quantize_network
-    from snn_deploy.errors import SnnDeployError
-
-    ok, reason = is_netx_expressible(fixed)
-    if ok:
-        return {"written": True, "path": "netx.net", "netx_mode": required}
-    if required:
-        raise NetxExportError(f"--netx: netx.net cannot be written: {reason}")
-    try:
-        would = is_netx_expressible(quantize_network(float_net, prof, netx_overrides(overrides)))[0]
-    except SnnDeployError:
-        would = False
-    hint = "; `convert --netx` quantizes so that it can be written" if would else ""
-    return {"written": False, "reason": reason + hint, "netx_mode": False}
 
 
 def _move_into(tmp: Path, out_dir: Path, names: list[str]) -> None:

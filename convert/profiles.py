@@ -15,7 +15,8 @@ constants, every number with the key of its source in the file's ``references``.
      "energy": {"estimate": bool, "word_bits": int, "notes": str,
                 "ops": {kind: {"value": pJ, "source"} | {"min", "max", "source"}
                               | {"values": [{"value", "source"}, ...]}},
-                "sram": [{"bytes", "pj_per_64bit", "source"}, ...]   (optional)}}
+                "sram": [{"bytes", "pj_per_64bit", "source"}, ...]   (optional),
+                "calibration": str   (optional: how the constants compare with measured chips)}}
 
 ``formats: null`` marks hardware that is priced but not a quantization target (CMOS, SpiNNaker 2).
 An unknown key, a missing field, a wrong type or an unknown source key is a ``FormatError`` naming
@@ -39,7 +40,7 @@ KINDS = ("neuromorphic", "cmos")
 TOP_KEYS = ("format", "version", "name", "description", "kind", "references", "formats", "limits",
             "neuron_models", "energy")
 ENERGY_KEYS_REQUIRED = ("estimate", "word_bits", "ops")
-ENERGY_KEYS_OPTIONAL = ("notes", "sram")
+ENERGY_KEYS_OPTIONAL = ("notes", "sram", "calibration")
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class EnergySpec:
     ops: dict[str, EnergyConstant]
     notes: str = ""
     sram: tuple[SramPoint, ...] = ()
+    calibration: str = ""   # how the constants compare with a chip's measured energy (docs/energy-calibration.md)
 
 
 @dataclass(frozen=True)
@@ -266,7 +268,8 @@ class _Validator:
             self.sources[key] = src
         return EnergySpec(estimate=self.typed(data["estimate"], bool, "energy.estimate"),
                           word_bits=self.typed(data["word_bits"], int, "energy.word_bits"), ops=ops,
-                          notes=self.typed(data.get("notes", ""), str, "energy.notes"), sram=tuple(sram))
+                          notes=self.typed(data.get("notes", ""), str, "energy.notes"), sram=tuple(sram),
+                          calibration=self.typed(data.get("calibration", ""), str, "energy.calibration"))
 
     def constant(self, spec: Any, key: str) -> EnergyConstant:
         if not isinstance(spec, dict):

@@ -4,8 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-DEFAULT_PROFILES = ("loihi1", "cmos45nm-int32")
-DEFAULT_ANN_PROFILE = "cmos45nm-int32"
+from .api import DEFAULT_ANN_PROFILE, DEFAULT_PROFILES
 NETWORK_TAG = "snn-deploy-network"
 
 
@@ -29,8 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ann-profile", action="append", metavar="NAME",
                    help="profiles to price the ANN baselines on (default: the arithmetic ones among --profile, "
                         f"else {DEFAULT_ANN_PROFILE})")
-    p.add_argument("--memory", action="store_true",
-                   help="add the memory-access term (Lemaire et al. 2022 style) on arithmetic profiles")
+    p.add_argument("--memory", dest="memory", action="store_true", default=True,
+                   help="add the memory-access term (Lemaire et al. 2022 style) on arithmetic profiles (the default; "
+                        "the report shows compute only beside it)")
+    p.add_argument("--no-memory", dest="memory", action="store_false",
+                   help="leave the memory-access term out (every figure compute only)")
+    p.add_argument("--nonzero-synapses", action="store_true",
+                   help="count only synapses whose weight is nonzero (NeuroBench's convention; default: every "
+                        "synapse the mask allows, zero weights included)")
     p.add_argument("--onnx-dim", action="append", default=[], metavar="NAME=VALUE",
                    help="value of a symbolic ONNX input dimension (the batch is 1, other axes default to the run's input frames)")
     p.add_argument("--allow-unsupported", action="store_true",
@@ -89,25 +94,18 @@ def _parse_dims(items: list[str]) -> dict[str, int]:
 def cmd_energy(args: argparse.Namespace) -> int:
     from snn_deploy.activity import load_activity
     from snn_deploy.errors import SnnDeployError
+    from snn_deploy.log import logger
 
-    from .baselines import SnnShape, resolve_baseline
+    from .api import load_tables, price_runs
     from .counting import count_network
-    from .pricing import load_energy_table
-    from .report import build_report, headline, write_report
+    from .report import headline, write_report
 
     runs = [Path(r) for r in args.runs]
     if len(runs) > 1 and (args.activity or args.network):
         raise SnnDeployError("--activity/--network name one run's files: give a single RUN with them")
-    tables = [load_energy_table(name) for name in (args.profile or DEFAULT_PROFILES)]
-    if args.ann_profile:
-        ann_tables = [load_energy_table(name) for name in args.ann_profile]
-        bad = [t.profile for t in ann_tables if not t.can_run_ann]
-        if bad:
-            raise SnnDeployError(f"--ann-profile {', '.join(bad)}: prices no MAC/AC, an ANN cannot be priced on it")
-    else:
-        ann_tables = [t for t in tables if t.can_run_ann] or [load_energy_table(DEFAULT_ANN_PROFILE)]
+    tables = load_tables(args.profile or DEFAULT_PROFILES, args.ann_profile)   # bad profiles fail before counting
     counted = []
-    shape = None
+    first_net = None
     for run in runs:
         act_path = args.activity or (run / "activity.h5" if run.is_dir() else run.parent / "activity.h5")
         act = load_activity(act_path)
@@ -116,19 +114,14 @@ def cmd_energy(args: argparse.Namespace) -> int:
             from snn_deploy.ir import load_network
 
             net = load_network(net_path)
-        print(f"counting {run} ({act.num_samples} samples x {act.num_steps} steps) ...", flush=True)
-        counts = count_network(net, act, source=str(act_path))
+        logger.info(f"counting {run} ({act.num_samples} samples x {act.num_steps} steps) ...")
+        counts = count_network(net, act, source=str(act_path), nonzero_synapses=args.nonzero_synapses)
         name = f"{run.parent.name}/{run.name}" if run.is_dir() and run.parent.name else run.stem
         counted.append((name, str(net_path), str(act_path), counts))
-        needs_shape = any(not spec.endswith((".onnx", ".pt", ".pth")) for spec in args.baseline)
-        if shape is None and needs_shape:
-            shape = SnnShape.of(net)
-    steps = counted[0][3].input_steps
-    dims = _parse_dims(args.onnx_dim)
-    baselines = [resolve_baseline(spec, shape, steps, dims, args.allow_unsupported) for spec in args.baseline]
-    extra = [] if args.ann_profile or any(t.can_run_ann for t in tables) else [
-        f"No arithmetic profile among --profile: ANN baselines priced on {DEFAULT_ANN_PROFILE}."]
-    rep = build_report(counted, tables, baselines, ann_tables, memory=args.memory, extra_notes=extra)
+        first_net = first_net or net
+    rep = price_runs(counted, first_net, profiles=args.profile or DEFAULT_PROFILES, baselines=args.baseline,
+                     ann_profiles=args.ann_profile, memory=args.memory, onnx_dims=_parse_dims(args.onnx_dim),
+                     allow_unsupported=args.allow_unsupported, tables=tables)
     out = args.output or (runs[0] if runs[0].is_dir() else runs[0].parent) / "energy"
     written = write_report(rep, out, plot=not args.no_plots)
     print("\n".join(headline(rep)))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import h5py
 import numpy as np
@@ -51,6 +51,17 @@ class Activity:
     @property
     def num_steps(self) -> int:
         return int(self.inputs.shape[1])
+
+    @property
+    def accuracy(self) -> Optional[float]:
+        """Fraction of samples predicted right; None when the labels are unknown (negative)."""
+        if self.num_samples == 0 or (np.asarray(self.labels) < 0).any():
+            return None
+        return float(np.mean(np.asarray(self.predictions) == np.asarray(self.labels)))
+
+    def firing_rates(self) -> dict[str, float]:
+        """Mean spikes per neuron per step of each spiking population (flush steps included)."""
+        return {name: float(s.mean()) if s.size else 0.0 for name, s in self.spikes.items()}
 
     def check_matches(self, net: Network, source: str = "activity") -> None:
         """Raise FormatError unless this activity was recorded from ``net`` (same digest and shapes)."""

@@ -1,7 +1,10 @@
 """The ``snn-deploy`` command: the one place that knows all four stages.
 
 Each stage owns a ``cli.py`` with ``register(subparsers)``; it adds its subcommands and sets
-``func`` on them. Stage CLI modules import their heavy dependencies (torch, Lava) inside the
+``func`` on them; ``build_parser`` then gives every subcommand ``-q/--quiet`` and ``-v/--verbose``
+(``snn_deploy/log.py``). The command functions are thin layers over the Python API
+(``snn_deploy.train`` / ``convert`` / ``run`` / ``energy``, see ``snn_deploy/__init__.py``): they
+parse options, call the library and write its results to disk. Stage CLI modules import their heavy dependencies (torch, Lava) inside the
 command functions, so ``snn-deploy --help`` is quick and ``train`` never imports Lava.
 """
 from __future__ import annotations
@@ -12,6 +15,7 @@ import sys
 
 from snn_deploy import __version__
 from snn_deploy.errors import SnnDeployError, UsageError
+from snn_deploy.log import add_common_options, setup_logging
 
 STAGE_CLI_MODULES = (
     "snn_deploy.train.data.cli",
@@ -31,7 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in STAGE_CLI_MODULES:
         importlib.import_module(module_name).register(sub)
+    for command in leaf_parsers(parser):
+        add_common_options(command)
     return parser
+
+
+def leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every subcommand parser that runs something (``data info``, ``train``, ...), depth first."""
+    leaves = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
+                leaves += leaf_parsers(child) or [child]
+    return leaves
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    setup_logging(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", 0))
     try:
         result = args.func(args)
     except UsageError as exc:

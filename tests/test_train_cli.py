@@ -147,7 +147,7 @@ def test_eval_on_an_empty_valid_file_carves_like_training(tmp_path, shd_dir, cap
     must carve the same part instead of failing on the empty file."""
     import shutil
 
-    from conftest import write_shd_file
+    from shd_files import write_shd_file
 
     data = tmp_path / "data"
     shutil.copytree(shd_dir, data)

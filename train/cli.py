@@ -8,9 +8,9 @@ from the run is an error (except ``--epochs`` and ``--device``).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from snn_deploy.jsonout import add_json_options, json_out_path, print_json, write_json_out
 from snn_deploy.train.config import RESETS  # torch-free
 
 #: CLI option -> ModelConfig field (options left at None are not passed: the config's default holds)
@@ -65,18 +65,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit-train", type=int, metavar="N", help="train on a seeded subset of N samples (quick runs)")
     p.add_argument("--resume", action="store_true", help="continue the run in -o where it stopped")
     p.add_argument("--force", action="store_true", help="start over in a non-empty -o (removes the earlier run's files)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_train)
 
     e = subparsers.add_parser("eval", help="accuracy of a trained model.pt on a data split")
     e.add_argument("checkpoint", help="a model.pt (or last.pt) written by snn-deploy train")
     e.add_argument("--data", required=True, help="data directory (or one SHD-layout .h5 file)")
     e.add_argument("--split", default="test", choices=("train", "valid", "test"), help="default test")
-    e.add_argument("--batch-size", type=int, default=EVAL_BATCH_SIZE)
-    e.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    e.add_argument("--json", dest="json_out", help="where to write the JSON result "
-                   "(default: eval-<split>.json next to the checkpoint)")
-    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.add_argument("--batch-size", type=int, default=EVAL_BATCH_SIZE,
+                   help=f"samples per forward pass (default {EVAL_BATCH_SIZE}); only speed and memory depend on it")
+    e.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default cpu")
+    add_json_options(e, "the result", default_file="eval-<split>.json next to the checkpoint", legacy_path=True)
     e.set_defaults(func=_eval)
 
     x = subparsers.add_parser(
@@ -94,24 +92,15 @@ def _given(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, objec
 
 
 def _train(args: argparse.Namespace) -> int:
-    from snn_deploy.errors import UsageError
-    from snn_deploy.train.config import TrainConfig
-    from snn_deploy.train.trainer import format_summary, train
+    from snn_deploy.train.api import train
+    from snn_deploy.train.trainer import format_summary
 
     check_positive(args, "epochs", "batch_size", "layers", "hidden", "time_steps")
-    model_options = _given(args, MODEL_OPTIONS)
-    train_options = _given(args, TRAIN_OPTIONS)
-    if args.resume and args.force:
-        raise UsageError("--resume and --force contradict each other: pick one")
-    if "model" not in model_options and not args.resume:
-        raise UsageError("--model is required for a new run (e.g. --model radlif)")
-    train_cfg = TrainConfig(**train_options)
-    result = train(
-        args.out, args.data, train_cfg, model_options, resume=args.resume, force=args.force,
-        show_progress=not args.quiet, explicit=set(train_options),
-    )
-    if result.world_size == 1 or _rank() == 0:
-        print(format_summary(result))
+    options = {**_given(args, MODEL_OPTIONS), **_given(args, TRAIN_OPTIONS)}
+    trained = train(args.data, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet,
+                    **options)
+    if trained.result.world_size == 1 or _rank() == 0:
+        print(format_summary(trained.result))
     return 0
 
 
@@ -132,14 +121,14 @@ def _rank() -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from snn_deploy.atomic import write_text_atomic
     from snn_deploy.train.trainer import evaluate_checkpoint
 
     check_positive(args, "batch_size")
     result = evaluate_checkpoint(args.checkpoint, args.data, args.split, batch_size=args.batch_size,
                                  device=args.device, show_progress=not args.quiet)
-    out = Path(args.json_out) if args.json_out else Path(args.checkpoint).parent / f"eval-{args.split}.json"
-    write_text_atomic(out, json.dumps(result, indent=2) + "\n")
+    out = write_json_out(json_out_path(args) or Path(args.checkpoint).parent / f"eval-{args.split}.json", result)
+    if print_json(args, result):
+        return 0
     print(
         f"{result['model']} on {result['data']} ({result['split']}): accuracy {result['accuracy']:.2%} "
         f"({result['correct']}/{result['samples']}), loss {result['loss']:.4f}; wrote {out}"

@@ -54,7 +54,7 @@ from snn_deploy.train.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from snn_deploy.train.config import ModelConfig, TrainConfig
+from snn_deploy.train.config import SNN_MODELS, ModelConfig, TrainConfig
 from snn_deploy.train.sizes import check_config_fits_weights, evaluation_batch_bytes, training_bytes
 from snn_deploy.train.distributed import (
     DistContext,
@@ -542,10 +542,10 @@ def train(
 
 
 def _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_progress, log, ctx, explicit) -> TrainResult:
-    from tqdm import tqdm
+    from snn_deploy.log import logger
 
     main = ctx.is_main
-    say = (log or tqdm.write) if main else (lambda _msg: None)
+    say = (log or logger.info) if main else (lambda _msg: None)
     plan = _plan(run_dir, data_dir, train_cfg, model_options, resume, force, say, explicit)
     cfg, model_cfg, splits = plan.train_cfg, plan.model_cfg, plan.splits
     check_training_memory(model_cfg, cfg, run_dir / RUN_INFO if plan.stored else None)
@@ -635,7 +635,8 @@ def _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_prog
             say(
                 f"epoch {epoch + 1}/{cfg.epochs}: loss {line['loss']:.4f}  train {line['train_acc']:.1%}  "
                 f"valid {valid.accuracy:.1%}{' *' if improved else ''}  lr {lr:.2g}  "
-                f"rates {_fmt_rates(line['firing_rates'])}  {line['epoch_time_s']:.1f}s"
+                + (f"rates {_fmt_rates(line['firing_rates'])}  " if model_cfg.spiking else "")
+                + f"{line['epoch_time_s']:.1f}s"
             )
     barrier(ctx)
     return _finish(run_dir, model, net, model_cfg, cfg, splits, meta, history, best_acc, best_epoch,
@@ -643,7 +644,7 @@ def _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_prog
 
 
 def _run_epoch(net, model, optimizer, splits: DataSplits, cfg: TrainConfig, order, epoch, ctx, show) -> dict[str, Any]:
-    from tqdm import tqdm
+    from snn_deploy.log import progress_bar
 
     t0 = time.time()
     net.train()
@@ -651,7 +652,7 @@ def _run_epoch(net, model, optimizer, splits: DataSplits, cfg: TrainConfig, orde
     batches = [perm[i : i + cfg.batch_size] for i in range(0, len(perm), cfg.batch_size)]
     stats = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, samples
     rate_sums: torch.Tensor | None = None
-    bar = tqdm(total=len(perm), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="sample", leave=False, disable=not show)
+    bar = progress_bar(len(perm), f"epoch {epoch + 1}/{cfg.epochs}", enabled=show, unit="sample", leave=False)
     for batch in batches:
         if len(batch) < ctx.world_size:
             bar.update(len(batch))  # too small to give every rank a sample: skipped on all ranks alike
@@ -715,13 +716,15 @@ def _finish(run_dir, model, net, model_cfg, cfg, splits, meta, history, best_acc
 def format_summary(result: TrainResult) -> str:
     cfg = result.model_config
     size = f"{cfg.get('layers')}x{cfg.get('hidden')}"
-    rates = _fmt_rates(result.firing_rates) if result.firing_rates else "-"
+    # ANN baselines (gru, rnn, ...) fire no spikes: their lines name no firing rates
+    spiking = result.model in SNN_MODELS
+    rates = f", firing rates {_fmt_rates(result.firing_rates)}" if spiking and result.firing_rates else ""
     resumed = f", resumed after epoch {result.resumed_from_epoch}" if result.resumed_from_epoch else ""
     return (
         f"trained {result.model} {size} ({result.num_parameters:,} parameters) for {result.epochs} epochs"
         f"{resumed} in {result.train_time_s:.1f}s on {result.world_size}x {result.device}\n"
         f"  best valid accuracy {result.best_valid_acc:.1%} (epoch {result.best_epoch}), "
-        f"test accuracy {result.test_acc:.1%}, firing rates {rates}\n"
+        f"test accuracy {result.test_acc:.1%}{rates}\n"
         f"  {result.run_dir}/{BEST} (best), {LAST}, {METRICS}, {SUMMARY}"
     )
 
@@ -739,8 +742,7 @@ def evaluate_checkpoint(
     show_progress: bool = True,
 ) -> dict[str, Any]:
     """Accuracy of a saved model on one split, with the checkpoint's binning (time steps, duration)."""
-    from tqdm import tqdm
-
+    from snn_deploy.log import progress_bar
     from snn_deploy.train.checkpoint import load_model
     from snn_deploy.train.data import open_dataset
     from snn_deploy.train.distributed import resolve_device
@@ -778,7 +780,7 @@ def evaluate_checkpoint(
                f"{checkpoint}: evaluating batches of {min(batch_size, len(indices))} samples of meta.time_steps {time_steps}")
     max_over_time = bool(train_cfg.max_over_time_loss) if train_cfg is not None else False
     t0 = time.time()
-    with tqdm(total=len(indices), desc=f"eval {split}", unit="sample", disable=not show_progress, leave=False) as bar:
+    with progress_bar(len(indices), f"eval {split}", enabled=show_progress, unit="sample", leave=False) as bar:
         res = evaluate(model, ds, indices, batch_size, DistContext(device=torch_device),
                        max_over_time=max_over_time, progress=bar.update)
     return {

@@ -129,7 +129,7 @@ def encode_items(
     desc: str = "encode",
 ) -> dict:
     """Encode ``items`` into an SHD-layout file at ``out_path`` (atomic); returns a summary dict."""
-    from tqdm import tqdm
+    from snn_deploy.log import progress_bar
 
     if not items:
         raise SnnDeployError(f"nothing to encode for {out_path}")
@@ -138,7 +138,7 @@ def encode_items(
     chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
     check_encoding_fits(chunks, params, workers)
     results: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
-    with tqdm(total=len(jobs), desc=desc, unit="file", disable=not progress) as bar:
+    with progress_bar(len(jobs), desc, enabled=progress, unit="file") as bar:
         for index, t, u, d in map_chunks(_encode_chunk, chunks, (params, seed, level_dbfs), workers, bar):
             results[index] = (t, u, d)
     summary = write_encoded(out_path, items, class_names, results, params=params, seed=seed, level_dbfs=level_dbfs)

@@ -208,7 +208,7 @@ def synth_digits(
     progress: bool = True,
 ) -> dict:
     """Synthesize, write and encode the corpus into ``out_dir`` (atomically); returns synth.json's record."""
-    from tqdm import tqdm
+    from snn_deploy.log import progress_bar
 
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "synth.json").is_file():
@@ -223,7 +223,7 @@ def synth_digits(
         audio_dir.mkdir(parents=True)
         chunks = [utts[i : i + CHUNK] for utts in utterances.values() for i in range(0, len(utts), CHUNK)]
         results: dict[str, dict] = {split: {} for split in utterances}
-        with tqdm(total=total, desc="synthesize + encode", unit="word", disable=not progress) as bar:
+        with progress_bar(total, "synthesize + encode", enabled=progress, unit="word") as bar:
             for split, index, t, u, d in map_chunks(_render_chunk, chunks, (config, str(audio_dir)), workers, bar):
                 results[split][index] = (t, u, d)
         for split, utts in utterances.items():
