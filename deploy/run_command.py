@@ -8,7 +8,9 @@ every sample (in batches, state reset between samples), and writes
 - ``OUT/run.json``: accuracy, per-layer firing rates, time per step, verification result.
 
 ``--verify N`` also runs the first N samples on the other backend and fails loudly on the first
-value that differs (layer, neuron, step, sample). Both files are written atomically.
+value that differs (layer, neuron, step, sample). The output directory is locked while the command
+runs and the two files are committed as one set (snn_deploy/outdir.py); OUT is settled first, so the
+network read is never half of an interrupted convert.
 """
 from __future__ import annotations
 
@@ -21,12 +23,11 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from snn_deploy.activity import Activity, save_activity
-from snn_deploy.atomic import write_text_atomic
 from snn_deploy.deploy import plan
 from snn_deploy.deploy.backends import check_target, default_backend, run_backend
 from snn_deploy.deploy.compare import Agreement, VerificationError, compare_runs
 from snn_deploy.deploy.records import BACKENDS, BackendRun
-from snn_deploy.errors import SnnDeployError
+from snn_deploy.errors import SnnDeployError, UsageError
 from snn_deploy.ir import Network, load_network, network_digest
 
 NETWORK_FILE = "network.h5"
@@ -49,6 +50,7 @@ class RunOptions:
     time_steps: Optional[int] = None
     show_progress: bool = True
     output: Optional[Path] = None    #: where activity.h5 and run.json go (default: ``out``)
+    force: bool = False              #: replace activity.h5/run.json run did not write; write into a foreign --output
 
     @property
     def output_dir(self) -> Path:
@@ -124,22 +126,32 @@ def predict(net: Network, run: BackendRun) -> np.ndarray:
 
 def run_command(opts: RunOptions, log: Callable[[str], None] = print) -> RunResult:
     """The whole ``run`` command (used by the CLI): see the module docstring."""
+    from snn_deploy.outdir import output_dir, settle
+
+    settle(opts.out, "run")
+    net = load_deployable(opts.out)
+    beside_network = opts.output is None or Path(opts.output).resolve() == Path(opts.out).resolve()
+    with output_dir(opts.output_dir, "run", force=opts.force, names=(ACTIVITY_FILE, RUN_FILE),
+                    shares_with=None if beside_network else ("convert",)) as out_set:
+        return _run(net, opts, out_set, log)
+
+
+def _run(net: Network, opts: RunOptions, out_set: Any, log: Callable[[str], None]) -> RunResult:
     from tqdm import tqdm
 
     from snn_deploy.convert.emulator import encode_inputs
 
-    net = load_deployable(opts.out)
     target = opts.target or str(net.meta.get("target", "loihi-sim"))
     check_target(target)
     backend = opts.backend or default_backend(net, target)
     if backend not in BACKENDS:
-        raise SnnDeployError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        raise UsageError(f"--backend: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     ds = open_data(net, opts)
     n = len(ds) if opts.limit is None else min(int(opts.limit), len(ds))
     if n <= 0:
-        raise SnnDeployError(f"--limit must be positive, got {opts.limit}")
+        raise UsageError(f"--limit must be positive, got {opts.limit}")
     if opts.verify < 0:
-        raise SnnDeployError(f"--verify must be >= 0, got {opts.verify}")
+        raise UsageError(f"--verify must be >= 0, got {opts.verify}")
     batch = max(1, int(opts.batch))
 
     parts: list[BackendRun] = []
@@ -169,12 +181,13 @@ def run_command(opts: RunOptions, log: Callable[[str], None] = print) -> RunResu
         sample_index=np.arange(n, dtype=np.int64), labels=labels, predictions=predictions,
         inputs=_padded_inputs(np.concatenate(frames), run.num_steps, ds.input_kind),
         spikes=run.spikes, potentials=run.potentials)
-    save_activity(activity, opts.output_dir / ACTIVITY_FILE)
     result.outputs = [str(opts.output_dir / ACTIVITY_FILE), str(opts.output_dir / RUN_FILE)]
     record = {"command": "run", "network": str(opts.out / NETWORK_FILE), "network_digest": activity.network_digest,
               "data": str(opts.data), "split": opts.split, "target": target, **result.to_dict(),
               "wall_seconds": time.perf_counter() - t0}
-    write_text_atomic(opts.output_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
+    with out_set.staging() as tmp:
+        save_activity(activity, tmp / ACTIVITY_FILE)
+        (tmp / RUN_FILE).write_text(json.dumps(record, indent=2) + "\n")
     log(format_summary(result))
     if verification is not None and not verification["identical"]:
         raise VerificationError(f"verification FAILED on {verification['samples']} samples: {verification['first_difference']}")

@@ -37,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="count ONNX graphs with unsupported ops anyway (those ops are listed as not counted)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     p.add_argument("-o", "--output", type=Path, help="report directory (default: FIRST_RUN/energy)")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty -o directory that energy did not write (replacing files of the same names)")
     p.set_defaults(func=cmd_energy)
 
 
@@ -75,40 +77,51 @@ def find_network(run: Path, digest: str | None):
 
 
 def _parse_dims(items: list[str]) -> dict[str, int]:
-    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.errors import UsageError
 
     dims = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not value.strip().isdigit() or int(value) <= 0:
-            raise SnnDeployError(f"--onnx-dim {item!r}: expected NAME=POSITIVE_INTEGER")
+            raise UsageError(f"--onnx-dim {item!r}: expected NAME=POSITIVE_INTEGER")
         dims[name.strip()] = int(value)
     return dims
 
 
 def cmd_energy(args: argparse.Namespace) -> int:
+    from snn_deploy.outdir import check_output_dir, lock
+
+    runs = [Path(r) for r in args.runs]
+    out = args.output or (runs[0] if runs[0].is_dir() else runs[0].parent) / "energy"
+    check_output_dir(out, "energy", force=args.force)  # before any work; again when writing, under the lock
+    with lock(out, "energy"):
+        return _energy(args, runs, out)
+
+
+def _energy(args: argparse.Namespace, runs: list[Path], out: Path) -> int:
     from snn_deploy.activity import load_activity
-    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.errors import UsageError
+    from snn_deploy.outdir import settle
 
     from .baselines import SnnShape, resolve_baseline
     from .counting import count_network
     from .pricing import load_energy_table
     from .report import build_report, headline, write_report
 
-    runs = [Path(r) for r in args.runs]
     if len(runs) > 1 and (args.activity or args.network):
-        raise SnnDeployError("--activity/--network name one run's files: give a single RUN with them")
+        raise UsageError("--activity/--network name one run's files: give a single RUN with them")
     tables = [load_energy_table(name) for name in (args.profile or DEFAULT_PROFILES)]
     if args.ann_profile:
         ann_tables = [load_energy_table(name) for name in args.ann_profile]
         bad = [t.profile for t in ann_tables if not t.can_run_ann]
         if bad:
-            raise SnnDeployError(f"--ann-profile {', '.join(bad)}: prices no MAC/AC, an ANN cannot be priced on it")
+            raise UsageError(f"--ann-profile {', '.join(bad)}: prices no MAC/AC, an ANN cannot be priced on it")
     else:
         ann_tables = [t for t in tables if t.can_run_ann] or [load_energy_table(DEFAULT_ANN_PROFILE)]
     counted = []
     shape = None
     for run in runs:
+        settle(run if run.is_dir() else run.parent, "energy")
         act_path = args.activity or (run / "activity.h5" if run.is_dir() else run.parent / "activity.h5")
         act = load_activity(act_path)
         net_path, net = (args.network, None) if args.network else find_network(run, act.network_digest)
@@ -129,8 +142,7 @@ def cmd_energy(args: argparse.Namespace) -> int:
     extra = [] if args.ann_profile or any(t.can_run_ann for t in tables) else [
         f"No arithmetic profile among --profile: ANN baselines priced on {DEFAULT_ANN_PROFILE}."]
     rep = build_report(counted, tables, baselines, ann_tables, memory=args.memory, extra_notes=extra)
-    out = args.output or (runs[0] if runs[0].is_dir() else runs[0].parent) / "energy"
-    written = write_report(rep, out, plot=not args.no_plots)
+    written = write_report(rep, out, plot=not args.no_plots, force=args.force)
     print("\n".join(headline(rep)))
     print(f"wrote {', '.join(str(p) for p in written.values())}")
     return 0

@@ -53,8 +53,8 @@ def test_resume_through_the_cli_extends_a_finished_run(tmp_path, shd_dir, capsys
     assert err.startswith("error:") and "hidden" in err and "\n" not in err
 
 
-def _error_of(capsys, argv) -> str:
-    assert main(argv) == 2
+def _error_of(capsys, argv, code=1) -> str:
+    assert main(argv) == code
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err, err
     return err
@@ -64,9 +64,9 @@ def test_bad_input_gives_one_error_line_and_no_run_dir(tmp_path, shd_factory, ca
     data = shd_factory(train_per_class=4, test_per_class=2)
     run = tmp_path / "run"
     base = ["train", "--data", str(data), "-o", str(run), "--epochs", "1", "--quiet"]
-    assert "transformer" in _error_of(capsys, base + ["--model", "transformer"])
-    assert "hidden" in _error_of(capsys, base + ["--model", "radlif", "--hidden", "0"])
-    assert "--model is required" in _error_of(capsys, base)
+    assert "transformer" in _error_of(capsys, base + ["--model", "transformer"], code=2)
+    assert "hidden" in _error_of(capsys, base + ["--model", "radlif", "--hidden", "0"], code=2)
+    assert "--model is required" in _error_of(capsys, base, code=2)
     assert "nowhere" in _error_of(capsys, ["train", "--data", str(tmp_path / "nowhere"), "-o", str(run),
                                            "--model", "lif"])
     with h5py.File(data / "test.h5", "r+") as f:
@@ -125,14 +125,14 @@ def test_export_writes_the_float_ir_that_reproduces_the_model(tmp_path, shd_dir,
     torch.testing.assert_close(torch.as_tensor(run_float_network(net, x).readout).float(), expected,
                                rtol=1e-4, atol=1e-5)
     capsys.readouterr()
-    assert main(["export", str(tmp_path / "nope.pt"), "-o", str(tmp_path / "x.h5")]) == 2
+    assert main(["export", str(tmp_path / "nope.pt"), "-o", str(tmp_path / "x.h5")]) == 1
     assert "nope.pt" in capsys.readouterr().err
     assert not (tmp_path / "x.h5").exists()
 
 
 def test_train_refuses_a_single_file_as_data_and_reset_zero_outside_cuba_lif(tmp_path, shd_dir, capsys):
     single = next(shd_dir.glob("train*.h5"))
-    assert main(["train", "--data", str(single), "-o", str(tmp_path / "r1"), "--epochs", "1", *TINY]) == 2
+    assert main(["train", "--data", str(single), "-o", str(tmp_path / "r1"), "--epochs", "1", *TINY]) == 1
     err = capsys.readouterr().err
     assert "needs a data directory" in err and str(single) in err
     assert main(["train", "--data", str(shd_dir), "-o", str(tmp_path / "r2"), "--epochs", "1", *TINY,

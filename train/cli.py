@@ -94,16 +94,32 @@ def _given(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, objec
 
 
 def _train(args: argparse.Namespace) -> int:
-    from snn_deploy.errors import SnnDeployError
+    import contextlib
+
+    from snn_deploy.errors import SnnDeployError, UsageError
+    from snn_deploy.outdir import lock
+    from snn_deploy.train.config import ModelConfig
+
+    if args.resume and args.force:
+        raise UsageError("--resume and --force contradict each other: pick one")
+    if args.model is None and not args.resume:
+        raise UsageError("--model is required for a new run (e.g. --model radlif)")
+    if not args.resume:
+        try:  # the options alone (the data's sizes come later): a bad value is a usage error, found before torch
+            ModelConfig(input_size=1, num_classes=2, **_given(args, MODEL_OPTIONS))
+        except SnnDeployError as exc:
+            raise UsageError(str(exc)) from None
+    # take the run directory before torch loads (seconds), so a second train on it fails at once
+    with lock(args.out, "train") if _rank() == 0 else contextlib.nullcontext():
+        return _train_locked(args)
+
+
+def _train_locked(args: argparse.Namespace) -> int:
     from snn_deploy.train.config import TrainConfig
     from snn_deploy.train.trainer import format_summary, train
 
     model_options = _given(args, MODEL_OPTIONS)
     train_options = _given(args, TRAIN_OPTIONS)
-    if args.resume and args.force:
-        raise SnnDeployError("--resume and --force contradict each other: pick one")
-    if "model" not in model_options and not args.resume:
-        raise SnnDeployError("--model is required for a new run (e.g. --model radlif)")
     train_cfg = TrainConfig(**train_options)
     result = train(
         args.out, args.data, train_cfg, model_options, resume=args.resume, force=args.force,

@@ -27,6 +27,7 @@ writes files).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -42,7 +43,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from snn_deploy.atomic import atomic_path, write_text_atomic
-from snn_deploy.errors import SnnDeployError
+from snn_deploy.errors import SnnDeployError, UsageError
+from snn_deploy.outdir import lock
 from snn_deploy.train.checkpoint import (
     capture_rng_state,
     cpu_state_dict,
@@ -384,7 +386,7 @@ def _check_resume_changes(stored: dict[str, Any], changes: dict[str, Any], what:
         if key in RESUMABLE_CHANGES or key not in stored:
             continue
         if stored[key] != value:
-            raise SnnDeployError(
+            raise UsageError(
                 f"{run_dir}: --resume with a different {what} option {key}={value!r} (the run has {stored[key]!r}); "
                 "start a new run in another directory instead"
             )
@@ -473,7 +475,9 @@ def train(
     if explicit is None:
         explicit = {k for k, v in asdict(train_cfg).items() if v is not None}
     try:
-        return _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_progress, log, ctx, explicit)
+        with lock(run_dir, "train") if ctx.is_main else contextlib.nullcontext():  # rank 0 writes the files
+            return _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_progress, log, ctx,
+                          explicit)
     finally:
         shutdown(ctx)
 
