@@ -97,7 +97,8 @@ def check_output_dir(directory: Path, command: str, *, shares_with: Iterable[str
     if not os.path.lexists(directory):
         return
     if not directory.is_dir():
-        what = "a dangling symbolic link" if directory.is_symlink() and not directory.exists() else "not a directory"
+        dangling = directory.is_symlink() and not directory.exists()
+        what = "a symbolic link that leads nowhere (dangling, or a loop)" if dangling else "not a directory"
         raise SnnDeployError(f"{directory}: exists and is {what}; give a directory for the output")
     if force:
         return
