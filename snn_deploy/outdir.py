@@ -34,7 +34,8 @@ renaming DIR would move other commands' files, and DIR itself may be the user's 
 **Lock.** :func:`lock` holds ``fcntl.flock`` on ``DIR/.snn-deploy.lock`` (which names the command
 and its PID) for the whole command; a second command on the same directory fails at once with
 ``DIR: in use by snn-deploy train (PID 1234); ...``. The kernel drops the lock when its process
-dies, so the lock file of a killed command never blocks anyone (the file stays, empty of meaning).
+dies, so the lock file of a killed command never blocks anyone; a command that ends empties it (it stays,
+as removing it would let a third command lock a file that a second one already holds open).
 Within one process the lock is re-entrant (the CLI and the function it calls may both take it).
 """
 from __future__ import annotations
@@ -148,6 +149,7 @@ def lock(directory: Path, command: str) -> Iterator[None]:
         yield
     finally:
         del _held[key]
+        os.ftruncate(fd, 0)  # the holder's name only while it holds: the directory's bytes do not depend on it
         if created and os.listdir(directory) == [LOCK_FILE]:  # a failed command leaves no empty directory
             os.unlink(path)
             os.rmdir(directory)
