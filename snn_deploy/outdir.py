@@ -34,8 +34,9 @@ renaming DIR would move other commands' files, and DIR itself may be the user's 
 **Lock.** :func:`lock` holds ``fcntl.flock`` on ``DIR/.snn-deploy.lock`` (which names the command
 and its PID) for the whole command; a second command on the same directory fails at once with
 ``DIR: in use by snn-deploy train (PID 1234); ...``. The kernel drops the lock when its process
-dies, so the lock file of a killed command never blocks anyone; a command that ends empties it (it stays,
-as removing it would let a third command lock a file that a second one already holds open).
+dies, so the lock file left by a killed command never blocks anyone. A command that ends removes the
+lock file before letting go of it, and a locker checks that the file it locked is still the one at
+the path (else it tries again), so two commands can never both hold a directory.
 Within one process the lock is re-entrant (the CLI and the function it calls may both take it).
 """
 from __future__ import annotations
@@ -57,8 +58,8 @@ LOCK_FILE = ".snn-deploy.lock"
 PREFIX = ".snn-deploy-"
 MANIFEST_SUFFIX, STAGE_SUFFIX, JOURNAL_SUFFIX, TRASH_SUFFIX = ".json", ".tmp", ".new", ".old"
 
-#: realpath of a directory -> (open lock file, depth) for the locks this process holds
-_held: dict[str, list] = {}
+#: realpaths of the directories this process holds (a nested lock of one of them is a no-op)
+_held: set[str] = set()
 
 
 def manifest_path(directory: Path, command: str) -> Path:
@@ -125,34 +126,43 @@ def lock(directory: Path, command: str) -> Iterator[None]:
     directory.mkdir(parents=True, exist_ok=True)
     key = os.path.realpath(directory)
     if key in _held:
-        _held[key][1] += 1
-        try:
-            yield
-        finally:
-            _held[key][1] -= 1
+        yield
         return
     path = directory / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        holder = os.read(fd, 200).decode("utf-8", "replace").split()
-        os.close(fd)
-        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-            raise
-        who = f"snn-deploy {holder[1]} (PID {holder[0]})" if len(holder) >= 2 else "another snn-deploy command"
-        raise SnnDeployError(f"{directory}: in use by {who}; wait for it or choose another -o") from None
+    fd = _open_locked(path, directory)
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()} {command}\n".encode())
-    _held[key] = [fd, 1]
+    _held.add(key)
     try:
         yield
     finally:
-        del _held[key]
-        os.ftruncate(fd, 0)  # the holder's name only while it holds: the directory's bytes do not depend on it
-        if created and os.listdir(directory) == [LOCK_FILE]:  # a failed command leaves no empty directory
-            os.unlink(path)
+        _held.discard(key)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # while still holding it: see _open_locked
+        os.close(fd)
+        if created and not os.listdir(directory):  # a failed command leaves no empty directory behind
             os.rmdir(directory)
+
+
+def _open_locked(path: Path, directory: Path) -> int:
+    """An open descriptor of ``path`` holding its flock. A holder removes the file before it lets go, so a
+    lock won on a file no longer at ``path`` is worthless: then try again on the new file."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.read(fd, 200).decode("utf-8", "replace").split()
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            who = f"snn-deploy {holder[1]} (PID {holder[0]})" if len(holder) >= 2 else "another snn-deploy command"
+            raise SnnDeployError(f"{directory}: in use by {who}; wait for it or choose another -o") from None
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
         os.close(fd)
 
 
