@@ -44,24 +44,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def find_network(run: Path, digest: str | None):
     """The network IR in ``run`` (a file, or the .h5 in a directory whose digest is ``digest``)."""
-    import h5py
-
     from snn_deploy.errors import SnnDeployError
-    from snn_deploy.ir import load_network, network_digest
+    from snn_deploy.ir import is_network_file, load_network, network_digest
 
     if run.is_file():
         return run, load_network(run)
     if not run.is_dir():
         raise SnnDeployError(f"{run}: no such run directory or network file")
-    candidates = []
-    for f in sorted(run.glob("*.h5")) + sorted(run.glob("*/*.h5")):
-        try:
-            with h5py.File(f, "r") as h:
-                tag = h.attrs.get("format")
-        except OSError:
-            continue
-        if (tag.decode() if isinstance(tag, bytes) else tag) == NETWORK_TAG:
-            candidates.append(f)
+    candidates = [f for f in sorted(run.glob("*.h5")) + sorted(run.glob("*/*.h5")) if is_network_file(f)]
     if not candidates:
         raise SnnDeployError(f"{run}: holds no network IR file (*.h5 with format {NETWORK_TAG!r}); give --network")
     nets = [(f, load_network(f)) for f in candidates]

@@ -16,6 +16,8 @@ again at the commit:
   foreign: an error naming it, unless ``--force`` (then that name, and nothing else, is replaced).
 
 Nothing else in ``DIR`` is touched, and no directory is removed that the command did not create.
+A single output file (``export -o``, ``eval --json``) is replaced only if its content shows that the
+same command wrote it (:func:`check_output_file`), or with ``--force``; it is written atomically.
 
 **Whole-set commit (a journal in the directory).** The files are written into the staging
 directory ``DIR/.snn-deploy-<command>.tmp/`` with the new manifest. The commit point is ONE rename
@@ -50,7 +52,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from snn_deploy.errors import SnnDeployError
 
@@ -114,6 +116,23 @@ def check_output_dir(directory: Path, command: str, *, shares_with: Iterable[str
         if os.path.lexists(directory / name) and name not in ours:
             raise SnnDeployError(f"{directory / name}: exists and was not written by snn-deploy {command}; "
                                  "move it away, or --force to replace it")
+
+
+def check_output_file(path: str | os.PathLike, command: str, *, force: bool = False,
+                      ours: Callable[[Path], bool] = lambda _path: False) -> None:
+    """Raise unless ``command`` may write the single file ``path``: absent, or a file ``ours`` recognises
+    as one this command writes (by its content), or ``force``. A directory is never replaced."""
+    path = Path(path)
+    if not os.path.lexists(path):
+        return
+    if path.is_dir():
+        raise SnnDeployError(f"{path}: is a directory; give a file name for the output")
+    if not path.is_file() and not force:
+        raise SnnDeployError(f"{path}: exists and is not a regular file (a symbolic link that leads nowhere, or a "
+                             "device); give another output file, or --force to replace it")
+    if not force and not ours(path):
+        raise SnnDeployError(f"{path}: exists and was not written by snn-deploy {command}; move it away, or --force "
+                             "to replace it")
 
 
 @contextlib.contextmanager

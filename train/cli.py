@@ -77,6 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--json", dest="json_out", help="where to write the JSON result "
                    "(default: eval-<split>.json next to the checkpoint)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.add_argument("--force", action="store_true", help="replace a --json file that eval did not write")
     e.set_defaults(func=_eval)
 
     x = subparsers.add_parser(
@@ -86,6 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "and for other tools.")
     x.add_argument("checkpoint", help="a model.pt written by snn-deploy train")
     x.add_argument("-o", "--out", required=True, help="output .h5 file")
+    x.add_argument("--force", action="store_true", help="replace an -o file that is not a network IR")
     x.set_defaults(func=_export)
 
 
@@ -138,14 +140,18 @@ def _rank() -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from snn_deploy.atomic import write_text_atomic
-    from snn_deploy.errors import SnnDeployError
-    from snn_deploy.train.trainer import evaluate_checkpoint
+    from snn_deploy.errors import UsageError
+    from snn_deploy.outdir import check_output_file
 
     if args.batch_size < 1:
-        raise SnnDeployError(f"--batch-size must be >= 1, got {args.batch_size}")
+        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
+    out = Path(args.json_out) if args.json_out else Path(args.checkpoint).parent / f"eval-{args.split}.json"
+    check_output_file(out, "eval", force=args.force, ours=_is_eval_result)
+    from snn_deploy.train.trainer import evaluate_checkpoint
+
     result = evaluate_checkpoint(args.checkpoint, args.data, args.split, batch_size=args.batch_size,
                                  device=args.device, show_progress=not args.quiet)
-    out = Path(args.json_out) if args.json_out else Path(args.checkpoint).parent / f"eval-{args.split}.json"
+    check_output_file(out, "eval", force=args.force, ours=_is_eval_result)  # again: it may have appeared since
     write_text_atomic(out, json.dumps(result, indent=2) + "\n")
     print(
         f"{result['model']} on {result['data']} ({result['split']}): accuracy {result['accuracy']:.2%} "
@@ -154,8 +160,20 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_eval_result(path: Path) -> bool:
+    """An eval --json file: a JSON object with the keys eval writes."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"model", "split", "accuracy", "samples"} <= set(data)
+
+
 def _export(args: argparse.Namespace) -> int:
-    from snn_deploy.ir import save_network
+    from snn_deploy.ir import is_network_file, save_network
+    from snn_deploy.outdir import check_output_file
+
+    check_output_file(args.out, "export", force=args.force, ours=is_network_file)
     from snn_deploy.train.export import checkpoint_to_ir
 
     net = checkpoint_to_ir(args.checkpoint)

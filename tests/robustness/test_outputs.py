@@ -37,6 +37,11 @@ def test_foreign_outputs_and_file_system_errors_are_one_line_and_change_nothing(
     # energy -o RUN_DIR once deleted model.pt, last.pt and the user's notes: now an error naming it
     assert_one_line_error(run_cli("energy", out, "-o", run, "--no-plots"), str(run), "not written by snn-deploy energy")
     assert_one_line_error(run_cli("energy", out, "-o", notes), str(notes), "not a directory")
+    # single-file outputs: replaced only when their content shows that the same command wrote them
+    assert_one_line_error(run_cli("export", run / "model.pt", "-o", notes), str(notes), "not written by snn-deploy export")
+    assert_one_line_error(run_cli("eval", run / "model.pt", "--data", pipeline.data, "--json", notes), str(notes),
+                          "not written by snn-deploy eval")
+    assert_one_line_error(run_cli("export", run / "model.pt", "-o", run), str(run), "is a directory")
     assert digest_tree(run) == before and notes.read_text() == "my notes\n"
 
     dangling, loop = tmp_path / "dangling", tmp_path / "loop"
