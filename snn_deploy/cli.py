@@ -65,7 +65,7 @@ def _main(argv: list[str] | None) -> int:
     except (KeyboardInterrupt, BrokenPipeError):
         raise
     except MemoryError as exc:
-        return _failure(exc, f"out of memory: {exc or 'an array did not fit'}; use --limit or a smaller batch")
+        return _failure(exc, f"out of memory: {str(exc) or 'an array did not fit'}; use --limit or a smaller batch")
     except OSError as exc:
         return _failure(exc, os_error_message(exc))
     except RuntimeError as exc:  # torch's (out of memory, shape, device): their first line says what

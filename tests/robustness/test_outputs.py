@@ -153,3 +153,32 @@ def test_a_second_command_on_a_directory_in_use_names_the_first(pipeline, tmp_pa
     out = copy_tree(pipeline.out, tmp_path / "out")
     report = run_cli("energy", out, "-o", run_dir, "--no-plots", "--force")
     assert report.returncode == 0, report.stderr
+
+
+@pytest.mark.parametrize("exc, code, line", [
+    (MemoryError(), 1, "error: out of memory: an array did not fit; use --limit or a smaller batch"),
+    (RuntimeError("CUDA out of memory. Tried to allocate 2 GiB\n(details)"), 1,
+     "error: CUDA out of memory. Tried to allocate 2 GiB"),
+    (PermissionError(13, "Permission denied", "/data/out"), 1, "error: /data/out: Permission denied"),
+    (OSError(40, "Too many levels of symbolic links", "loop"), 1, "error: loop: Too many levels of symbolic links"),
+    ("usage", 2, "error: --limit must be positive"),
+    ("format", 1, "error: f.h5: not an activity file"),
+    (KeyboardInterrupt(), 130, "interrupted"),
+])
+def test_main_maps_every_error_to_one_line_and_its_status(monkeypatch, capsys, exc, code, line):
+    """In-process: main() around a command that raises (the statuses the subprocess tests cannot provoke)."""
+    from snn_deploy import cli
+    from snn_deploy.errors import FormatError, UsageError
+
+    exc = {"usage": UsageError("--limit must be positive"), "format": FormatError("f.h5: not an activity file")}.get(
+        exc, exc)
+
+    def failing(_args):
+        raise exc
+
+    monkeypatch.setattr("snn_deploy.energy.cli.cmd_energy", failing)
+    try:
+        assert cli.main(["energy", "run"]) == code
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # main ignores a second Ctrl-C after the first
+    assert capsys.readouterr().err.splitlines() == [line]
