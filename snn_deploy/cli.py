@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; every error a user can cause ends as one ``error: ...`` line and an exit status:
     2 usage (argparse, :class:`UsageError`), 1 failure (any other SnnDeployError, OSError, MemoryError,
-    torch's RuntimeError), 130 interrupt. ``SNN_DEPLOY_DEBUG=1`` re-raises the non-usage ones."""
+    torch's RuntimeError), 130 interrupt. ``SNN_DEPLOY_DEBUG=1`` re-raises those last three (traceback)."""
     if hasattr(sys.stdout, "reconfigure"):  # a non-UTF-8 byte of a path prints as itself, never crashes
         sys.stdout.reconfigure(errors="surrogateescape")
     try:

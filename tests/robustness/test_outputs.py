@@ -27,6 +27,13 @@ def _visible_digests(root: Path) -> dict[str, str]:
     return {k: v for k, v in digest_tree(root).items() if not any(part.startswith(".") for part in Path(k).parts)}
 
 
+def _wait_for_lock(directory: Path, timeout: float = 60) -> None:
+    lock_file, deadline = directory / ".snn-deploy.lock", time.monotonic() + timeout
+    while not (lock_file.is_file() and lock_file.read_text().strip()):
+        assert time.monotonic() < deadline, f"no lock in {directory} after {timeout} s"
+        time.sleep(0.02)
+
+
 def test_foreign_outputs_and_file_system_errors_are_one_line_and_change_nothing(pipeline, tmp_path):
     run = copy_tree(pipeline.run, tmp_path / "run")
     out = run / "loihi"
@@ -83,7 +90,7 @@ def test_closed_pipe_and_ctrl_c_during_startup(pipeline, tmp_path):
     run_dir = tmp_path / "run"
     proc = subprocess.Popen([*CLI, "train", "--data", str(pipeline.data), "-o", str(run_dir), *TINY_TRAIN, "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
-    time.sleep(0.3)  # Python is up; torch is loading
+    _wait_for_lock(run_dir)  # train holds its run directory and is now loading torch (seconds)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err and "interrupted" in err, err
@@ -140,10 +147,7 @@ def test_a_second_command_on_a_directory_in_use_names_the_first(pipeline, tmp_pa
                               "--epochs", "50", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              env=cli_env())
     try:
-        lock_file = run_dir / ".snn-deploy.lock"
-        deadline = time.monotonic() + 60
-        while not (lock_file.is_file() and lock_file.read_text().strip()) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_for_lock(run_dir)
         second = run_cli("train", "--data", pipeline.data, "-o", run_dir, *TINY_TRAIN, "--quiet")
         assert_one_line_error(second, str(run_dir), f"in use by snn-deploy train (PID {first.pid})")
     finally:
