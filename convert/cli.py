@@ -12,16 +12,15 @@ checkpoint -> float IR -> fixed IR -> design rules -> (float vs fixed on data) -
     model.nir           with ``--export nir``: the float spiking graph as NIR (convert/export_nir.py)
     model.onnx          with ``--export onnx`` on an ANN baseline: only this file is written
 
-Everything is checked and computed before anything is written; the files are written into a
-temporary directory next to OUT and moved in at the end, so a failure leaves OUT as it was.
+OUT is locked while convert runs; everything is checked and computed before anything is written; the
+files are written into a staging directory and committed as one set (snn_deploy/outdir.py), so a
+failure leaves OUT as it was. Files of OUT that convert did not write stay untouched (``--force``
+replaces a foreign file at one of the names above, or writes into a foreign non-empty OUT).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +49,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="quantize for lava-dl's netx (weight exponents >= 0, biases in multiples of 64) and fail "
                         "unless OUT/netx.net can be written (train cuba_lif with --reset zero --shared-decays)")
     p.add_argument("-o", "--out", required=True, help="output directory")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty OUT that convert did not write, replacing files of the same names")
     p.set_defaults(func=run_convert)
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.errors import UsageError
 
+    if args.target not in TARGETS:
+        raise UsageError(f"--target: unknown target {args.target!r}; choose one of {', '.join(TARGETS)}")
     if args.limit is not None and args.limit <= 0:
-        raise SnnDeployError(f"--limit must be a positive number of samples, got {args.limit}")
+        raise UsageError(f"--limit must be a positive number of samples, got {args.limit}")
     overrides = _read_overrides(args.precision)
     result = convert(args.checkpoint, target=args.target, profile=args.profile, data=args.data, split=args.split,
                      limit=args.limit, overrides=overrides, batch_size=args.batch_size, out=args.out,
-                     exports=[e.strip() for e in args.export.split(",") if e.strip()], netx=args.netx)
+                     exports=[e.strip() for e in args.export.split(",") if e.strip()], netx=args.netx,
+                     force=args.force)
     print(result["summary"])
     return 0
 
@@ -82,27 +86,39 @@ def _read_overrides(path: Any) -> Any:
 
 def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any = None, split: str = "test",
             limit: Any = None, overrides: Any = None, batch_size: int = 256, show_progress: bool = True,
-            exports: Any = (), netx: bool = False) -> dict:
+            exports: Any = (), netx: bool = False, force: bool = False) -> dict:
     """The whole convert command (used by the CLI and the demo): ``pipeline.convert`` + OUT/; returns the report.
 
     ``netx``: quantize with netx's constraints (``export_netx.netx_overrides``) and raise NetxExportError,
-    before anything is written, unless netx.net can be written.
+    before anything is written, unless netx.net can be written. ``force``: see the module docstring.
     """
+    from snn_deploy.outdir import output_dir
+
+    with output_dir(out, "convert", force=force) as out_set:
+        return _convert(checkpoint, target=target, profile=profile, out_set=out_set, data=data, split=split,
+                        limit=limit, overrides=overrides, batch_size=batch_size, show_progress=show_progress,
+                        exports=exports, netx=netx)
+
+
+def _convert(checkpoint: str, *, target: str, profile: str, out_set: Any, data: Any, split: str, limit: Any,
+             overrides: Any, batch_size: int, show_progress: bool, exports: Any, netx: bool) -> dict:
     from snn_deploy.convert.pipeline import convert as convert_network, quantization_profile
     from snn_deploy.convert.report import format_summary
-    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.errors import SnnDeployError, UsageError
     from snn_deploy.ir import save_network
     from snn_deploy.train.checkpoint import load_model
     from snn_deploy.train.export import ir_meta_from_checkpoint, model_to_ir
 
     if target not in TARGETS:
-        raise SnnDeployError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+        raise UsageError(f"--target: unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     profile = quantization_profile(profile)          # a bad profile fails before the checkpoint is read
     model, cfg, meta = load_model(checkpoint)
     exports = _check_exports(exports, cfg)
     if not cfg.spiking and "onnx" in exports:
         from snn_deploy.convert.export_onnx import export_onnx
-        path = export_onnx(model, cfg, Path(out) / "model.onnx", time_steps=int(meta["time_steps"]))
+        with out_set.staging() as tmp:
+            export_onnx(model, cfg, tmp / "model.onnx", time_steps=int(meta["time_steps"]))
+        path = out_set.path / "model.onnx"
         return {"outputs": [str(path)], "summary": f"{cfg.model}: wrote {path} (ONNX, {meta['time_steps']} steps)"}
     if not cfg.spiking:
         raise SnnDeployError(f"{checkpoint}: model {cfg.model!r} is an ANN baseline; only spiking models convert "
@@ -113,12 +129,8 @@ def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any =
     fixed, float_net, netx_status, report = (conversion.network, conversion.float_network, conversion.netx,
                                              conversion.report)
 
-    out_dir = Path(out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise SnnDeployError(f"{out_dir}: exists and is not a directory")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    try:
+    out_dir = out_set.path
+    with out_set.staging() as tmp:
         save_network(fixed, tmp / "network.h5")
         save_network(float_net, tmp / "network_float.h5")
         if netx_status["written"]:
@@ -133,44 +145,19 @@ def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any =
         summary = format_summary(report)
         (tmp / "quantization.json").write_text(json.dumps(report, indent=2, default=json_default) + "\n")
         (tmp / "summary.txt").write_text(summary + "\n")
-        _move_into(tmp, out_dir, outputs)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     report["summary"] = summary
     return report
 
 
 def _check_exports(exports: Any, cfg: Any) -> set:
     """``--export`` values: nir for spiking models, onnx for ANN baselines; anything else is an error."""
-    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.errors import UsageError
 
     exports = set(exports or ())
     if exports - {"nir", "onnx"}:
-        raise SnnDeployError(f"unknown --export {sorted(exports - {'nir', 'onnx'})}; choose from nir, onnx")
+        raise UsageError(f"unknown --export {sorted(exports - {'nir', 'onnx'})}; choose from nir, onnx")
     wrong = "onnx" if cfg.spiking else "nir"
     if wrong in exports:
-        raise SnnDeployError(f"--export {wrong} is for {'ANN baselines' if wrong == 'onnx' else 'spiking models'}; "
+        raise UsageError(f"--export {wrong} is for {'ANN baselines' if wrong == 'onnx' else 'spiking models'}; "
                              f"model {cfg.model!r} is {'spiking' if cfg.spiking else 'an ANN'}")
     return exports
-
-
-def _move_into(tmp: Path, out_dir: Path, names: list[str]) -> None:
-    """Move the finished files into ``out_dir`` (a whole new directory if it did not exist).
-
-    Temporary files and directories are created private (0600/0700); the results get the usual
-    permissions of the user's umask.
-    """
-    umask = os.umask(0)
-    os.umask(umask)
-    for name in names:
-        os.chmod(tmp / name, 0o666 & ~umask)
-    os.chmod(tmp, 0o777 & ~umask)
-    if not out_dir.exists():
-        os.replace(tmp, out_dir)
-        tmp.mkdir()  # so the caller's cleanup has something to remove
-        return
-    stale = out_dir / "netx.net"
-    for name in names:
-        os.replace(tmp / name, out_dir / name)
-    if "netx.net" not in names and stale.exists():
-        stale.unlink()  # an old netx file would not match the new network

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from snn_deploy.errors import SnnDeployError
+from snn_deploy.errors import SnnDeployError, UsageError
 from snn_deploy.ir import Network
 from snn_deploy.log import logger
 
@@ -126,7 +126,7 @@ def quantization_profile(profile: Any):
 
     prof = profile if hasattr(profile, "quantizable") else load_profile(profile)
     if not prof.quantizable:
-        raise SnnDeployError(f"profile {prof.name!r} ({prof.kind}) is not a quantization target (it has no "
+        raise UsageError(f"--profile {prof.name!r} ({prof.kind}) is not a quantization target (it has no "
                              "fixed-point formats); use loihi1 or loihi2")
     return prof
 

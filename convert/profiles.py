@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
-from snn_deploy.errors import FormatError, SnnDeployError
+from snn_deploy.errors import FormatError, SnnDeployError, UsageError
 from snn_deploy.ir import NEURON_MODELS, RESETS
 
 FORMAT_TAG = "snn-deploy-hw-profile"
@@ -144,7 +144,7 @@ def load_profile(name_or_path: Union[str, Path]) -> HardwareProfile:
     if not (text.endswith(".json") or path.exists()):
         path = profile_path(text)
         if not path.exists():
-            raise SnnDeployError(f"unknown hardware profile {text!r}; bundled profiles: {', '.join(list_profiles())} "
+            raise UsageError(f"unknown hardware profile {text!r}; bundled profiles: {', '.join(list_profiles())} "
                                  "(or give the path of a profile .json file)")
     if not path.exists():
         raise SnnDeployError(f"{path}: no such hardware profile file")

@@ -8,7 +8,9 @@ every sample (in batches, state reset between samples), and writes
 - ``OUT/run.json``: accuracy, per-layer firing rates, time per step, verification result.
 
 ``--verify N`` also runs the first N samples on the other backend and fails loudly on the first
-value that differs (layer, neuron, step, sample). Both files are written atomically.
+value that differs (layer, neuron, step, sample). The output directory is locked while the command
+runs and the two files are committed as one set (snn_deploy/outdir.py); OUT is settled first, so the
+network read is never half of an interrupted convert.
 """
 from __future__ import annotations
 
@@ -18,9 +20,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from snn_deploy.activity import save_activity
-from snn_deploy.atomic import write_text_atomic
 from snn_deploy.deploy.compare import VerificationError
-from snn_deploy.deploy.simulate import DEFAULT_BATCH, NETWORK_FILE, simulate
+from snn_deploy.deploy.simulate import DEFAULT_BATCH, NETWORK_FILE, load_deployable, simulate
 
 ACTIVITY_FILE = "activity.h5"
 RUN_FILE = "run.json"
@@ -39,6 +40,7 @@ class RunOptions:
     time_steps: Optional[int] = None
     show_progress: bool = True
     output: Optional[Path] = None    #: where activity.h5 and run.json go (default: ``out``)
+    force: bool = False              #: replace activity.h5/run.json run did not write; write into a foreign --output
 
     @property
     def output_dir(self) -> Path:
@@ -64,7 +66,19 @@ class RunResult:
 
 
 def run_command(opts: RunOptions, log: Callable[[str], None] = print) -> RunResult:
-    """The whole ``run`` command (used by the CLI): ``simulate.simulate`` + the files; see the module docstring."""
+    """The whole ``run`` command (used by the CLI): ``simulate.simulate``, then activity.h5 and run.json
+    committed as one set into the locked output directory; see the module docstring."""
+    from snn_deploy.outdir import output_dir, settle
+
+    settle(opts.out, "run")
+    load_deployable(opts.out)        # a missing or undeployable network fails before the output is touched
+    beside_network = opts.output is None or Path(opts.output).resolve() == Path(opts.out).resolve()
+    with output_dir(opts.output_dir, "run", force=opts.force, names=(ACTIVITY_FILE, RUN_FILE),
+                    shares_with=None if beside_network else ("convert",)) as out_set:
+        return _run(opts, out_set, log)
+
+
+def _run(opts: RunOptions, out_set: Any, log: Callable[[str], None]) -> RunResult:
     sim = simulate(opts.out, data=opts.data, split=opts.split, backend=opts.backend, target=opts.target,
                    limit=opts.limit, verify=opts.verify, batch=opts.batch, time_steps=opts.time_steps,
                    progress=opts.show_progress)
@@ -74,12 +88,13 @@ def run_command(opts: RunOptions, log: Callable[[str], None] = print) -> RunResu
         firing_rates=run.firing_rates(), seconds_per_step=run.seconds_per_step, seconds=run.seconds,
         setup_seconds=run.setup_seconds, num_steps=run.num_steps, input_steps=run.input_steps,
         verification=verification)
-    save_activity(activity, opts.output_dir / ACTIVITY_FILE)
     result.outputs = [str(opts.output_dir / ACTIVITY_FILE), str(opts.output_dir / RUN_FILE)]
     record = {"command": "run", "network": str(opts.out / NETWORK_FILE), "network_digest": activity.network_digest,
               "data": str(opts.data), "split": opts.split, "target": sim.target, **result.to_dict(),
               "wall_seconds": sim.wall_seconds}
-    write_text_atomic(opts.output_dir / RUN_FILE, json.dumps(record, indent=2) + "\n")
+    with out_set.staging() as tmp:
+        save_activity(activity, tmp / ACTIVITY_FILE)
+        (tmp / RUN_FILE).write_text(json.dumps(record, indent=2) + "\n")
     log(format_summary(result))
     if verification is not None and not verification["identical"]:
         raise VerificationError(f"verification FAILED on {verification['samples']} samples: {verification['first_difference']}")

@@ -173,7 +173,7 @@ def simulate(network: Any, inputs: Any = None, *, labels: Any = None, data: Any 
     check_target(target)
     asked_backend, backend = backend, backend or default_backend(net, target)
     if backend not in BACKENDS:
-        raise SnnDeployError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        raise UsageError(f"--backend: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "lava":
         require_lava("--backend lava" if asked_backend else f"target {target} (runs on Lava by default)")
     elif verify:
@@ -186,9 +186,9 @@ def simulate(network: Any, inputs: Any = None, *, labels: Any = None, data: Any 
     ds = _ArrayFrames(net, inputs, labels) if inputs is not None else open_split(net, data, split, time_steps, source)
     n = len(ds) if limit is None else min(int(limit), len(ds))
     if n <= 0:
-        raise SnnDeployError(f"--limit must be positive, got {limit}")
+        raise UsageError(f"--limit must be positive, got {limit}")
     if verify < 0:
-        raise SnnDeployError(f"--verify must be >= 0, got {verify}")
+        raise UsageError(f"--verify must be >= 0, got {verify}")
     batch = max(1, int(batch))
     if inputs is None:
         check_run_fits(net, ds.time_steps, n, time_steps_option=time_steps is not None, source=source)

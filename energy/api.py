@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from snn_deploy.errors import SnnDeployError
+from snn_deploy.errors import SnnDeployError, UsageError
 
 DEFAULT_PROFILES = ("loihi1", "cmos45nm-int32")
 DEFAULT_ANN_PROFILE = "cmos45nm-int32"
@@ -30,7 +30,7 @@ def load_tables(profiles: Sequence[str], ann_profiles: Optional[Sequence[str]]) 
         ann_tables = [load_energy_table(name) for name in ann_profiles]
         bad = [t.profile for t in ann_tables if not t.can_run_ann]
         if bad:
-            raise SnnDeployError(f"--ann-profile {', '.join(bad)}: prices no MAC/AC, an ANN cannot be priced on it")
+            raise UsageError(f"--ann-profile {', '.join(bad)}: prices no MAC/AC, an ANN cannot be priced on it")
         return tables, ann_tables, []
     ann_tables = [t for t in tables if t.can_run_ann]
     if ann_tables:

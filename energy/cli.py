@@ -42,29 +42,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="count ONNX graphs with unsupported ops anyway (those ops are listed as not counted)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     p.add_argument("-o", "--output", type=Path, help="report directory (default: FIRST_RUN/energy)")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty -o directory that energy did not write (replacing files of the same names)")
     p.set_defaults(func=cmd_energy)
 
 
 def find_network(run: Path, digest: str | None):
     """The network IR in ``run`` (a file, or the .h5 in a directory whose digest is ``digest``)."""
-    import h5py
-
     from snn_deploy.errors import SnnDeployError
-    from snn_deploy.ir import load_network, network_digest
+    from snn_deploy.ir import is_network_file, load_network, network_digest
 
     if run.is_file():
         return run, load_network(run)
     if not run.is_dir():
         raise SnnDeployError(f"{run}: no such run directory or network file")
-    candidates = []
-    for f in sorted(run.glob("*.h5")) + sorted(run.glob("*/*.h5")):
-        try:
-            with h5py.File(f, "r") as h:
-                tag = h.attrs.get("format")
-        except OSError:
-            continue
-        if (tag.decode() if isinstance(tag, bytes) else tag) == NETWORK_TAG:
-            candidates.append(f)
+    candidates = [f for f in sorted(run.glob("*.h5")) + sorted(run.glob("*/*.h5")) if is_network_file(f)]
     if not candidates:
         raise SnnDeployError(f"{run}: holds no network IR file (*.h5 with format {NETWORK_TAG!r}); give --network")
     nets = [(f, load_network(f)) for f in candidates]
@@ -80,33 +72,44 @@ def find_network(run: Path, digest: str | None):
 
 
 def _parse_dims(items: list[str]) -> dict[str, int]:
-    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.errors import UsageError
 
     dims = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not value.strip().isdigit() or int(value) <= 0:
-            raise SnnDeployError(f"--onnx-dim {item!r}: expected NAME=POSITIVE_INTEGER")
+            raise UsageError(f"--onnx-dim {item!r}: expected NAME=POSITIVE_INTEGER")
         dims[name.strip()] = int(value)
     return dims
 
 
 def cmd_energy(args: argparse.Namespace) -> int:
+    from snn_deploy.outdir import check_output_dir, lock
+
+    runs = [Path(r) for r in args.runs]
+    out = args.output or (runs[0] if runs[0].is_dir() else runs[0].parent) / "energy"
+    check_output_dir(out, "energy", force=args.force)  # before any work; again when writing, under the lock
+    with lock(out, "energy"):
+        return _energy(args, runs, out)
+
+
+def _energy(args: argparse.Namespace, runs: list[Path], out: Path) -> int:
     from snn_deploy.activity import load_activity
-    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.errors import UsageError
     from snn_deploy.log import logger
+    from snn_deploy.outdir import settle
 
     from .api import load_tables, price_runs
     from .counting import count_network
     from .report import headline, write_report
 
-    runs = [Path(r) for r in args.runs]
     if len(runs) > 1 and (args.activity or args.network):
-        raise SnnDeployError("--activity/--network name one run's files: give a single RUN with them")
+        raise UsageError("--activity/--network name one run's files: give a single RUN with them")
     tables = load_tables(args.profile or DEFAULT_PROFILES, args.ann_profile)   # bad profiles fail before counting
     counted = []
     first_net = None
     for run in runs:
+        settle(run if run.is_dir() else run.parent, "energy")
         act_path = args.activity or (run / "activity.h5" if run.is_dir() else run.parent / "activity.h5")
         act = load_activity(act_path)
         net_path, net = (args.network, None) if args.network else find_network(run, act.network_digest)
@@ -122,8 +125,7 @@ def cmd_energy(args: argparse.Namespace) -> int:
     rep = price_runs(counted, first_net, profiles=args.profile or DEFAULT_PROFILES, baselines=args.baseline,
                      ann_profiles=args.ann_profile, memory=args.memory, onnx_dims=_parse_dims(args.onnx_dim),
                      allow_unsupported=args.allow_unsupported, tables=tables)
-    out = args.output or (runs[0] if runs[0].is_dir() else runs[0].parent) / "energy"
-    written = write_report(rep, out, plot=not args.no_plots)
+    written = write_report(rep, out, plot=not args.no_plots, force=args.force)
     print("\n".join(headline(rep)))
     print(f"wrote {', '.join(str(p) for p in written.values())}")
     return 0

@@ -1,7 +1,8 @@
 """The energy report: counts, energies per profile, baselines and ratios as one record, JSON and Markdown.
 
 ``build_report`` is a pure function of counted runs, energy tables and counted baselines;
-``write_report`` writes ``energy.json``, ``energy.md`` and the plots into one directory atomically.
+``write_report`` writes ``energy.json``, ``energy.md`` and the plots into one directory as one set
+(snn_deploy/outdir.py: locked, committed whole, other files of the directory untouched).
 
 Ratios are ANN / SNN (> 1: the SNN needs less). An energy ratio of two ranges is itself a range:
 ``[ANN.low / SNN.high, ANN.high / SNN.low]``. Per-step figures divide per-inference totals by the
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from snn_deploy.atomic import atomic_dir
+from snn_deploy.outdir import output_dir
 from snn_deploy.jsonio import json_default
 
 from .analytic import PAPER1_AC_PJ, PAPER1_MAC_PJ, PAPER1_MEAN_RATE, OpCount, paper1_energy_ratio
@@ -462,11 +463,14 @@ def report_markdown(rep: EnergyReport, plots: Sequence[str] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(rep: EnergyReport, out_dir: Path, plot: bool = True) -> dict[str, Path]:
-    """Write energy.json, energy.md and the plots into ``out_dir`` (replaced whole, atomically)."""
+def write_report(rep: EnergyReport, out_dir: Path, plot: bool = True, force: bool = False) -> dict[str, Path]:
+    """Write energy.json, energy.md and the plots into ``out_dir`` as one set (replacing energy's last set).
+
+    ``force``: write into a non-empty directory energy did not write, replacing files of the same names.
+    """
     out_dir = Path(out_dir)
     names: list[str] = []
-    with atomic_dir(out_dir) as tmp:
+    with output_dir(out_dir, "energy", force=force) as out_set, out_set.staging() as tmp:
         if plot:
             from .plots import plot_accuracy_vs_ops, plot_energy_per_layer
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -56,7 +55,6 @@ class Stage:
     argv: list[str]
     outputs: list[Path]
     inputs: list[Path] = field(default_factory=list)
-    clear: Optional[Path] = None   # directory removed before a redo (the stage refuses to overwrite it)
 
     def up_to_date(self) -> bool:
         if not all(p.exists() for p in self.outputs):
@@ -72,7 +70,7 @@ def plan(cfg: DemoConfig) -> list[Stage]:
     model_args = ["--layers", str(cfg.layers), "--hidden", str(cfg.hidden)]   # epoch lines show; bars only on a terminal
     return [
         Stage("data", ["data", "synth-digits", "-o", str(data), "--size", cfg.size],
-              outputs=[data / "synth.json", data / "train.h5", data / "test.h5"], clear=data),
+              outputs=[data / "synth.json", data / "train.h5", data / "test.h5"]),
         Stage("train-snn", ["train", "--model", cfg.model, *model_args, "--epochs", str(cfg.epochs),
                             "--data", str(data), "-o", str(snn), "--force"],
               outputs=[snn / "summary.json", snn / "model.pt"], inputs=[data / "synth.json"]),
@@ -81,7 +79,7 @@ def plan(cfg: DemoConfig) -> list[Stage]:
               outputs=[ann / "summary.json", ann / "model.pt"], inputs=[data / "synth.json"]),
         Stage("convert", ["convert", str(snn / "model.pt"), "--target", "loihi-sim", "--data", str(data),
                           "-o", str(loihi)],
-              outputs=[loihi / "quantization.json", loihi / "network.h5"], inputs=[snn / "model.pt"], clear=loihi),
+              outputs=[loihi / "quantization.json", loihi / "network.h5"], inputs=[snn / "model.pt"]),
         Stage("lava", ["run", str(loihi), "--data", str(data), "--backend", "lava", "--limit", str(cfg.lava_samples),
                        "--verify", str(cfg.lava_samples), "--output", str(lava), "--no-progress"],
               outputs=[lava / "run.json", lava / "activity.h5"], inputs=[loihi / "network.h5"]),
@@ -98,8 +96,6 @@ def run_stage(stage: Stage, force: bool) -> float:
     if not force and stage.up_to_date():
         print(f"== {stage.name}: up to date ({stage.outputs[0]}), skipped (--force redoes it)")
         return 0.0
-    if stage.clear is not None and stage.clear.exists():
-        shutil.rmtree(stage.clear)
     print(f"== {stage.name}: snn-deploy {' '.join(stage.argv)}", flush=True)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "snn_deploy", *stage.argv])

@@ -344,6 +344,15 @@ def save_network(net: Network, path: Union[str, Path]) -> Path:
     return path
 
 
+def is_network_file(path: Union[str, Path]) -> bool:
+    """Whether ``path`` is an HDF5 file tagged as a network IR (reads one attribute; nothing is loaded)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return _attr_str(f.attrs.get("format")) == FORMAT_TAG
+    except (OSError, ValueError, TypeError):
+        return False
+
+
 def load_network(path: Union[str, Path]) -> Network:
     """Read a network written by ``save_network``; every problem is a FormatError naming the file.
 

@@ -122,6 +122,6 @@ def test_synth_digits_tiny_is_deterministic_and_speaker_independent(tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
-    with pytest.raises(SnnDeployError, match="not a synth-digits corpus"):
+    with pytest.raises(SnnDeployError, match="not written by snn-deploy synth-digits"):
         synth_digits(other, config, progress=False)
     assert (other / "notes.txt").read_text() == "keep me"

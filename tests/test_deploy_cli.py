@@ -137,7 +137,7 @@ def test_bad_input_gives_one_clear_error_and_writes_nothing(case, match, out_dir
     elif case == "float":
         net = load_network(out_dir / "network.h5")
         save_network(dataclasses.replace(net, precision=None), out_dir / "network.h5")
-    assert run_cli(out_dir, "--data", data, "--limit", 2, *extra) == 2
+    assert run_cli(out_dir, "--data", data, "--limit", 2, *extra) == 1  # a bad file, not a bad option
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
     assert __import__("re").search(match, err[0]), err[0]
@@ -217,7 +217,7 @@ def test_verify_fails_loudly_on_the_first_differing_spike(out_dir, shd_dir, monk
         return run
 
     monkeypatch.setattr(simulate, "run_backend", lava_with_one_flipped_spike)
-    assert run_cli(out_dir, "--data", shd_dir, "--limit", 3, "--backend", "emulator", "--verify", 2) == 2
+    assert run_cli(out_dir, "--data", shd_dir, "--limit", 3, "--backend", "emulator", "--verify", 2) == 1
     err = capsys.readouterr().err
     assert "verification FAILED on 2 samples: first differing spike: layer 'h2', neuron 3, step 7, sample 1" in err
     record = json.loads((out_dir / "run.json").read_text())

@@ -65,9 +65,9 @@ def test_bad_input_gives_one_error_line_and_no_run_dir(tmp_path, shd_factory, ca
     data = shd_factory(train_per_class=4, test_per_class=2)
     run = tmp_path / "run"
     base = ["train", "--data", str(data), "-o", str(run), "--epochs", "1", "--quiet"]
-    assert "transformer" in _error_of(capsys, base + ["--model", "transformer"])
-    assert "hidden" in _error_of(capsys, base + ["--model", "radlif", "--hidden", "0"])
-    assert "--model is required" in _error_of(capsys, base)
+    assert "transformer" in _error_of(capsys, base + ["--model", "transformer"], code=2)
+    assert "hidden" in _error_of(capsys, base + ["--model", "radlif", "--hidden", "0"], code=2)
+    assert "--model is required" in _error_of(capsys, base, code=2)
     assert "nowhere" in _error_of(capsys, ["train", "--data", str(tmp_path / "nowhere"), "-o", str(run),
                                            "--model", "lif"], code=1)
     with h5py.File(data / "test.h5", "r+") as f:

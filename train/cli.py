@@ -8,6 +8,7 @@ from the run is an error (except ``--epochs`` and ``--device``).
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from snn_deploy.jsonout import add_json_options, json_out_path, print_json, write_json_out
@@ -75,6 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"samples per forward pass (default {EVAL_BATCH_SIZE}); only speed and memory depend on it")
     e.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default cpu")
     add_json_options(e, "the result", default_file="eval-<split>.json next to the checkpoint", legacy_path=True)
+    e.add_argument("--force", action="store_true", help="replace a --json-out file that eval did not write")
     e.set_defaults(func=_eval)
 
     x = subparsers.add_parser(
@@ -84,6 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "and for other tools.")
     x.add_argument("checkpoint", help="a model.pt written by snn-deploy train")
     x.add_argument("-o", "--out", required=True, help="output .h5 file")
+    x.add_argument("--force", action="store_true", help="replace an -o file that is not a network IR")
     x.set_defaults(func=_export)
 
 
@@ -92,10 +95,31 @@ def _given(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, objec
 
 
 def _train(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from snn_deploy.errors import SnnDeployError, UsageError
+    from snn_deploy.outdir import lock
+    from snn_deploy.train.config import ModelConfig
+
+    check_positive(args, "epochs", "batch_size", "layers", "hidden", "time_steps")
+    if args.resume and args.force:
+        raise UsageError("--resume and --force contradict each other: pick one")
+    if args.model is None and not args.resume:
+        raise UsageError("--model is required for a new run (e.g. --model radlif)")
+    if not args.resume:
+        try:  # the options alone (the data's sizes come later): a bad value is a usage error, found before torch
+            ModelConfig(input_size=1, num_classes=2, **_given(args, MODEL_OPTIONS))
+        except SnnDeployError as exc:
+            raise UsageError(str(exc)) from None
+    # take the run directory before torch loads (seconds), so a second train on it fails at once
+    with lock(args.out, "train") if _rank() == 0 else contextlib.nullcontext():
+        return _train_locked(args)
+
+
+def _train_locked(args: argparse.Namespace) -> int:
     from snn_deploy.train.api import train
     from snn_deploy.train.trainer import format_summary
 
-    check_positive(args, "epochs", "batch_size", "layers", "hidden", "time_steps")
     options = {**_given(args, MODEL_OPTIONS), **_given(args, TRAIN_OPTIONS)}
     trained = train(args.data, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet,
                     **options)
@@ -121,12 +145,16 @@ def _rank() -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from snn_deploy.outdir import check_output_file
     from snn_deploy.train.trainer import evaluate_checkpoint
 
     check_positive(args, "batch_size")
+    out = json_out_path(args) or Path(args.checkpoint).parent / f"eval-{args.split}.json"
+    check_output_file(out, "eval", force=args.force, ours=_is_eval_result)
     result = evaluate_checkpoint(args.checkpoint, args.data, args.split, batch_size=args.batch_size,
                                  device=args.device, show_progress=not args.quiet)
-    out = write_json_out(json_out_path(args) or Path(args.checkpoint).parent / f"eval-{args.split}.json", result)
+    check_output_file(out, "eval", force=args.force, ours=_is_eval_result)  # again: it may have appeared since
+    out = write_json_out(out, result)
     if print_json(args, result):
         return 0
     print(
@@ -136,8 +164,20 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_eval_result(path: Path) -> bool:
+    """An eval --json file: a JSON object with the keys eval writes."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"model", "split", "accuracy", "samples"} <= set(data)
+
+
 def _export(args: argparse.Namespace) -> int:
-    from snn_deploy.ir import save_network
+    from snn_deploy.ir import is_network_file, save_network
+    from snn_deploy.outdir import check_output_file
+
+    check_output_file(args.out, "export", force=args.force, ours=is_network_file)
     from snn_deploy.train.export import checkpoint_to_ir
 
     net = checkpoint_to_ir(args.checkpoint)

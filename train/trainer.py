@@ -27,6 +27,7 @@ writes files).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -45,6 +46,7 @@ from torch import nn
 from snn_deploy.atomic import atomic_path, write_text_atomic
 from snn_deploy.errors import FormatError, SnnDeployError, UsageError
 from snn_deploy.memory import check_fits, gib
+from snn_deploy.outdir import lock
 from snn_deploy.train.checkpoint import (
     capture_rng_state,
     check_optimizer_state,
@@ -536,7 +538,9 @@ def train(
     if explicit is None:
         explicit = {k for k, v in asdict(train_cfg).items() if v is not None}
     try:
-        return _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_progress, log, ctx, explicit)
+        with lock(run_dir, "train") if ctx.is_main else contextlib.nullcontext():  # rank 0 writes the files
+            return _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_progress, log, ctx,
+                          explicit)
     finally:
         shutdown(ctx)
 

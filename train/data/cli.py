@@ -40,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "DIR/hd/ (WAVs, Heidelberg Digits layout), DIR/train.h5 and DIR/test.h5 (spikes, SHD layout) and "
         "DIR/synth.json. Deterministic for a seed.",
     )
-    p.add_argument("-o", "--out", required=True, help="output directory (replaced atomically)")
+    p.add_argument("-o", "--out", required=True,
+                   help="output directory (a corpus synth-digits wrote there before is replaced as a whole)")
+    p.add_argument("--force", action="store_true", help="write into a non-empty directory synth-digits did not write")
     p.add_argument("--seed", type=int, default=0, help="seed of voices, noise and encoder (default 0; same seed, same bytes)")
     p.add_argument("--size", choices=["tiny", "small", "default"], default="default",
                    help="tiny: 4+2 words/class, small: 30+8, default: 120+24 (train+test)")
@@ -114,7 +116,7 @@ def _synth_digits(args) -> int:
     if min(overrides.get("train_per_class", 1), overrides.get("test_per_class", 1)) < 1:
         raise SnnDeployError("--per-class and --test-per-class must be >= 1")
     config = SynthConfig.for_size(args.size, **overrides)
-    record = synth_digits(args.out, config, workers=args.workers)
+    record = synth_digits(args.out, config, workers=args.workers, force=args.force)
     tr, te = record["splits"]["train"], record["splits"]["test"]
     print(
         f"synth-digits: {tr['samples']} train words ({len(record['voices']['train'])} voices) + {te['samples']} test "
