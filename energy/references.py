@@ -29,6 +29,15 @@ REFERENCES: dict[str, str] = {
     "blouw2019": "Blouw, P., Choo, X., Hunsberger, E. and Eliasmith, C., 'Benchmarking Keyword Spotting Efficiency on "
                  "Neuromorphic Hardware', Proceedings of the 7th Annual Neuro-inspired Computational Elements "
                  "Workshop (NICE '19), ACM, 2019 (arXiv:1812.01739).",
+    "abr_power_benchmarks": "Applied Brain Research, 'ABR Keyword Spotting Power Benchmarks', "
+                            "github.com/abr/power_benchmarks (commit fce95c8, 2019): the paper's LaTeX source "
+                            "(paper/power_summary_acm_format.tex), figures, models.py, analysis/analysis.py and the raw "
+                            "Loihi power logs (logs/running/loihi_*.csv|json, logs/idle/loihi*.csv).",
+    "lavadl_pilotnet": "Intel Labs, lava-dl 'PilotNet LIF Benchmarking Example' run on a Loihi 2 board, "
+                       "github.com/lava-nc/lava-dl tutorials/lava/lib/dl/netx/pilotnet_snn/benchmark.ipynb (recorded "
+                       "outputs at commit b9e3691, 2023-01-10; earlier runs at 211bec8, b5200e2, baa23ad), with its "
+                       "network.net and lava-dl's recorded spikes of the same network "
+                       "(tests/lava/lib/dl/netx/gts/pilotnet_lif/).",
 }
 
 

@@ -196,8 +196,8 @@ def format_summary(s: dict[str, Any]) -> str:
         f"(mean rate {s['mean_firing_rate']:.3f}, {s['ops_per_inference'] / 1e6:.3g}M ops)",
         f"vs GRU           : {s['gru_ops_over_snn_ops']:.3g}x fewer operations; energy GRU(cmos45nm-int32)/SNN: "
         f"{ratios('loihi1')}; {ratios('cmos45nm-int32')}",
-    ] + ([f"calibration      : {', '.join(missing)} per-op constants miss a measured chip 22-259x low "
-          "(docs/energy-calibration.md)"] if missing else []))
+    ] + ([f"calibration      : {', '.join(missing)} per-op constants read below every measured chip, by "
+          "1.5-594x (docs/energy-calibration.md)"] if missing else []))
 
 
 def main(argv: Optional[list[str]] = None) -> int:
