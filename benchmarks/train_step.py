@@ -38,12 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(ROOT))
-
-from snn_deploy.train.config import ModelConfig  # noqa: E402
-from snn_deploy.train.models import build_model  # noqa: E402
+from snn_deploy.train.config import ModelConfig  # installed, e.g. `pip install --no-deps -e .` on a GPU image
+from snn_deploy.train.models import build_model
 
 NUM_CLASSES = 20  # SHD
 INPUT_RATE = 0.05  # fraction of (step, channel) bins holding a spike in the synthetic batch

@@ -12,24 +12,20 @@ checkpoint -> float IR -> fixed IR -> design rules -> (float vs fixed on data) -
     model.nir           with ``--export nir``: the float spiking graph as NIR (convert/export_nir.py)
     model.onnx          with ``--export onnx`` on an ANN baseline: only this file is written
 
-Everything is checked and computed before anything is written; the files are written into a
-temporary directory next to OUT and moved in at the end, so a failure leaves OUT as it was.
+OUT is locked while convert runs; everything is checked and computed before anything is written; the
+files are written into a staging directory and committed as one set (snn_deploy/outdir.py), so a
+failure leaves OUT as it was. Files of OUT that convert did not write stay untouched (``--force``
+replaces a foreign file at one of the names above, or writes into a foreign non-empty OUT).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
+from snn_deploy.convert.pipeline import DEFAULT_PROFILE, TARGETS  # torch-free
 from snn_deploy.jsonio import json_default
-
-TARGETS = ("loihi-sim", "loihi-emu")
-DEFAULT_PROFILE = "loihi2"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,20 +49,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="quantize for lava-dl's netx (weight exponents >= 0, biases in multiples of 64) and fail "
                         "unless OUT/netx.net can be written (train cuba_lif with --reset zero --shared-decays)")
     p.add_argument("-o", "--out", required=True, help="output directory")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty OUT that convert did not write, replacing files of the same names")
     p.set_defaults(func=run_convert)
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.errors import UsageError
 
     if args.target not in TARGETS:
-        raise SnnDeployError(f"unknown target {args.target!r}; choose one of {', '.join(TARGETS)}")
+        raise UsageError(f"--target: unknown target {args.target!r}; choose one of {', '.join(TARGETS)}")
     if args.limit is not None and args.limit <= 0:
-        raise SnnDeployError(f"--limit must be a positive number of samples, got {args.limit}")
+        raise UsageError(f"--limit must be a positive number of samples, got {args.limit}")
     overrides = _read_overrides(args.precision)
     result = convert(args.checkpoint, target=args.target, profile=args.profile, data=args.data, split=args.split,
                      limit=args.limit, overrides=overrides, batch_size=args.batch_size, out=args.out,
-                     exports=[e.strip() for e in args.export.split(",") if e.strip()], netx=args.netx)
+                     exports=[e.strip() for e in args.export.split(",") if e.strip()], netx=args.netx,
+                     force=args.force)
     print(result["summary"])
     return 0
 
@@ -87,63 +86,51 @@ def _read_overrides(path: Any) -> Any:
 
 def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any = None, split: str = "test",
             limit: Any = None, overrides: Any = None, batch_size: int = 256, show_progress: bool = True,
-            exports: Any = (), netx: bool = False) -> dict:
-    """The whole convert command as a function (used by the CLI and the demo); returns the report.
+            exports: Any = (), netx: bool = False, force: bool = False) -> dict:
+    """The whole convert command (used by the CLI and the demo): ``pipeline.convert`` + OUT/; returns the report.
 
     ``netx``: quantize with netx's constraints (``export_netx.netx_overrides``) and raise NetxExportError,
-    before anything is written, unless netx.net can be written.
+    before anything is written, unless netx.net can be written. ``force``: see the module docstring.
     """
-    import numpy as np
-    from tqdm import tqdm
+    from snn_deploy.outdir import output_dir
 
-    from snn_deploy.convert.profiles import load_profile
-    from snn_deploy.convert.quantize import quantize_network
-    from snn_deploy.convert.report import build_report, format_summary
-    from snn_deploy.convert.rules import check_rules
-    from snn_deploy.errors import SnnDeployError
+    with output_dir(out, "convert", force=force) as out_set:
+        return _convert(checkpoint, target=target, profile=profile, out_set=out_set, data=data, split=split,
+                        limit=limit, overrides=overrides, batch_size=batch_size, show_progress=show_progress,
+                        exports=exports, netx=netx)
+
+
+def _convert(checkpoint: str, *, target: str, profile: str, out_set: Any, data: Any, split: str, limit: Any,
+             overrides: Any, batch_size: int, show_progress: bool, exports: Any, netx: bool) -> dict:
+    from snn_deploy.convert.pipeline import convert as convert_network, quantization_profile
+    from snn_deploy.convert.report import format_summary
+    from snn_deploy.errors import SnnDeployError, UsageError
     from snn_deploy.ir import save_network
     from snn_deploy.train.checkpoint import load_model
     from snn_deploy.train.export import ir_meta_from_checkpoint, model_to_ir
 
-    t0 = time.time()
-    prof = load_profile(profile)
-    if not prof.quantizable:
-        raise SnnDeployError(f"profile {prof.name!r} ({prof.kind}) is not a quantization target (it has no "
-                             "fixed-point formats); use loihi1 or loihi2")
+    if target not in TARGETS:
+        raise UsageError(f"--target: unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    profile = quantization_profile(profile)          # a bad profile fails before the checkpoint is read
     model, cfg, meta = load_model(checkpoint)
     exports = _check_exports(exports, cfg)
     if not cfg.spiking and "onnx" in exports:
         from snn_deploy.convert.export_onnx import export_onnx
-        path = export_onnx(model, cfg, Path(out) / "model.onnx", time_steps=int(meta["time_steps"]))
+        with out_set.staging() as tmp:
+            export_onnx(model, cfg, tmp / "model.onnx", time_steps=int(meta["time_steps"]))
+        path = out_set.path / "model.onnx"
         return {"outputs": [str(path)], "summary": f"{cfg.model}: wrote {path} (ONNX, {meta['time_steps']} steps)"}
     if not cfg.spiking:
         raise SnnDeployError(f"{checkpoint}: model {cfg.model!r} is an ANN baseline; only spiking models convert "
                              "to Loihi (export ANNs to ONNX)")
-    float_net = model_to_ir(model, cfg, ir_meta_from_checkpoint(meta, checkpoint))
-    if netx:
-        from snn_deploy.convert.export_netx import netx_overrides
-        overrides = netx_overrides(overrides)
-    fixed = quantize_network(float_net, prof, overrides)
-    fixed.meta.update(target=target, profile=prof.name)
-    netx_status = _netx_status(fixed, float_net, prof, overrides, required=netx)
-    rules = check_rules(fixed, prof)
-    timings = {"quantize": time.time() - t0}
+    conversion = convert_network(model_to_ir(model, cfg, ir_meta_from_checkpoint(meta, checkpoint)), target=target,
+                                 profile=profile, data=data, split=split, limit=limit, overrides=overrides,
+                                 batch_size=batch_size, netx=netx, progress=show_progress)
+    fixed, float_net, netx_status, report = (conversion.network, conversion.float_network, conversion.netx,
+                                             conversion.report)
 
-    comparison = None
-    if data:
-        x, y = _load_data(data, split, limit, meta, cfg)
-        t1 = time.time()
-        from snn_deploy.convert.compare import compare_float_fixed
-        with tqdm(total=len(y), desc="float vs fixed", unit="sample", disable=not show_progress, leave=False) as bar:
-            comparison = compare_float_fixed(float_net, fixed, x, y, batch_size=batch_size, progress=bar.update)
-        timings["compare"] = time.time() - t1
-
-    out_dir = Path(out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise SnnDeployError(f"{out_dir}: exists and is not a directory")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    try:
+    out_dir = out_set.path
+    with out_set.staging() as tmp:
         save_network(fixed, tmp / "network.h5")
         save_network(float_net, tmp / "network_float.h5")
         if netx_status["written"]:
@@ -154,92 +141,23 @@ def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any =
             write_nir(float_net, tmp / "model.nir", dt=float(meta["duration"]) / int(meta["time_steps"]))
         outputs = ["network.h5", "network_float.h5"] + (["netx.net"] if netx_status["written"] else []) + \
                   (["model.nir"] if "nir" in exports else []) + ["quantization.json", "summary.txt"]
-        report = build_report(fixed, target=target, profile=prof.name, checkpoint=str(checkpoint), rules=rules,
-                              comparison=comparison, netx=netx_status, outputs=[str(out_dir / o) for o in outputs],
-                              timings=timings)
+        report["outputs"] = [str(out_dir / o) for o in outputs]
         summary = format_summary(report)
         (tmp / "quantization.json").write_text(json.dumps(report, indent=2, default=json_default) + "\n")
         (tmp / "summary.txt").write_text(summary + "\n")
-        _move_into(tmp, out_dir, outputs)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     report["summary"] = summary
     return report
 
 
-def _load_data(data: str, split: str, limit: Any, meta: dict, cfg: Any) -> tuple[Any, Any]:
-    import numpy as np
-
-    from snn_deploy.errors import SnnDeployError
-    from snn_deploy.train.data import open_dataset
-
-    ds = open_dataset(data, split, time_steps=int(meta.get("time_steps", 100)),
-                      duration=float(meta.get("duration", 1.4)), binary=bool(meta.get("binary", False)))
-    if ds.num_channels != cfg.input_size:
-        raise SnnDeployError(f"{ds.path}: {ds.num_channels} channels, but the model expects {cfg.input_size}")
-    if ds.num_classes != cfg.num_classes:
-        raise SnnDeployError(f"{ds.path}: {ds.num_classes} classes, but the model was trained on {cfg.num_classes}")
-    n = len(ds) if limit is None else min(int(limit), len(ds))
-    if n == 0:
-        raise SnnDeployError(f"{ds.path}: no samples in split {split!r}")
-    idx = np.arange(n)
-    return ds.frames_batch(idx), np.asarray(ds.labels[idx], dtype=np.int64)
-
-
 def _check_exports(exports: Any, cfg: Any) -> set:
     """``--export`` values: nir for spiking models, onnx for ANN baselines; anything else is an error."""
-    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.errors import UsageError
 
     exports = set(exports or ())
     if exports - {"nir", "onnx"}:
-        raise SnnDeployError(f"unknown --export {sorted(exports - {'nir', 'onnx'})}; choose from nir, onnx")
+        raise UsageError(f"unknown --export {sorted(exports - {'nir', 'onnx'})}; choose from nir, onnx")
     wrong = "onnx" if cfg.spiking else "nir"
     if wrong in exports:
-        raise SnnDeployError(f"--export {wrong} is for {'ANN baselines' if wrong == 'onnx' else 'spiking models'}; "
+        raise UsageError(f"--export {wrong} is for {'ANN baselines' if wrong == 'onnx' else 'spiking models'}; "
                              f"model {cfg.model!r} is {'spiking' if cfg.spiking else 'an ANN'}")
     return exports
-
-
-def _netx_status(fixed: Any, float_net: Any, prof: Any, overrides: Any, required: bool) -> dict:
-    """Whether netx.net will be written (``{"written", "path"}``), else why not (``{"written", "reason"}``).
-
-    ``required`` (``--netx``): not expressible is an error. Otherwise, when quantizing with ``--netx``
-    would make it expressible, the reason says so.
-    """
-    from snn_deploy.convert.export_netx import NetxExportError, is_netx_expressible, netx_overrides
-    from snn_deploy.convert.quantize import quantize_network
-    from snn_deploy.errors import SnnDeployError
-
-    ok, reason = is_netx_expressible(fixed)
-    if ok:
-        return {"written": True, "path": "netx.net", "netx_mode": required}
-    if required:
-        raise NetxExportError(f"--netx: netx.net cannot be written: {reason}")
-    try:
-        would = is_netx_expressible(quantize_network(float_net, prof, netx_overrides(overrides)))[0]
-    except SnnDeployError:
-        would = False
-    hint = "; `convert --netx` quantizes so that it can be written" if would else ""
-    return {"written": False, "reason": reason + hint, "netx_mode": False}
-
-
-def _move_into(tmp: Path, out_dir: Path, names: list[str]) -> None:
-    """Move the finished files into ``out_dir`` (a whole new directory if it did not exist).
-
-    Temporary files and directories are created private (0600/0700); the results get the usual
-    permissions of the user's umask.
-    """
-    umask = os.umask(0)
-    os.umask(umask)
-    for name in names:
-        os.chmod(tmp / name, 0o666 & ~umask)
-    os.chmod(tmp, 0o777 & ~umask)
-    if not out_dir.exists():
-        os.replace(tmp, out_dir)
-        tmp.mkdir()  # so the caller's cleanup has something to remove
-        return
-    stale = out_dir / "netx.net"
-    for name in names:
-        os.replace(tmp / name, out_dir / name)
-    if "netx.net" not in names and stale.exists():
-        stale.unlink()  # an old netx file would not match the new network

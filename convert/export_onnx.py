@@ -15,6 +15,7 @@ Spiking models are not ONNX's business: they go to the network IR, netx HDF5 and
 """
 from __future__ import annotations
 
+import inspect
 import warnings
 from pathlib import Path
 from typing import Union
@@ -34,6 +35,11 @@ OUTPUT_NAMES = ("logits", "readout")
 
 class OnnxExportError(SnnDeployError):
     """The model cannot be exported to ONNX (a spiking model, a bad time length, an export failure)."""
+
+
+#: torch >= 2.9 exports through torch.export by default, which needs the onnxscript package; the
+#: TorchScript exporter (torch 2.3-2.8's default) gives the same graph on every torch we support.
+TORCHSCRIPT_EXPORTER = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 
 
 def export_onnx(model: torch.nn.Module, cfg: ModelConfig, path: Union[str, Path], time_steps: int,
@@ -58,8 +64,9 @@ def export_onnx(model: torch.nn.Module, cfg: ModelConfig, path: Union[str, Path]
             # tracing warns about shape checks and GRU batch sizes; the checks below verify the result
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1")
+            warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
             torch.onnx.export(
-                wrapper, (example,), str(tmp), opset_version=opset,
+                wrapper, (example,), str(tmp), opset_version=opset, **TORCHSCRIPT_EXPORTER,
                 input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
                 dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAMES[0]: {0: "batch"}, OUTPUT_NAMES[1]: {0: "batch"}},
                 do_constant_folding=True,

@@ -15,7 +15,8 @@ constants, every number with the key of its source in the file's ``references``.
      "energy": {"estimate": bool, "word_bits": int, "notes": str,
                 "ops": {kind: {"value": pJ, "source"} | {"min", "max", "source"}
                               | {"values": [{"value", "source"}, ...]}},
-                "sram": [{"bytes", "pj_per_64bit", "source"}, ...]   (optional)}}
+                "sram": [{"bytes", "pj_per_64bit", "source"}, ...]   (optional),
+                "calibration": str   (optional: how the constants compare with measured chips)}}
 
 ``formats: null`` marks hardware that is priced but not a quantization target (CMOS, SpiNNaker 2).
 An unknown key, a missing field, a wrong type or an unknown source key is a ``FormatError`` naming
@@ -23,22 +24,23 @@ the file and the key.
 """
 from __future__ import annotations
 
+import importlib.resources
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
-from snn_deploy.errors import FormatError, SnnDeployError
+from snn_deploy.errors import FormatError, SnnDeployError, UsageError
 from snn_deploy.ir import NEURON_MODELS, RESETS
 
 FORMAT_TAG = "snn-deploy-hw-profile"
 FORMAT_VERSION = 1
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "hw_profiles"
+BUNDLED_PACKAGE = "snn_deploy.hw_profiles"   #: the top-level hw_profiles/ folder, shipped as package data
 KINDS = ("neuromorphic", "cmos")
 TOP_KEYS = ("format", "version", "name", "description", "kind", "references", "formats", "limits",
             "neuron_models", "energy")
 ENERGY_KEYS_REQUIRED = ("estimate", "word_bits", "ops")
-ENERGY_KEYS_OPTIONAL = ("notes", "sram")
+ENERGY_KEYS_OPTIONAL = ("notes", "sram", "calibration")
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class EnergySpec:
     ops: dict[str, EnergyConstant]
     notes: str = ""
     sram: tuple[SramPoint, ...] = ()
+    calibration: str = ""   # how the constants compare with a chip's measured energy (docs/energy-calibration.md)
 
 
 @dataclass(frozen=True)
@@ -120,13 +123,18 @@ class HardwareProfile:
         return s is not None and reset in s.resets
 
 
+def bundled_profile_dir() -> Path:
+    """The folder of the bundled profiles, in a checkout (``hw_profiles/``) as in an installed copy."""
+    return Path(str(importlib.resources.files(BUNDLED_PACKAGE)))
+
+
 def profile_path(name: str) -> Path:
-    return PROFILE_DIR / f"{name}.json"
+    return bundled_profile_dir() / f"{name}.json"
 
 
 def list_profiles() -> list[str]:
     """Names of the bundled profiles (``hw_profiles/*.json``)."""
-    return sorted(p.stem for p in PROFILE_DIR.glob("*.json"))
+    return sorted(p.stem for p in bundled_profile_dir().glob("*.json"))
 
 
 def load_profile(name_or_path: Union[str, Path]) -> HardwareProfile:
@@ -136,7 +144,7 @@ def load_profile(name_or_path: Union[str, Path]) -> HardwareProfile:
     if not (text.endswith(".json") or path.exists()):
         path = profile_path(text)
         if not path.exists():
-            raise SnnDeployError(f"unknown hardware profile {text!r}; bundled profiles: {', '.join(list_profiles())} "
+            raise UsageError(f"unknown hardware profile {text!r}; bundled profiles: {', '.join(list_profiles())} "
                                  "(or give the path of a profile .json file)")
     if not path.exists():
         raise SnnDeployError(f"{path}: no such hardware profile file")
@@ -260,7 +268,8 @@ class _Validator:
             self.sources[key] = src
         return EnergySpec(estimate=self.typed(data["estimate"], bool, "energy.estimate"),
                           word_bits=self.typed(data["word_bits"], int, "energy.word_bits"), ops=ops,
-                          notes=self.typed(data.get("notes", ""), str, "energy.notes"), sram=tuple(sram))
+                          notes=self.typed(data.get("notes", ""), str, "energy.notes"), sram=tuple(sram),
+                          calibration=self.typed(data.get("calibration", ""), str, "energy.calibration"))
 
     def constant(self, spec: Any, key: str) -> EnergyConstant:
         if not isinstance(spec, dict):

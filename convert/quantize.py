@@ -143,6 +143,7 @@ def quantize_network(float_net: Network, profile: Any = "loihi2",
         raise SnnDeployError(f"profile {prof.name!r} ({prof.kind}) has no fixed-point number formats: it prices "
                              "energy but is not a quantization target; use loihi1 or loihi2")
     float_net.validate()
+    check_finite(float_net)
     check_overrides(overrides, float_net)
     nodes = {n.name: n for n in float_net.nodes}
     new_nodes: dict[str, Any] = {}
@@ -160,6 +161,26 @@ def quantize_network(float_net: Network, profile: Any = "loihi2",
     fixed = Network(out_nodes, list(float_net.edges), meta=meta,
                     precision=Precision(prof.name, SCHEME, formats=formats, layers=layers))
     return fixed.validate()
+
+
+def check_finite(net: Network) -> None:
+    """Refuse NaN or infinite float values, naming node and field: NaN would quantize to -2^63 (the
+    integer cast of NaN), an infinite weight divides the weight scale by infinity."""
+    for node in net.nodes:
+        if isinstance(node, DenseNode):
+            arrays = {"weight": node.weight, "bias": node.bias, "mask": node.mask}
+        elif isinstance(node, NeuronNode):
+            arrays = dict(node.params)
+        else:
+            continue
+        for key, value in arrays.items():
+            if value is None:
+                continue
+            values = np.asarray(value)
+            if values.dtype.kind in "fc" and not np.isfinite(values).all():
+                bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+                raise SnnDeployError(f"node {node.name!r}: {key} holds {bad} NaN or infinite value(s); "
+                                     "a network with them cannot be quantized")
 
 
 # ---- helpers ---------------------------------------------------------------------------------

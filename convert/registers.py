@@ -39,7 +39,7 @@ from typing import Optional
 import numpy as np
 
 from snn_deploy.convert import fixed_point as fp
-from snn_deploy.convert.cli import DEFAULT_PROFILE
+from snn_deploy.convert.pipeline import DEFAULT_PROFILE
 from snn_deploy.convert.profiles import HardwareProfile, NumberFormats, list_profiles, load_profile
 from snn_deploy.errors import FormatError
 from snn_deploy.ir import DenseNode, Network, NeuronNode

@@ -10,6 +10,7 @@ Modules (Lava is imported only by ``graph``, ``lava_procs`` and, inside its work
 - ``runner``      ``run_lava(net, inputs)``: runs samples in a supervised Lava worker, always stops it.
 - ``backends``    ``run_backend("lava" | "emulator", ...)``, targets (loihi-sim, loihi-emu, loihi2).
 - ``compare``     bit-for-bit comparison of two runs, naming the first difference.
+- ``simulate``    ``snn_deploy.run``: a fixed network + inputs (array or data split) -> ``Activity`` in memory.
 - ``run_command`` / ``cli``: ``snn-deploy run OUT --data DIR`` (activity.h5 + run.json).
 - ``examples``    seeded networks and inputs for tests and ``benchmarks/emulator_vs_lava.py``.
 """

@@ -7,6 +7,8 @@ the verification and the benchmark treat them alike. Targets (``net.meta['target
 """
 from __future__ import annotations
 
+import importlib.util
+import sys
 import time
 from typing import Optional
 
@@ -37,8 +39,31 @@ def check_target(target: str) -> None:
             "use --target loihi-sim (Lava CPU simulator, bit-accurate) or loihi-emu (our emulator)")
 
 
+class LavaMissing(SnnDeployError):
+    """The Lava backend was asked for and Lava (the ``snn-deploy[lava]`` extra) is not installed."""
+
+
+def lava_installed() -> bool:
+    """Whether lava-nc is importable (checked without importing it)."""
+    try:
+        return importlib.util.find_spec("lava") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def require_lava(why: str) -> None:
+    """Raise :class:`LavaMissing` naming ``why`` (the option that asked for Lava) unless Lava is installed."""
+    if not lava_installed():
+        raise LavaMissing(
+            f"{why}: Lava is not installed; lava-nc 0.10.0 and lava-dl 0.6.0 run on Python 3.10 only "
+            f"(this is Python {sys.version_info.major}.{sys.version_info.minor}): on Python 3.10, "
+            "pip install 'snn-deploy[lava]'; or use --backend emulator (the same integers, bit for bit)")
+
+
 def lava_loihi_installed() -> bool:
     """Lava's own probe (``lava.utils.loihi.is_installed``: a module only lava-loihi ships)."""
+    if not lava_installed():
+        return False
     from lava.utils.loihi import is_installed
 
     return bool(is_installed())
@@ -56,6 +81,7 @@ def default_backend(net: Network, target: Optional[str] = None) -> str:
 def run_backend(name: str, net: Network, inputs: np.ndarray, *, progress: Optional[Progress] = None) -> BackendRun:
     """Run integer ``inputs [B, T, C]`` through ``net`` on backend ``name``."""
     if name == "lava":
+        require_lava("backend lava")
         return run_lava(net, inputs, progress=progress)
     if name == "emulator":
         return run_emulator(net, inputs, progress=progress)

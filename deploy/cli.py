@@ -29,7 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="input time steps per sample (default: the network's meta, i.e. as trained)")
     p.add_argument("--output", type=Path, metavar="DIR",
                    help="write activity.h5 and run.json here instead of OUT (e.g. to keep a Lava run beside an emulator run)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--force", action="store_true",
+                   help="replace activity.h5/run.json that run did not write, or write into a foreign --output DIR")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bars (older spelling; -q also silences the progress notes)")
     p.set_defaults(func=cmd_run)
 
 
@@ -38,6 +41,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     run_command(RunOptions(out=args.out, data=args.data, split=args.split, backend=args.backend,
                            target=args.target, limit=args.limit, verify=args.verify, batch=args.batch,
-                           time_steps=args.time_steps, show_progress=not args.no_progress,
-                           output=args.output))
+                           time_steps=args.time_steps, show_progress=not (args.no_progress or args.quiet),
+                           output=args.output, force=args.force))
     return 0

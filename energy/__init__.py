@@ -8,5 +8,11 @@ Imports no simulator and no hardware SDK. Modules, one job each:
 - ``baselines``  ``--baseline`` specs: gru|rnn|mlp|libru[:LxH], checkpoint .pt, .onnx;
 - ``pricing``    profile energy sections -> price ranges; SNN/ANN energies; optional memory term;
 - ``report``     the report record, energy.json and energy.md; ``plots`` its figures;
-- ``cli``        ``snn-deploy energy``.
+- ``api``        ``snn_deploy.energy(network, activity, ...)``: the report in memory;
+- ``cli``        ``snn-deploy energy``: runs on disk -> ``api`` -> the report directory.
 """
+
+from snn_deploy.stage import make_callable as _make_callable
+
+# ``snn_deploy.energy(...)`` is the Python API's ``energy`` (see snn_deploy/stage.py).
+_make_callable(__name__, "snn_deploy.energy.api:energy")

@@ -74,9 +74,11 @@ def equation_baseline(kind: str, shape: SnnShape, steps: int, readout: str = "cu
 
 def checkpoint_baseline(path: Path, steps: int) -> Baseline:
     from snn_deploy.train.checkpoint import load_checkpoint
+    from snn_deploy.train.sizes import check_config_fits_weights
 
     ckpt = load_checkpoint(path)
     cfg = ckpt.model_config
+    check_config_fits_weights(cfg, ckpt.state_dict, path)  # the counted shape is the config's: it must be true
     if cfg.model not in ANN_LAYER_OPS:
         raise SnnDeployError(f"{path}: holds a {cfg.model!r} model; a baseline must be an ANN ({', '.join(ANN_LAYER_OPS)})")
     shape = SnnShape(int(cfg.input_size), int(cfg.hidden), int(cfg.layers) - 1, int(cfg.num_classes))

@@ -4,8 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-DEFAULT_PROFILES = ("loihi1", "cmos45nm-int32")
-DEFAULT_ANN_PROFILE = "cmos45nm-int32"
+from .api import DEFAULT_ANN_PROFILE, DEFAULT_PROFILES
 NETWORK_TAG = "snn-deploy-network"
 
 
@@ -29,37 +28,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ann-profile", action="append", metavar="NAME",
                    help="profiles to price the ANN baselines on (default: the arithmetic ones among --profile, "
                         f"else {DEFAULT_ANN_PROFILE})")
-    p.add_argument("--memory", action="store_true",
-                   help="add the memory-access term (Lemaire et al. 2022 style) on arithmetic profiles")
+    p.add_argument("--memory", dest="memory", action="store_true", default=True,
+                   help="add the memory-access term (Lemaire et al. 2022 style) on arithmetic profiles (the default; "
+                        "the report shows compute only beside it)")
+    p.add_argument("--no-memory", dest="memory", action="store_false",
+                   help="leave the memory-access term out (every figure compute only)")
+    p.add_argument("--nonzero-synapses", action="store_true",
+                   help="count only synapses whose weight is nonzero (NeuroBench's convention; default: every "
+                        "synapse the mask allows, zero weights included)")
     p.add_argument("--onnx-dim", action="append", default=[], metavar="NAME=VALUE",
                    help="value of a symbolic ONNX input dimension (the batch is 1, other axes default to the run's input frames)")
     p.add_argument("--allow-unsupported", action="store_true",
                    help="count ONNX graphs with unsupported ops anyway (those ops are listed as not counted)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     p.add_argument("-o", "--output", type=Path, help="report directory (default: FIRST_RUN/energy)")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty -o directory that energy did not write (replacing files of the same names)")
     p.set_defaults(func=cmd_energy)
 
 
 def find_network(run: Path, digest: str | None):
     """The network IR in ``run`` (a file, or the .h5 in a directory whose digest is ``digest``)."""
-    import h5py
-
     from snn_deploy.errors import SnnDeployError
-    from snn_deploy.ir import load_network, network_digest
+    from snn_deploy.ir import is_network_file, load_network, network_digest
 
     if run.is_file():
         return run, load_network(run)
     if not run.is_dir():
         raise SnnDeployError(f"{run}: no such run directory or network file")
-    candidates = []
-    for f in sorted(run.glob("*.h5")) + sorted(run.glob("*/*.h5")):
-        try:
-            with h5py.File(f, "r") as h:
-                tag = h.attrs.get("format")
-        except OSError:
-            continue
-        if (tag.decode() if isinstance(tag, bytes) else tag) == NETWORK_TAG:
-            candidates.append(f)
+    candidates = [f for f in sorted(run.glob("*.h5")) + sorted(run.glob("*/*.h5")) if is_network_file(f)]
     if not candidates:
         raise SnnDeployError(f"{run}: holds no network IR file (*.h5 with format {NETWORK_TAG!r}); give --network")
     nets = [(f, load_network(f)) for f in candidates]
@@ -75,41 +72,45 @@ def find_network(run: Path, digest: str | None):
 
 
 def _parse_dims(items: list[str]) -> dict[str, int]:
-    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.errors import UsageError
 
     dims = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not value.strip().isdigit() or int(value) <= 0:
-            raise SnnDeployError(f"--onnx-dim {item!r}: expected NAME=POSITIVE_INTEGER")
+            raise UsageError(f"--onnx-dim {item!r}: expected NAME=POSITIVE_INTEGER")
         dims[name.strip()] = int(value)
     return dims
 
 
 def cmd_energy(args: argparse.Namespace) -> int:
-    from snn_deploy.activity import load_activity
-    from snn_deploy.convert.registers import check_registers
-    from snn_deploy.errors import SnnDeployError
-
-    from .baselines import SnnShape, resolve_baseline
-    from .counting import count_network
-    from .pricing import load_energy_table
-    from .report import build_report, headline, write_report
+    from snn_deploy.outdir import check_output_dir, lock
 
     runs = [Path(r) for r in args.runs]
+    out = args.output or (runs[0] if runs[0].is_dir() else runs[0].parent) / "energy"
+    check_output_dir(out, "energy", force=args.force)  # before any work; again when writing, under the lock
+    with lock(out, "energy"):
+        return _energy(args, runs, out)
+
+
+def _energy(args: argparse.Namespace, runs: list[Path], out: Path) -> int:
+    from snn_deploy.activity import load_activity
+    from snn_deploy.convert.registers import check_registers
+    from snn_deploy.errors import UsageError
+    from snn_deploy.log import logger
+    from snn_deploy.outdir import settle
+
+    from .api import load_tables, price_runs
+    from .counting import count_network
+    from .report import headline, write_report
+
     if len(runs) > 1 and (args.activity or args.network):
-        raise SnnDeployError("--activity/--network name one run's files: give a single RUN with them")
-    tables = [load_energy_table(name) for name in (args.profile or DEFAULT_PROFILES)]
-    if args.ann_profile:
-        ann_tables = [load_energy_table(name) for name in args.ann_profile]
-        bad = [t.profile for t in ann_tables if not t.can_run_ann]
-        if bad:
-            raise SnnDeployError(f"--ann-profile {', '.join(bad)}: prices no MAC/AC, an ANN cannot be priced on it")
-    else:
-        ann_tables = [t for t in tables if t.can_run_ann] or [load_energy_table(DEFAULT_ANN_PROFILE)]
+        raise UsageError("--activity/--network name one run's files: give a single RUN with them")
+    tables = load_tables(args.profile or DEFAULT_PROFILES, args.ann_profile)   # bad profiles fail before counting
     counted = []
-    shape = None
+    first_net = None
     for run in runs:
+        settle(run if run.is_dir() else run.parent, "energy")
         act_path = args.activity or (run / "activity.h5" if run.is_dir() else run.parent / "activity.h5")
         act = load_activity(act_path)
         net_path, net = (args.network, None) if args.network else find_network(run, act.network_digest)
@@ -118,21 +119,15 @@ def cmd_energy(args: argparse.Namespace) -> int:
 
             net = load_network(net_path)
         check_registers(net, source=net_path)
-        print(f"counting {run} ({act.num_samples} samples x {act.num_steps} steps) ...", flush=True)
-        counts = count_network(net, act, source=str(act_path))
+        logger.info(f"counting {run} ({act.num_samples} samples x {act.num_steps} steps) ...")
+        counts = count_network(net, act, source=str(act_path), nonzero_synapses=args.nonzero_synapses)
         name = f"{run.parent.name}/{run.name}" if run.is_dir() and run.parent.name else run.stem
         counted.append((name, str(net_path), str(act_path), counts))
-        needs_shape = any(not spec.endswith((".onnx", ".pt", ".pth")) for spec in args.baseline)
-        if shape is None and needs_shape:
-            shape = SnnShape.of(net)
-    steps = counted[0][3].input_steps
-    dims = _parse_dims(args.onnx_dim)
-    baselines = [resolve_baseline(spec, shape, steps, dims, args.allow_unsupported) for spec in args.baseline]
-    extra = [] if args.ann_profile or any(t.can_run_ann for t in tables) else [
-        f"No arithmetic profile among --profile: ANN baselines priced on {DEFAULT_ANN_PROFILE}."]
-    rep = build_report(counted, tables, baselines, ann_tables, memory=args.memory, extra_notes=extra)
-    out = args.output or (runs[0] if runs[0].is_dir() else runs[0].parent) / "energy"
-    written = write_report(rep, out, plot=not args.no_plots)
+        first_net = first_net or net
+    rep = price_runs(counted, first_net, profiles=args.profile or DEFAULT_PROFILES, baselines=args.baseline,
+                     ann_profiles=args.ann_profile, memory=args.memory, onnx_dims=_parse_dims(args.onnx_dim),
+                     allow_unsupported=args.allow_unsupported, tables=tables)
+    written = write_report(rep, out, plot=not args.no_plots, force=args.force)
     print("\n".join(headline(rep)))
     print(f"wrote {', '.join(str(p) for p in written.values())}")
     return 0

@@ -49,6 +49,7 @@ from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import DenseNode, InputNode, Network, NeuronNode
 
 from .analytic import OpCount, table2_snn_ops
+from .neurobench import NeuroBenchCounts, count_neurobench, nonzero_fanout
 
 SAMPLE_CHUNK = 64   # samples counted at once
 HOP_DELAY_BACKENDS = frozenset({"lava", "emulator"})
@@ -156,6 +157,8 @@ class NetworkCounts:
     backend: str
     accuracy: Optional[float] = None
     notes: list[str] = field(default_factory=list)
+    neurobench: Optional[NeuroBenchCounts] = None   # the same rasters in NeuroBench's terms
+    nonzero_synapses: bool = False                  # synapses counted: nonzero weights only (else every mask entry)
 
     def layer(self, name: str) -> LayerCounts:
         for layer in self.layers:
@@ -194,15 +197,21 @@ def _source_values(net: Network, act: Activity, name: str) -> tuple[np.ndarray, 
     raise SnnDeployError(f"node {name!r} cannot be the source of a dense")
 
 
-def _fanout(dense: DenseNode) -> np.ndarray:
-    """Fan-out of each input column: nonzero mask entries per column (``out`` without a mask)."""
+def _fanout(dense: DenseNode, nonzero: bool = False) -> np.ndarray:
+    """Fan-out of each input column: nonzero mask entries per column (``out`` without a mask);
+    with ``nonzero``, only the synapses whose weight is nonzero (NeuroBench's convention)."""
+    if nonzero:
+        return nonzero_fanout(dense).astype(np.int64)
     if dense.mask is None:
         return np.full(dense.in_size, dense.out_size, dtype=np.int64)
     return (np.asarray(dense.mask) != 0).sum(axis=0).astype(np.int64)
 
 
-def _connectivity(dense: DenseNode) -> np.ndarray:
-    """[out, in] 0/1 matrix of existing synapses."""
+def _connectivity(dense: DenseNode, nonzero: bool = False) -> np.ndarray:
+    """[out, in] 0/1 matrix of existing synapses (nonzero weights only with ``nonzero``)."""
+    if nonzero:
+        w = np.asarray(dense.weight) * (1 if dense.mask is None else (np.asarray(dense.mask) != 0))
+        return (w != 0).astype(np.float32)
     if dense.mask is None:
         return np.ones(dense.weight.shape, dtype=np.float32)
     return (np.asarray(dense.mask) != 0).astype(np.float32)
@@ -222,15 +231,16 @@ def hop_delay(act: Activity) -> int:
     return 1 if act.backend in HOP_DELAY_BACKENDS else 0
 
 
-def count_dense(net: Network, act: Activity, dense: DenseNode, delay: int = 0) -> tuple[DenseCounts, np.ndarray]:
+def count_dense(net: Network, act: Activity, dense: DenseNode, delay: int = 0,
+                nonzero: bool = False) -> tuple[DenseCounts, np.ndarray]:
     """Counts of one dense, and a [S, T, out] 0/1 array: which targets received an event."""
     source = net.source_of(dense.name)
     target = net.target_of(dense.name).target
     recurrent = net.is_recurrent(dense.name)
     values, spiking = _source_values(net, act, source)
     values = _delayed(np.asarray(values), 1 if recurrent else delay)
-    fanout = _fanout(dense)
-    conn_t = _connectivity(dense).T
+    fanout = _fanout(dense, nonzero)
+    conn_t = _connectivity(dense, nonzero).T
     s, t = values.shape[:2]
     events = np.zeros(t)
     ops = np.zeros(t)
@@ -263,14 +273,15 @@ def bias_additions(net: Network, pop: NeuronNode, denses: list[DenseCounts]) -> 
     return total
 
 
-def count_population(net: Network, act: Activity, pop: NeuronNode, delay: int = 0) -> LayerCounts:
+def count_population(net: Network, act: Activity, pop: NeuronNode, delay: int = 0,
+                     nonzero: bool = False) -> LayerCounts:
     """Synaptic, neuron-level, update and spike counts of one population, per step."""
     t = act.num_steps
     arith = NEURON_ARITH[pop.model]
     denses: list[DenseCounts] = []
     received = np.zeros((act.num_samples, t, pop.size), dtype=bool)
     for dense in net.incoming(pop.name):
-        dc, rec = count_dense(net, act, dense, delay)
+        dc, rec = count_dense(net, act, dense, delay, nonzero)
         denses.append(dc)
         received |= rec
     if pop.spiking:
@@ -320,17 +331,21 @@ def count_input(net: Network, act: Activity, node: InputNode) -> LayerCounts:
                        rate_out=float(per_step.sum() / (node.size * t)))
 
 
-def count_network(net: Network, act: Activity, source: str = "activity") -> NetworkCounts:
-    """Count every layer of ``net`` from ``act`` (checked to belong to ``net`` first)."""
+def count_network(net: Network, act: Activity, source: str = "activity",
+                  nonzero_synapses: bool = False) -> NetworkCounts:
+    """Count every layer of ``net`` from ``act`` (checked to belong to ``net`` first), and the same
+    rasters in NeuroBench's terms. ``nonzero_synapses`` counts only synapses with a nonzero weight."""
     act.check_matches(net, source=source)
     if act.num_samples == 0 or act.num_steps == 0:
         raise SnnDeployError(f"{source}: holds no samples or no time steps; nothing to count")
     layers = [count_input(net, act, node) for node in net.inputs()]
     delay = hop_delay(act)
-    layers += [count_population(net, act, pop, delay) for pop in net.layer_order()]
-    accuracy = float(np.mean(act.predictions == act.labels)) if act.num_samples else None
+    layers += [count_population(net, act, pop, delay, nonzero_synapses) for pop in net.layer_order()]
+    accuracy = act.accuracy
+    active = {l.name: l.updates_active for l in layers if l.model != "input"}
     return NetworkCounts(layers=layers, num_samples=act.num_samples, num_steps=act.num_steps,
-                         input_steps=act.input_steps, backend=act.backend, accuracy=accuracy)
+                         input_steps=act.input_steps, backend=act.backend, accuracy=accuracy,
+                         neurobench=count_neurobench(net, act, active), nonzero_synapses=nonzero_synapses)
 
 
 # ---- the rate-based estimate of paper 2 Table 2 ----------------------------------------------------

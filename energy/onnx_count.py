@@ -245,11 +245,17 @@ def count_onnx(path: Union[str, Path], dims: Optional[dict[str, int]] = None, st
     """Count the operations of one inference (batch 1) of the ONNX graph at ``path``."""
     import onnx
 
+    from snn_deploy.filekind import identify
+
     path = Path(path)
-    if not path.exists():
+    kind = identify(path)
+    if kind.name == "missing":
         raise SnnDeployError(f"{path}: no such ONNX file")
+    if kind.name not in ("onnx", "unknown"):  # protobuf has no signature: only what is surely something else is refused here
+        raise SnnDeployError(f"{path}: not an ONNX model: the file is {kind}")
     try:
-        model = onnx.load(str(path))
+        # only shapes are counted: external tensor data (files the model names) is never read
+        model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf decode errors have no common base
         raise SnnDeployError(f"{path}: not a readable ONNX model ({exc})") from None
     used = _resolve_inputs(model, dict(dims or {}), steps, str(path))

@@ -107,6 +107,7 @@ class EnergyTable:
     notes: tuple[str, ...] = ()
     references: Mapping[str, str] = field(default_factory=dict)   # source key -> citation
     neuron_models: Optional[frozenset] = None   # models the hardware runs natively (None: unknown)
+    calibration: str = ""                       # the profile's word on measured chips (docs/energy-calibration.md)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.prices) - set(PRICE_KINDS))
@@ -330,7 +331,8 @@ def table_from_profile(profile: Any) -> EnergyTable:
                        sram_source=sram_source, estimate=bool(e.estimate),
                        notes=(e.notes,) if e.notes else (),
                        references={k: v for k, v in profile.references.items() if k in used},
-                       neuron_models=frozenset(profile.neuron_models) if profile.neuron_models else None)
+                       neuron_models=frozenset(profile.neuron_models) if profile.neuron_models else None,
+                       calibration=getattr(e, "calibration", ""))
 
 
 def load_energy_table(name: str) -> EnergyTable:

@@ -1,7 +1,8 @@
 """The energy report: counts, energies per profile, baselines and ratios as one record, JSON and Markdown.
 
 ``build_report`` is a pure function of counted runs, energy tables and counted baselines;
-``write_report`` writes ``energy.json``, ``energy.md`` and the plots into one directory atomically.
+``write_report`` writes ``energy.json``, ``energy.md`` and the plots into one directory as one set
+(snn_deploy/outdir.py: locked, committed whole, other files of the directory untouched).
 
 Ratios are ANN / SNN (> 1: the SNN needs less). An energy ratio of two ranges is itself a range:
 ``[ANN.low / SNN.high, ANN.high / SNN.low]``. Per-step figures divide per-inference totals by the
@@ -15,13 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from snn_deploy.atomic import atomic_dir
+from snn_deploy.outdir import output_dir
 from snn_deploy.jsonio import json_default
 
 from .analytic import PAPER1_AC_PJ, PAPER1_MAC_PJ, PAPER1_MEAN_RATE, OpCount, paper1_energy_ratio
 from .baselines import Baseline
 from .counting import NEURON_ARITH, NetworkCounts, rate_estimate
+from .neurobench import differences as neurobench_differences
+from .neurobench import neurobench_dict
 from .pricing import AnnEnergy, Energy, EnergyTable, NetworkEnergy, price_ann, price_network
+from .references import REFERENCES
 
 COUNT_FIELDS = ("syn_ac", "syn_mac", "neuron_mac", "neuron_ac", "nonlinear", "updates_active",
                 "updates_inactive", "spikes")
@@ -69,6 +73,25 @@ class EnergyReport:
     memory: bool
     assumptions: list[str] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The record energy.json holds."""
+        return report_to_dict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(report_to_dict(self), indent=2, default=json_default)
+
+    def to_markdown(self) -> str:
+        """energy.md's text (without the plots' links)."""
+        return report_markdown(self)
+
+    def headline(self) -> str:
+        """The few lines ``snn-deploy energy`` prints."""
+        return "\n".join(headline(self))
+
+    def write(self, out_dir: Any, plots: bool = True) -> dict[str, Path]:
+        """Write energy.json, energy.md and (``plots``) the PNG figures into ``out_dir``; their paths."""
+        return write_report(self, Path(out_dir), plot=plots)
+
 
 def paper1_view(counts: NetworkCounts, baseline: Baseline) -> dict[str, float]:
     """The ANN / SNN energy ratio as paper 1 §4.2 computes it: only the synaptic operations of the
@@ -91,9 +114,10 @@ def ratio(ann: Energy, snn: Energy) -> tuple[float, float]:
 
 
 def build_report(runs: Sequence[tuple[str, str, str, NetworkCounts]], tables: Sequence[EnergyTable],
-                 baselines: Sequence[Baseline], ann_tables: Sequence[EnergyTable], memory: bool = False,
+                 baselines: Sequence[Baseline], ann_tables: Sequence[EnergyTable], memory: bool = True,
                  extra_notes: Sequence[str] = ()) -> EnergyReport:
-    """Price every run on every table and every baseline on every ANN-capable table."""
+    """Price every run on every table and every baseline on every ANN-capable table; with ``memory``
+    (the default) the memory term is added on arithmetic profiles and shown beside compute only."""
     results = [RunResult(name, net, act, counts, {t.profile: price_network(counts, t, memory) for t in tables})
                for name, net, act, counts in runs]
     steps = results[0].counts.input_steps if results else 1
@@ -102,6 +126,41 @@ def build_report(runs: Sequence[tuple[str, str, str, NetworkCounts]], tables: Se
     rep = EnergyReport(results, list(tables), list(ann_tables), bres, memory)
     rep.assumptions = assumptions(rep) + list(extra_notes)
     return rep
+
+
+def _all_tables(rep: EnergyReport) -> list[EnergyTable]:
+    return list(rep.tables) + [a for a in rep.ann_tables if a not in rep.tables]
+
+
+def dominant(compute: Energy, memory: Energy) -> str:
+    """Which term dominates, by the middles of the ranges: 'memory (63%)' or 'compute (80%)'."""
+    total = compute.mid + memory.mid
+    if total <= 0:
+        return "none (zero energy)"
+    share = memory.mid / total
+    return f"memory ({share:.0%})" if share > 0.5 else f"compute ({1 - share:.0%})"
+
+
+def headline_rows(rep: EnergyReport) -> list[dict[str, Any]]:
+    """One row per (run, SNN profile) and per (baseline, ANN profile): compute only, compute + memory,
+    which dominates, and for each run against each baseline the two ratios side by side."""
+    rows: list[dict[str, Any]] = []
+    for r in rep.runs:
+        for p, e in r.energy.items():
+            rows.append({"what": r.name, "kind": "snn", "profile": p, "compute": e.compute, "total": e.total,
+                         "memory_in_constants": not e.memory_included and _table(rep, p).neuromorphic,
+                         "dominates": dominant(e.compute, e.memory) if e.memory_included else
+                         ("n/a: SRAM inside the per-operation constants" if _table(rep, p).neuromorphic else "compute (no memory term)")})
+    for b in rep.baselines:
+        for p, e in b.energy.items():
+            rows.append({"what": b.baseline.name, "kind": "ann", "profile": p, "compute": e.compute, "total": e.total,
+                         "memory_in_constants": False,
+                         "dominates": dominant(e.compute, e.memory) if e.memory_included else "compute (no memory term)"})
+    return rows
+
+
+def _table(rep: EnergyReport, profile: str) -> EnergyTable:
+    return next(t for t in _all_tables(rep) if t.profile == profile)
 
 
 def assumptions(rep: EnergyReport) -> list[str]:
@@ -135,10 +194,13 @@ def assumptions(rep: EnergyReport) -> list[str]:
                    "Neuromorphic profiles get no memory term: their published constants include their SRAM, so "
                    "their 'compute only' figures already contain it.")
     else:
-        out.append("No memory-access term (pass --memory for the Lemaire et al. 2022 style term).")
-    for t in rep.tables:
+        out.append("No memory-access term (--no-memory): every figure is compute only, which flatters whichever "
+                   "side moves more data per operation.")
+    for t in _all_tables(rep):
         if t.estimate:
             out.append(f"Profile {t.profile}: its energy constants are ESTIMATES ({'; '.join(t.notes) or 'see the profile'}).")
+        if t.calibration:
+            out.append(f"Profile {t.profile}, calibration: {t.calibration}")
     for r in rep.runs:
         for e in r.energy.values():
             out.extend(e.notes)
@@ -180,6 +242,8 @@ def report_to_dict(rep: EnergyReport) -> dict[str, Any]:
             "ops_per_inference": _ops(c.ops), "ops_per_step": _ops(r.per_step),
             "table2_rate_estimate": _ops(sum((rate_estimate(l, c.num_steps) for l in c.layers), OpCount())),
             "layers": layers,
+            "synapses_counted": "nonzero weights only" if c.nonzero_synapses else "every synapse the mask allows",
+            "neurobench": neurobench_block(c),
             "energy": {p: {"total": _energy(e.total), "compute": _energy(e.compute), "memory": _energy(e.memory),
                            "memory_included": e.memory_included,
                            "layers": {l.name: {"synaptic": _energy(l.synaptic), "neuron": _energy(l.neuron),
@@ -210,14 +274,87 @@ def report_to_dict(rep: EnergyReport) -> dict[str, Any]:
             })
     profiles = {t.profile: {"kind": "neuromorphic" if t.neuromorphic else "arithmetic", "estimate": t.estimate,
                             "word_bits": t.word_bits, "notes": list(t.notes), "references": dict(t.references),
+                            "calibration": t.calibration,
                             "prices": {k: {"min_pj": p.low, "max_pj": p.high, "sources": list(p.sources)}
                                        for k, p in t.prices.items()}}
                 for t in list(rep.tables) + [a for a in rep.ann_tables if a not in rep.tables]}
+    headline_json = [{**{k: v for k, v in h.items() if k not in ("compute", "total")},
+                      "compute_only": _energy(h["compute"]), "compute_and_memory": _energy(h["total"])}
+                     for h in headline_rows(rep)]
     return {"format": "snn-deploy-energy-report", "version": 1, "memory_term": rep.memory,
+            "headline": headline_json,
             "runs": runs, "baselines": baselines, "ratios": ratios, "profiles": profiles,
+            "references": dict(REFERENCES),
             "ann_profiles": [t.profile for t in rep.ann_tables], "assumptions": rep.assumptions,
             "paper_reference": {**PAPER_REFERENCE,
                                 "paper1_ratio_formula": paper1_energy_ratio(PAPER1_MEAN_RATE, PAPER1_AC_PJ, PAPER1_MAC_PJ)}}
+
+
+def ours_in_neurobench_shape(c: NetworkCounts) -> dict[str, Any]:
+    """Our counts of the same run, in the slots of NeuroBench's terms (per inference)."""
+    spiking = [l for l in c.layers if l.model not in ("input", "li")]
+    neurons_steps = sum(l.size for l in spiking) * c.num_steps
+    spikes = sum(l.total("spikes") for l in spiking)
+    return {
+        "synaptic_ops": sum(l.total("syn_ac") + l.total("syn_mac") for l in c.layers),
+        "syn_ac": sum(l.total("syn_ac") for l in c.layers),
+        "syn_mac": sum(l.total("syn_mac") for l in c.layers),
+        "neuron_mac": sum(l.total("neuron_mac") for l in c.layers),
+        "neuron_ac": sum(l.total("neuron_ac") for l in c.layers),
+        "activation_sparsity": 1.0 - spikes / neurons_steps if neurons_steps else 0.0,
+        "neuron_updates": sum(l.total("updates_active") + l.total("updates_inactive") for l in spiking),
+        "neuron_updates_active": sum(l.total("updates_active") for l in spiking),
+    }
+
+
+def neurobench_block(c: NetworkCounts) -> dict[str, Any] | None:
+    """energy.json's NeuroBench block: NeuroBench's metrics, ours beside them, the differences in words."""
+    if c.neurobench is None:
+        return None
+    return {**neurobench_dict(c.neurobench), "ours": ours_in_neurobench_shape(c)}
+
+
+def neurobench_markdown(c: NetworkCounts) -> list[str]:
+    nb = c.neurobench
+    if nb is None:
+        return []
+    ours = ours_in_neurobench_shape(c)
+    d = neurobench_differences()
+    return [
+        "NeuroBench terms (Yik et al. 2025, harness 2.3.0, on the same rasters; per inference) next to ours:", "",
+        "| term | NeuroBench | ours | why they differ |", "|---|---:|---:|---|",
+        f"| Effective_ACs | {fmt_num(nb.effective_acs)} | {fmt_num(ours['syn_ac'])} syn AC (+ {fmt_num(ours['neuron_ac'])} neuron AC) | {d['effective_acs']} |",
+        f"| Effective_MACs | {fmt_num(nb.effective_macs)} | {fmt_num(ours['syn_mac'])} syn MAC (+ {fmt_num(ours['neuron_mac'])} neuron MAC) | {d['effective_macs']} |",
+        f"| SynapticOperations (ACs + MACs) | {fmt_num(nb.synaptic_operations)} | {fmt_num(ours['synaptic_ops'])} | {d['synaptic_operations']} |",
+        f"| Dense | {fmt_num(nb.dense)} | - | {d['dense']} |",
+        f"| ActivationSparsity | {nb.activation_sparsity:.6f} | {ours['activation_sparsity']:.6f} | {d['activation_sparsity']} |",
+        f"| MembraneUpdates | {fmt_num(nb.membrane_updates_low)} – {fmt_num(nb.membrane_updates_high)} | "
+        f"{fmt_num(ours['neuron_updates'])} updates ({fmt_num(ours['neuron_updates_active'])} active) | {d['membrane_updates']} |",
+        "",
+    ]
+
+
+def headline_markdown(rep: EnergyReport) -> list[str]:
+    """The report's first table: compute only and compute + memory side by side, and which dominates."""
+    lines = ["## Headline: energy per inference, compute only and with memory", ""]
+    if not rep.memory:
+        lines += ["Memory term switched off (--no-memory): both columns are compute only.", ""]
+    lines += ["| run / baseline | profile | compute only | compute + memory | dominated by |", "|---|---|---:|---:|---|"]
+    for h in headline_rows(rep):
+        total = fmt_pj(h["total"]) + (" (same: SRAM inside the constants)" if h["memory_in_constants"] else "")
+        lines.append(f"| {'SNN' if h['kind'] == 'snn' else 'ANN'} {h['what']} | {h['profile']} | {fmt_pj(h['compute'])} | "
+                     f"{total} | {h['dominates']} |")
+    if rep.baselines:
+        lines += ["", "| run | baseline | SNN profile | ANN profile | energy ANN / SNN, compute only | energy ANN / SNN, compute + memory |",
+                  "|---|---|---|---|---:|---:|"]
+        for r in rep.runs:
+            for b in rep.baselines:
+                for p, se in r.energy.items():
+                    for t in rep.ann_tables:
+                        ae = b.energy[t.profile]
+                        lines.append(f"| {r.name} | {b.baseline.name} | {p} | {t.profile} | "
+                                     f"{fmt_ratio(ratio(ae.compute, se.compute))} | {fmt_ratio(ratio(ae.total, se.total))} |")
+    return lines + [""]
 
 
 # ---- Markdown -------------------------------------------------------------------------------------
@@ -247,7 +384,7 @@ def fmt_ratio(r: tuple[float, float]) -> str:
 
 
 def report_markdown(rep: EnergyReport, plots: Sequence[str] = ()) -> str:
-    lines = ["# Energy report", ""]
+    lines = ["# Energy report", ""] + headline_markdown(rep)
     for r in rep.runs:
         c = r.counts
         acc = f"{c.accuracy:.1%}" if c.accuracy is not None else "n/a"
@@ -259,7 +396,7 @@ def report_markdown(rep: EnergyReport, plots: Sequence[str] = ()) -> str:
                   f"- operations per inference: {fmt_num(c.ops.mac)} MAC + {fmt_num(c.ops.ac)} AC "
                   f"(+ {fmt_num(c.ops.nonlinear)} nonlinear); per input frame {fmt_num(r.per_step.total)} MAC+AC",
                   "", "| layer | model | size | rate in | rate out | syn AC | syn MAC | neuron MAC | neuron AC | "
-                  "updates active | spikes | Table 2 estimate (MAC+AC) |",
+                  "updates active | spikes | paper 2 Table 2 estimate (MAC+AC) |",
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for layer in c.layers:
             est = rate_estimate(layer, c.num_steps)
@@ -275,7 +412,8 @@ def report_markdown(rep: EnergyReport, plots: Sequence[str] = ()) -> str:
         for p, e in r.energy.items():
             mem = f" {fmt_pj(e.memory)} |" if rep.memory else ""
             lines.append(f"| {p} | " + " | ".join(fmt_pj(l.total) for l in e.layers) + f" | **{fmt_pj(e.total)}** |{mem}")
-        lines.append("")
+        lines += ["", f"Synapses counted: {'nonzero weights only (--nonzero-synapses)' if c.nonzero_synapses else 'every synapse the mask allows, zero weights included (--nonzero-synapses counts nonzero weights only, as NeuroBench does)'}.", ""]
+        lines += neurobench_markdown(c)
     if rep.baselines:
         lines += ["## ANN baselines", "", "| baseline | source | accuracy | MAC | AC | nonlinear | MAC+AC per frame | "
                   + " | ".join(t.profile for t in rep.ann_tables) + " |",
@@ -304,9 +442,12 @@ def report_markdown(rep: EnergyReport, plots: Sequence[str] = ()) -> str:
         for k, p in t.prices.items():
             lines.append(f"| {t.profile}{' (estimate)' if t.estimate else ''} | {k} | {p.low:g} | {p.high:g} | {'; '.join(p.sources)} |")
     refs: dict[str, str] = {}
-    for t in list(rep.tables) + list(rep.ann_tables):
+    for t in _all_tables(rep):
         refs.update(t.references)
-    lines += ["", "Sources:", ""] + [f"- **{k}**: {v}" for k, v in sorted(refs.items())]
+    lines += ["", "Sources of the constants:", ""] + [f"- **{k}**: {v}" for k, v in sorted(refs.items())]
+    calib = [t for t in _all_tables(rep) if t.calibration]
+    if calib:
+        lines += ["", "## Calibration against measured chips", ""] + [f"- **{t.profile}**: {t.calibration}" for t in calib]
     lines += ["", "## For comparison: the papers", ""] + [f"- {v}" for v in PAPER_REFERENCE.values()]
     for r in rep.runs:
         for b in rep.baselines:
@@ -318,14 +459,18 @@ def report_markdown(rep: EnergyReport, plots: Sequence[str] = ()) -> str:
     lines += ["", "## Assumptions", ""] + [f"- {a}" for a in rep.assumptions]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    lines += ["", "## References", ""] + [f"- **{k}**: {v}" for k, v in REFERENCES.items()]
     return "\n".join(lines) + "\n"
 
 
-def write_report(rep: EnergyReport, out_dir: Path, plot: bool = True) -> dict[str, Path]:
-    """Write energy.json, energy.md and the plots into ``out_dir`` (replaced whole, atomically)."""
+def write_report(rep: EnergyReport, out_dir: Path, plot: bool = True, force: bool = False) -> dict[str, Path]:
+    """Write energy.json, energy.md and the plots into ``out_dir`` as one set (replacing energy's last set).
+
+    ``force``: write into a non-empty directory energy did not write, replacing files of the same names.
+    """
     out_dir = Path(out_dir)
     names: list[str] = []
-    with atomic_dir(out_dir) as tmp:
+    with output_dir(out_dir, "energy", force=force) as out_set, out_set.staging() as tmp:
         if plot:
             from .plots import plot_accuracy_vs_ops, plot_energy_per_layer
 
@@ -334,7 +479,7 @@ def write_report(rep: EnergyReport, out_dir: Path, plot: bool = True) -> dict[st
             if len(rep.runs) > 1 or any(b.baseline.accuracy is not None for b in rep.baselines):
                 plot_accuracy_vs_ops(rep, tmp / "accuracy_vs_ops.png")
                 names.append("accuracy_vs_ops.png")
-        (tmp / "energy.json").write_text(json.dumps(report_to_dict(rep), indent=2, default=json_default))
+        (tmp / "energy.json").write_text(rep.to_json())
         (tmp / "energy.md").write_text(report_markdown(rep, names))
     return {n: out_dir / n for n in ["energy.json", "energy.md"] + names}
 
@@ -345,21 +490,30 @@ def _ratio_cell(ann: AnnEnergy, snn: NetworkEnergy, memory: bool) -> str:
 
 
 def headline(rep: EnergyReport) -> list[str]:
-    """A few lines for the CLI's closing summary: each SNN profile against the ANN on the same
-    profile where it can run one, else on the first ANN profile (the full matrix is in the report)."""
+    """A few lines for the CLI's closing summary: every profile's energy compute only and with memory
+    (and which dominates), every baseline's, and each SNN profile against each baseline on the same
+    profile where it can run one, else on the first ANN profile, compute only and with memory."""
     out = []
     for r in rep.runs:
         c = r.counts
         acc = f", accuracy {c.accuracy:.1%}" if c.accuracy is not None else ""
         out.append(f"{r.name}: {fmt_num(c.ops.total)} MAC+AC per inference ({fmt_num(r.per_step.total)} per frame), "
                    f"ν̄ = {c.mean_firing_rate:.3f}{acc}")
-        for p, e in r.energy.items():
-            out.append(f"  {p}: {fmt_pj(e.total)} per inference")
+        for h in headline_rows(rep):
+            if h["kind"] == "snn" and h["what"] == r.name:
+                out.append(f"  {h['profile']}: compute {fmt_pj(h['compute'])}, compute + memory {fmt_pj(h['total'])} "
+                           f"per inference; dominated by {h['dominates']}")
         for b in rep.baselines:
             ops_ratio = b.baseline.ops.total / c.ops.total if c.ops.total else float("inf")
             parts = []
             for p, e in r.energy.items():
                 ann_p = p if p in b.energy else rep.ann_tables[0].profile
-                parts.append(f"{p} vs {ann_p} {fmt_ratio(ratio(b.energy[ann_p].total, e.total))}")
+                ae = b.energy[ann_p]
+                parts.append(f"{p} vs {ann_p} {fmt_ratio(ratio(ae.compute, e.compute))} compute only, "
+                             f"{fmt_ratio(ratio(ae.total, e.total))} with memory")
             out.append(f"  vs {b.baseline.name}: {ops_ratio:.3g}x fewer MAC+AC; energy " + "; ".join(parts))
+    for h in headline_rows(rep):
+        if h["kind"] == "ann":
+            out.append(f"  {h['what']} on {h['profile']}: compute {fmt_pj(h['compute'])}, compute + memory "
+                       f"{fmt_pj(h['total'])}; dominated by {h['dominates']}")
     return out

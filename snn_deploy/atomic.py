@@ -1,13 +1,13 @@
 """Atomic outputs: write to a temporary sibling, rename into place only when complete.
 
-A crashed or interrupted command therefore never leaves a partial file (or directory) that looks
-finished: either the old content is still there, or the new one is, whole.
+A crashed or interrupted command therefore never leaves a partial file that looks finished: either
+the old content is still there, or the new one is, whole. A set of files in a directory is committed
+by snn_deploy/outdir.py.
 """
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -40,24 +40,3 @@ def _umask() -> int:
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
-
-
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a fresh temporary directory next to ``path``; on success it replaces ``path`` whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
-    try:
-        yield tmp
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / "x")
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

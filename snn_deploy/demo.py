@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -56,7 +55,6 @@ class Stage:
     argv: list[str]
     outputs: list[Path]
     inputs: list[Path] = field(default_factory=list)
-    clear: Optional[Path] = None   # directory removed before a redo (the stage refuses to overwrite it)
 
     def up_to_date(self) -> bool:
         if not all(p.exists() for p in self.outputs):
@@ -69,10 +67,10 @@ def plan(cfg: DemoConfig) -> list[Stage]:
     out = cfg.out
     data, snn, ann = out / "data", out / cfg.model, out / "gru"
     loihi, lava = snn / "loihi", snn / "loihi" / "lava"
-    model_args = ["--layers", str(cfg.layers), "--hidden", str(cfg.hidden), "--quiet"]
+    model_args = ["--layers", str(cfg.layers), "--hidden", str(cfg.hidden)]   # epoch lines show; bars only on a terminal
     return [
         Stage("data", ["data", "synth-digits", "-o", str(data), "--size", cfg.size],
-              outputs=[data / "synth.json", data / "train.h5", data / "test.h5"], clear=data),
+              outputs=[data / "synth.json", data / "train.h5", data / "test.h5"]),
         Stage("train-snn", ["train", "--model", cfg.model, *model_args, "--epochs", str(cfg.epochs),
                             "--data", str(data), "-o", str(snn), "--force"],
               outputs=[snn / "summary.json", snn / "model.pt"], inputs=[data / "synth.json"]),
@@ -81,7 +79,7 @@ def plan(cfg: DemoConfig) -> list[Stage]:
               outputs=[ann / "summary.json", ann / "model.pt"], inputs=[data / "synth.json"]),
         Stage("convert", ["convert", str(snn / "model.pt"), "--target", "loihi-sim", "--data", str(data),
                           "-o", str(loihi)],
-              outputs=[loihi / "quantization.json", loihi / "network.h5"], inputs=[snn / "model.pt"], clear=loihi),
+              outputs=[loihi / "quantization.json", loihi / "network.h5"], inputs=[snn / "model.pt"]),
         Stage("lava", ["run", str(loihi), "--data", str(data), "--backend", "lava", "--limit", str(cfg.lava_samples),
                        "--verify", str(cfg.lava_samples), "--output", str(lava), "--no-progress"],
               outputs=[lava / "run.json", lava / "activity.h5"], inputs=[loihi / "network.h5"]),
@@ -98,8 +96,6 @@ def run_stage(stage: Stage, force: bool) -> float:
     if not force and stage.up_to_date():
         print(f"== {stage.name}: up to date ({stage.outputs[0]}), skipped (--force redoes it)")
         return 0.0
-    if stage.clear is not None and stage.clear.exists():
-        shutil.rmtree(stage.clear)
     print(f"== {stage.name}: snn-deploy {' '.join(stage.argv)}", flush=True)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "snn_deploy", *stage.argv])
@@ -126,10 +122,16 @@ def summarize(cfg: DemoConfig) -> dict[str, Any]:
     run = energy["runs"][0]
     ratio = energy["ratios"][0]
     profiles = {}
+    uj = lambda e: [e["min_pj"] / 1e6, e["max_pj"] / 1e6]
     for p in PROFILES:
-        e = run["energy"][p]["total"]
-        profiles[p] = {"snn_uj": [e["min_pj"] / 1e6, e["max_pj"] / 1e6],
-                       "gru_over_snn": ratio["energy"][p].get("cmos45nm-int32")}
+        e = run["energy"][p]
+        profiles[p] = {"snn_uj": uj(e["total"]), "snn_compute_uj": uj(e["compute"]),
+                       "memory_included": e["memory_included"],
+                       "gru_over_snn": ratio["energy"][p].get("cmos45nm-int32"),
+                       "gru_over_snn_compute": ratio["energy_compute_only"][p].get("cmos45nm-int32"),
+                       "dominated_by": next(h["dominates"] for h in energy["headline"]
+                                            if h["kind"] == "snn" and h["profile"] == p)}
+    gru_energy = energy["baselines"][0]
     return {
         "model": f"{cfg.model} {cfg.layers}x{cfg.hidden}",
         "float_test_accuracy": train["test_acc"],
@@ -147,6 +149,9 @@ def summarize(cfg: DemoConfig) -> dict[str, Any]:
         "ops_per_inference": run["ops_per_inference"]["total"],
         "gru_ops_over_snn_ops": ratio["ops"],
         "energy": profiles,
+        "gru_energy_uj": {"compute": uj(gru_energy["energy_compute_only"]["cmos45nm-int32"]),
+                          "total": uj(gru_energy["energy"]["cmos45nm-int32"])},
+        "calibration": {p: energy["profiles"][p].get("calibration", "") for p in PROFILES},
         "artifacts": {
             "data": str(out / "data"), "snn": str(snn / "model.pt"), "gru": str(out / "gru" / "model.pt"),
             "fixed_network": str(snn / "loihi" / "network.h5"), "lava_activity": str(snn / "loihi" / "lava" / "activity.h5"),
@@ -167,6 +172,18 @@ def format_summary(s: dict[str, Any]) -> str:
         return f"{lo:.3g}x" if abs(hi - lo) <= 1e-9 * max(abs(hi), 1e-30) else f"{lo:.3g}-{hi:.3g}x"
 
     e = s["energy"]
+
+    def both(p: str) -> str:
+        if not e[p]["memory_included"]:
+            return f"{rng(e[p]['snn_uj'])} (memory inside its constants)"
+        return f"{rng(e[p]['snn_compute_uj'])} compute, {rng(e[p]['snn_uj'])} with memory ({e[p]['dominated_by']} dominates)"
+
+    def ratios(p: str) -> str:
+        if not e[p]["memory_included"]:
+            return f"{p} {ratio(e[p]['gru_over_snn'])}"
+        return f"{p} {ratio(e[p]['gru_over_snn_compute'])} compute only, {ratio(e[p]['gru_over_snn'])} with memory"
+
+    missing = [p for p, note in s.get("calibration", {}).items() if note.startswith("MISSES")]
     return "\n".join([
         f"float accuracy   : {s['model']} {100 * s['float_test_accuracy']:.2f}% on the held-out voices "
         f"(GRU baseline {100 * s['gru_test_accuracy']:.2f}%)",
@@ -175,11 +192,12 @@ def format_summary(s: dict[str, Any]) -> str:
         f"{s['fixed_accuracy_drop_points']:+.2f} points)",
         f"Lava == emulator : {'yes' if s['lava_equals_emulator'] else 'NO'}, every spike of every layer on "
         f"{s['lava_samples']} samples ({s['lava_ms_per_step']:.2f} ms per step on Lava)",
-        f"energy/inference : loihi1 {rng(e['loihi1']['snn_uj'])}, cmos45nm-int32 {rng(e['cmos45nm-int32']['snn_uj'])} "
+        f"energy/inference : loihi1 {both('loihi1')}; cmos45nm-int32 {both('cmos45nm-int32')} "
         f"(mean rate {s['mean_firing_rate']:.3f}, {s['ops_per_inference'] / 1e6:.3g}M ops)",
         f"vs GRU           : {s['gru_ops_over_snn_ops']:.3g}x fewer operations; energy GRU(cmos45nm-int32)/SNN: "
-        f"loihi1 {ratio(e['loihi1']['gru_over_snn'])}, cmos45nm-int32 {ratio(e['cmos45nm-int32']['gru_over_snn'])}",
-    ])
+        f"{ratios('loihi1')}; {ratios('cmos45nm-int32')}",
+    ] + ([f"calibration      : {', '.join(missing)} per-op constants read below every measured chip, by "
+          "1.5-594x (docs/energy-calibration.md)"] if missing else []))
 
 
 def main(argv: Optional[list[str]] = None) -> int:

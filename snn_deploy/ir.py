@@ -309,12 +309,19 @@ def network_from_dict(data: dict[str, Any], source: str = "<dict>") -> Network:
         cls = NODE_TYPES.get(kind)
         if cls is None:
             raise FormatError(f"{source}: node #{i} has unknown type {kind!r}, expected one of {sorted(NODE_TYPES)}")
+        _check_node_fields(nd, i, source)
         try:
             nodes.append(cls(**nd))
         except TypeError as exc:
             raise FormatError(f"{source}: node #{i} ({kind}) has bad fields: {exc}") from None
-    edges = [Edge(**e) for e in data["edges"]]
-    precision = Precision(**data["precision"]) if data.get("precision") else None
+    try:
+        edges = [Edge(**e) for e in data["edges"]]
+        precision = Precision(**data["precision"]) if data.get("precision") else None
+    except TypeError as exc:
+        raise FormatError(f"{source}: bad edges or precision record: {exc}") from None
+    for e in edges:
+        if not all(isinstance(v, str) for v in (e.source, e.target, e.port)):
+            raise FormatError(f"{source}: edge {e} names a node or port with something other than text")
     return Network(nodes=nodes, edges=edges, meta=data.get("meta") or {}, precision=precision).validate()
 
 
@@ -337,29 +344,76 @@ def save_network(net: Network, path: Union[str, Path]) -> Path:
     return path
 
 
+def is_network_file(path: Union[str, Path]) -> bool:
+    """Whether ``path`` is an HDF5 file tagged as a network IR (reads one attribute; nothing is loaded)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return _attr_str(f.attrs.get("format")) == FORMAT_TAG
+    except (OSError, ValueError, TypeError):
+        return False
+
+
 def load_network(path: Union[str, Path]) -> Network:
-    """Read a network written by ``save_network``; every problem is a FormatError naming the file."""
+    """Read a network written by ``save_network``; every problem is a FormatError naming the file.
+
+    Schema: text attributes ``format`` (the tag) and ``meta``/``precision``/``edges`` (JSON: an
+    object, an object or null, a list of edges), integer ``version``; ``nodes/NNNN`` groups whose
+    attributes are JSON and whose datasets are finite numbers stored whole in the file, with typed
+    fields (:func:`_check_node_fields`); then the graph is validated (:meth:`Network.validate`).
+    """
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise FormatError(f"{path}: no such network file")
     try:
         with h5py.File(path, "r") as f:
-            data = {
-                "format": _attr_str(f.attrs.get("format")),
-                "version": _attr_int(f.attrs.get("version")),
-                "meta": json.loads(f.attrs.get("meta", "{}")),
-                "precision": json.loads(f.attrs.get("precision", "null")),
-                "edges": json.loads(f.attrs.get("edges", "[]")),
-                "nodes": [],
-            }
-            if data["format"] == FORMAT_TAG and data["version"] == FORMAT_VERSION:
-                data["nodes"] = [_read_fields(f["nodes"][k]) for k in sorted(f["nodes"].keys())]
-    except (OSError, KeyError, json.JSONDecodeError) as exc:
+            data = _read_network_file(f, path)
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:  # h5py's reports of corrupt or truncated data
         raise FormatError(f"{path}: not a readable snn-deploy network file ({exc})") from None
     try:
         return network_from_dict(data, source=str(path))
     except GraphError as exc:
         raise FormatError(f"{path}: inconsistent network: {exc}") from None
+
+
+def _read_network_file(f: h5py.File, path: Path) -> dict[str, Any]:
+    from snn_deploy import h5schema as schema
+
+    tag = f.attrs.get("format")
+    tag = tag.decode("utf-8", "replace") if isinstance(tag, bytes) else tag
+    if tag != FORMAT_TAG:
+        return {"format": tag}  # network_from_dict names the wrong tag
+    version = f.attrs.get("version")
+    if not isinstance(version, (int, np.integer)) or isinstance(version, (bool, np.bool_)):
+        raise FormatError(f"{path}: attribute 'version' is {version!r}, expected the integer {FORMAT_VERSION}")
+    data = {"format": tag, "version": int(version), "meta": _json_attr(f.attrs, "meta", path, dict, "{}"),
+            "precision": _json_attr(f.attrs, "precision", path, (dict, type(None)), "null"),
+            "edges": _json_attr(f.attrs, "edges", path, list, "[]"), "nodes": []}
+    if data["version"] != FORMAT_VERSION:
+        return data
+    nodes = f.get("nodes")
+    if not isinstance(nodes, h5py.Group):
+        raise FormatError(f"{path}: missing group 'nodes'")
+    datasets: list[h5py.Dataset] = []
+    nodes.visititems(lambda _, item: datasets.append(item) if isinstance(item, h5py.Dataset) else None)
+    for ds in datasets:
+        schema.check_array(ds, path, kinds="biuf")
+    schema.check_memory(datasets, path)
+    data["nodes"] = [_read_fields(nodes[k], path) for k in sorted(nodes.keys())]
+    return data
+
+
+def _json_attr(attrs, key: str, path: Path, types, default: str) -> Any:
+    from snn_deploy import h5schema as schema
+
+    text = schema.attr_str(attrs, key, path, default=default)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"{path}: attribute '{key}' is not valid JSON ({exc})") from None
+    if not isinstance(value, types):
+        raise FormatError(f"{path}: attribute '{key}' holds {type(value).__name__}, expected "
+                          f"{'a JSON list' if types is list else 'a JSON object'}")
+    return value
 
 
 def _write_fields(group: h5py.Group, fields: dict[str, Any]) -> None:
@@ -376,24 +430,46 @@ def _write_fields(group: h5py.Group, fields: dict[str, Any]) -> None:
             group.attrs[key] = json.dumps(value, default=json_default)
 
 
-def _read_fields(group: h5py.Group) -> dict[str, Any]:
+def _read_fields(group: h5py.Group, path: Path) -> dict[str, Any]:
+    from snn_deploy import h5schema as schema
+
     out: dict[str, Any] = {}
-    for key, value in group.attrs.items():
+    for key in group.attrs:
         if key != "__dict__":
-            out[key] = json.loads(value)
+            out[key] = _json_attr(group.attrs, key, path, object, "null")
     for key, item in group.items():
-        out[key] = _read_fields(item) if isinstance(item, h5py.Group) else item[()]
+        if isinstance(item, h5py.Group):
+            out[key] = _read_fields(item, path)
+        else:
+            out[key] = item[()]
+            schema.check_finite(np.asarray(out[key]), path, schema.label(item))
     return out
 
 
-def _attr_str(value: Any) -> Optional[str]:
-    if value is None:
-        return None
-    return value.decode() if isinstance(value, bytes) else str(value)
+#: The type each node field must have after reading (JSON scalars or arrays), checked before construction.
+NODE_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "size": (int, np.integer), "encoding": (str,), "model": (str,), "reset": (str,),
+    "weight_exp": (int, np.integer), "weight": (np.ndarray,), "bias": (np.ndarray,), "mask": (np.ndarray,),
+    "params": (dict,),
+}
 
 
-def _attr_int(value: Any) -> Optional[int]:
-    return None if value is None else int(value)
+def _check_node_fields(nd: dict[str, Any], index: int, source: str) -> None:
+    """FormatError naming node ``index`` and the field whose value has the wrong type."""
+    for key, value in nd.items():
+        types = NODE_FIELD_TYPES.get(key)
+        if types is None:
+            continue  # unknown fields are reported by the dataclass constructor
+        if not isinstance(value, types) or isinstance(value, (bool, np.bool_)):
+            shown = repr(value) if not isinstance(value, np.ndarray) else f"an array {value.shape}"
+            raise FormatError(f"{source}: node #{index} field '{key}' is {shown[:40]}, expected "
+                              f"{' or '.join(t.__name__ for t in types if t is not np.integer)}")
+        if key in ("weight", "bias", "mask") and value.dtype.kind not in "biuf":
+            raise FormatError(f"{source}: node #{index} field '{key}' holds {value.dtype}, expected numbers")
+    for key, value in (nd.get("params") or {}).items():
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.ndarray, np.number)) or (
+                isinstance(value, np.ndarray) and value.dtype.kind not in "iuf"):
+            raise FormatError(f"{source}: node #{index} parameter '{key}' is {str(value)[:40]!r}, expected numbers")
 
 
 def network_digest(net: Network) -> str:

@@ -4,7 +4,8 @@ import stat
 
 import pytest
 
-from snn_deploy.atomic import atomic_dir, atomic_path, write_text_atomic
+from snn_deploy.atomic import atomic_path, write_text_atomic
+from snn_deploy.outdir import output_dir
 
 
 @pytest.fixture
@@ -17,9 +18,12 @@ def umask_022():
 def test_files_and_dirs_get_the_umask_permissions_not_mkstemps_0600(tmp_path, umask_022):
     write_text_atomic(tmp_path / "a.json", "{}")
     assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
-    with atomic_dir(tmp_path / "out") as d:
+    with output_dir(tmp_path / "out", "test") as out, out.staging() as d:
         (d / "x").write_text("1")
+        (d / "sub").mkdir()
     assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "out" / "x").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "out" / "sub").stat().st_mode) == 0o755
 
 
 def test_a_failure_leaves_the_old_content_and_no_temporary(tmp_path):
@@ -31,7 +35,40 @@ def test_a_failure_leaves_the_old_content_and_no_temporary(tmp_path):
     assert (tmp_path / "a.txt").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
     with pytest.raises(RuntimeError):
-        with atomic_dir(tmp_path / "d") as d:
+        with output_dir(tmp_path / "d", "test") as out, out.staging() as d:
             (d / "x").write_text("half")
             raise RuntimeError("killed")
-    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]  # not even the directory it created
+
+
+def test_a_set_replaces_its_own_files_only(tmp_path):
+    from snn_deploy.errors import SnnDeployError
+
+    out = tmp_path / "out"
+    with output_dir(out, "test") as o, o.staging() as d:
+        (d / "a").write_text("1")
+        (d / "b").write_text("1")
+        (d / "sub").mkdir()
+        (d / "sub" / "f").write_text("1")
+    (out / "notes").write_text("mine")
+    with output_dir(out, "test") as o, o.staging() as d:  # the new set has no b, and sub holds g
+        (d / "a").write_text("2")
+        (d / "sub").mkdir()
+        (d / "sub" / "g").write_text("2")
+    assert sorted(p.name for p in out.iterdir()) == [".snn-deploy-test.json", "a", "notes", "sub"]
+    assert (out / "a").read_text() == "2" and [p.name for p in (out / "sub").iterdir()] == ["g"]
+    assert (out / "notes").read_text() == "mine"
+
+    (out / "c").write_text("foreign")
+    with pytest.raises(SnnDeployError, match="c: exists and was not written by snn-deploy test"):
+        with output_dir(out, "test") as o, o.staging() as d:
+            (d / "a").write_text("3")
+            (d / "c").write_text("3")
+    assert (out / "c").read_text() == "foreign" and (out / "a").read_text() == "2"
+    with pytest.raises(SnnDeployError, match="not written by snn-deploy other"):
+        with output_dir(out, "other"):
+            pass
+    with output_dir(out, "test", force=True) as o, o.staging() as d:
+        (d / "c").write_text("4")
+    assert (out / "c").read_text() == "4" and (out / "notes").read_text() == "mine"
+    assert not [p.name for p in out.iterdir() if p.name.endswith((".tmp", ".new", ".old", ".lock"))]

@@ -46,10 +46,11 @@ def test_convert_writes_fixed_network_report_and_comparison(tmp_path, shd_dir, c
     assert not list(tmp_path.glob(".out.*"))
 
 
-def _fails(argv, capsys, match):
+def _fails(argv, capsys, match, code=1):
+    """One error line; status 1 for a bad file or a failed check, 2 for a bad option value."""
     rc = main(argv)
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and err[0].startswith("error:"), err
+    assert rc == code and len(err) == 1 and err[0].startswith("error:"), err
     assert match in err[0], err[0]
 
 
@@ -59,11 +60,11 @@ def test_bad_inputs_give_one_error_line_and_write_nothing(tmp_path, capsys):
     bogus = tmp_path / "bogus.pt"
     bogus.write_bytes(b"this is not a checkpoint")
     _fails(["convert", str(bogus), "--target", "loihi-sim", "-o", str(out)], capsys, "bogus.pt")
-    _fails(["convert", str(ckpt), "--target", "loihi", "-o", str(out)], capsys, "unknown target 'loihi'")
+    _fails(["convert", str(ckpt), "--target", "loihi", "-o", str(out)], capsys, "unknown target 'loihi'", code=2)
     _fails(["convert", str(ckpt), "--target", "loihi-emu", "--profile", "loihi9", "-o", str(out)], capsys,
-           "unknown hardware profile 'loihi9'")
+           "unknown hardware profile 'loihi9'", code=2)
     _fails(["convert", str(ckpt), "--target", "loihi-emu", "--profile", "cmos45nm-fp32", "-o", str(out)], capsys,
-           "not a quantization target")
+           "not a quantization target", code=2)
     adlif = checkpoint(tmp_path, model="adlif", reset="subtract")
     _fails(["convert", str(adlif), "--target", "loihi-sim", "--profile", "loihi1", "-o", str(out)], capsys,
            "rule model-support: layer h1: model adlif")

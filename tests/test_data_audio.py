@@ -10,6 +10,8 @@ from snn_deploy.errors import FormatError, SnnDeployError
 from snn_deploy.train.data import open_dataset
 from snn_deploy.train.data.features import log_mel
 
+pytestmark = pytest.mark.audio    # HD/SC filterbank features: torchaudio
+
 
 def tone(freq=1000.0, seconds=0.5, rate=16000, channels=1):
     t = np.arange(int(seconds * rate)) / rate

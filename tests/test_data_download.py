@@ -148,6 +148,7 @@ def _wav_bytes():
     return buf.getvalue()
 
 
+@pytest.mark.audio
 def test_hd_and_sc_archives(server, tmp_path):
     url, h = server
     wav = _wav_bytes()

@@ -82,7 +82,7 @@ def test_encode_cli_folder_per_class(tmp_path, capsys):
     assert int(high.argmax()) > 32 > int(low.argmax())  # 3 kHz excites a higher place than 300 Hz
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["samples"] == 4 and summary["cochlea"]["num_channels"] == 64
-    assert main(["data", "encode", str(tmp_path / "wav" / "low"), "-o", str(tmp_path / "x.h5")]) == 2
+    assert main(["data", "encode", str(tmp_path / "wav" / "low"), "-o", str(tmp_path / "x.h5")]) == 1
     assert "no labelled audio found" in capsys.readouterr().err and not (tmp_path / "x.h5").exists()
 
 
@@ -122,6 +122,6 @@ def test_synth_digits_tiny_is_deterministic_and_speaker_independent(tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
-    with pytest.raises(SnnDeployError, match="not a synth-digits corpus"):
+    with pytest.raises(SnnDeployError, match="not written by snn-deploy synth-digits"):
         synth_digits(other, config, progress=False)
     assert (other / "notes.txt").read_text() == "keep me"

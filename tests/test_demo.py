@@ -8,7 +8,7 @@ import pytest
 
 from snn_deploy.demo import PROFILES
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.lava]    # the demo runs a Lava stage
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +33,18 @@ def test_summary_numbers_are_the_report_files_numbers(demo_out):
     assert lava["backend"] == "lava" and lava["verification"]["identical"] is True
     assert summary["lava_equals_emulator"] is True
     for p in PROFILES:
-        total = energy["runs"][0]["energy"][p]["total"]
-        assert summary["energy"][p]["snn_uj"] == [total["min_pj"] / 1e6, total["max_pj"] / 1e6]
-        assert total["max_pj"] > 0
+        e = energy["runs"][0]["energy"][p]
+        assert summary["energy"][p]["snn_uj"] == [e["total"]["min_pj"] / 1e6, e["total"]["max_pj"] / 1e6]
+        assert summary["energy"][p]["snn_compute_uj"] == [e["compute"]["min_pj"] / 1e6, e["compute"]["max_pj"] / 1e6]
+        assert e["total"]["max_pj"] > 0
+        assert summary["energy"][p]["gru_over_snn"] == energy["ratios"][0]["energy"][p]["cmos45nm-int32"]
+        assert summary["energy"][p]["gru_over_snn_compute"] == energy["ratios"][0]["energy_compute_only"][p]["cmos45nm-int32"]
+    # the memory term is on by default: both headlines, on the arithmetic profile they differ
+    assert energy["memory_term"] is True and summary["energy"]["cmos45nm-int32"]["memory_included"] is True
+    assert summary["energy"]["cmos45nm-int32"]["snn_uj"][0] > summary["energy"]["cmos45nm-int32"]["snn_compute_uj"][0]
+    assert "compute only" in stdout and "with memory" in stdout and "dominates" in stdout
+    md = (out / "energy" / "energy.md").read_text()
+    assert "| compute only | compute + memory | dominated by |" in md and "## References" in md
     assert summary["gru_ops_over_snn_ops"] == energy["ratios"][0]["ops"]
     # the printed five-line summary carries the same numbers
     assert f"{100 * train['test_acc']:.2f}%" in stdout

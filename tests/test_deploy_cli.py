@@ -137,7 +137,7 @@ def test_bad_input_gives_one_clear_error_and_writes_nothing(case, match, out_dir
     elif case == "float":
         net = load_network(out_dir / "network.h5")
         save_network(dataclasses.replace(net, precision=None), out_dir / "network.h5")
-    assert run_cli(out_dir, "--data", data, "--limit", 2, *extra) == 2
+    assert run_cli(out_dir, "--data", data, "--limit", 2, *extra) == 1  # a bad file, not a bad option
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
     assert __import__("re").search(match, err[0]), err[0]
@@ -205,9 +205,9 @@ def test_interrupted_cli_run_exits_130_and_writes_nothing(out_dir, shd_dir, monk
 
 
 def test_verify_fails_loudly_on_the_first_differing_spike(out_dir, shd_dir, monkeypatch, capsys, no_stray_processes):
-    from snn_deploy.deploy import run_command as rc
+    from snn_deploy.deploy import simulate
 
-    real = rc.run_backend
+    real = simulate.run_backend
 
     def lava_with_one_flipped_spike(name, net, inputs, **kw):
         run = real(name, net, inputs, **kw)
@@ -216,8 +216,8 @@ def test_verify_fails_loudly_on_the_first_differing_spike(out_dir, shd_dir, monk
             run.spikes["h1"][1, 9, 0] ^= 1          # later step: not the first difference
         return run
 
-    monkeypatch.setattr(rc, "run_backend", lava_with_one_flipped_spike)
-    assert run_cli(out_dir, "--data", shd_dir, "--limit", 3, "--backend", "emulator", "--verify", 2) == 2
+    monkeypatch.setattr(simulate, "run_backend", lava_with_one_flipped_spike)
+    assert run_cli(out_dir, "--data", shd_dir, "--limit", 3, "--backend", "emulator", "--verify", 2) == 1
     err = capsys.readouterr().err
     assert "verification FAILED on 2 samples: first differing spike: layer 'h2', neuron 3, step 7, sample 1" in err
     record = json.loads((out_dir / "run.json").read_text())

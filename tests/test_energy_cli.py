@@ -27,13 +27,15 @@ def test_report_has_hand_worked_numbers_tables_plots_and_assumptions(tmp_path, c
                "--baseline", "gru", "--baseline", "rnn:3x16", "-o", str(out)])
     assert rc == 0
     summary = capsys.readouterr().out
-    assert "loihi1: 894 pJ – 1.53 nJ per inference" in summary
+    assert "loihi1: compute 894 pJ – 1.53 nJ, compute + memory 894 pJ – 1.53 nJ per inference" in summary
+    assert "cmos45nm-int32: compute 31.1 pJ, compute + memory 36 pJ – 39.3 pJ per inference; dominated by compute" in summary
     data = json.loads((out / "energy.json").read_text())
     r = data["runs"][0]
     assert r["mean_firing_rate"] == pytest.approx(2.5 / 6)
     assert r["ops_per_inference"]["mac"] == pytest.approx(9) and r["ops_per_inference"]["ac"] == pytest.approx(22.5)
     assert r["energy"]["loihi1"]["total"] == pytest.approx({"min_pj": 894.45, "max_pj": 1529.7})
-    assert r["energy"]["cmos45nm-int32"]["total"]["min_pj"] == pytest.approx(31.05)
+    assert r["energy"]["cmos45nm-int32"]["compute"]["min_pj"] == pytest.approx(31.05)
+    assert r["energy"]["cmos45nm-int32"]["total"]["min_pj"] > 31.05   # the memory term is on by default
     h = next(l for l in r["layers"] if l["name"] == "h")
     assert h["per_inference"]["syn_ac"] == pytest.approx(9)
     # gru with the SNN's shape: one hidden layer of 2 on 3 inputs, 1 class, 3 frames, readout once
@@ -65,7 +67,7 @@ def test_activity_of_another_network_is_a_clear_error(tmp_path, capsys):
     other = tiny_net()
     other.node("rec").weight[:] = 2.0
     save_network(other, run / "network.h5")
-    assert main(["energy", str(run), "-o", str(tmp_path / "r")]) == 2
+    assert main(["energy", str(run), "-o", str(tmp_path / "r")]) == 1
     err = capsys.readouterr().err
     assert "do not belong together" in err and "network.h5" in err
 
@@ -87,7 +89,7 @@ def test_onnx_with_unsupported_ops_is_refused_then_listed(tmp_path, capsys):
     path = tmp_path / "odd.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     args = ["energy", str(run), "--profile", "cmos45nm-int32", "--baseline", str(path), "-o", str(tmp_path / "r")]
-    assert main(args) == 2
+    assert main(args) == 1
     assert "Hardmax x1 (hm)" in capsys.readouterr().err
     assert main(args + ["--allow-unsupported"]) == 0
     assert "NOT COUNTED (unsupported): Hardmax x1" in (tmp_path / "r" / "energy.md").read_text()
@@ -103,7 +105,7 @@ def test_memory_term_is_reported_beside_compute(tmp_path):
     run = make_run(tmp_path / "run")
     plain, mem = tmp_path / "plain", tmp_path / "mem"
     base = ["energy", str(run), "--profile", "cmos45nm-int32", "--profile", "loihi1", "--baseline", "gru", "--no-plots"]
-    assert main(base + ["-o", str(plain)]) == 0 and main(base + ["--memory", "-o", str(mem)]) == 0
+    assert main(base + ["--no-memory", "-o", str(plain)]) == 0 and main(base + ["-o", str(mem)]) == 0   # memory is the default
     p = json.loads((plain / "energy.json").read_text())
     m = json.loads((mem / "energy.json").read_text())
     cm, cp = m["runs"][0]["energy"]["cmos45nm-int32"], p["runs"][0]["energy"]["cmos45nm-int32"]
@@ -112,4 +114,6 @@ def test_memory_term_is_reported_beside_compute(tmp_path):
     assert cm["total"]["min_pj"] == pytest.approx(cm["compute"]["min_pj"] + cm["memory"]["min_pj"])
     assert m["runs"][0]["energy"]["loihi1"]["memory"] == {"min_pj": 0.0, "max_pj": 0.0}
     assert m["baselines"][0]["energy_compute_only"] == p["baselines"][0]["energy"]
-    assert "compute only in brackets" in (mem / "energy.md").read_text()
+    md = (mem / "energy.md").read_text()
+    assert "compute only in brackets" in md and "| compute only | compute + memory | dominated by |" in md
+    assert [h["compute_only"] for h in m["headline"]] == [h["compute_and_memory"] for h in p["headline"]]

@@ -88,7 +88,7 @@ def test_convert_cli_exports_an_ann_checkpoint_to_onnx(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["convert", str(ckpt), "--target", "loihi-emu", "--export", "onnx", "-o", str(out)]) == 0
     assert "model.onnx" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["model.onnx"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["model.onnx"]
     reloaded, _, _ = load_model(ckpt)
     x = torch.rand(2, T, C, generator=torch.Generator().manual_seed(4))
     (logits,) = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"]).run(

@@ -4,6 +4,7 @@ No stage imports a later one; only deploy/ imports Lava; train/ runs where Lava 
 (GPU images with another Python), so importing it must not need Lava at all.
 """
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +57,14 @@ def test_train_imports_and_its_cli_parses_without_lava():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "ok False"
+
+
+@pytest.mark.skipif(not os.environ.get("SNN_DEPLOY_EXPECT_INSTALLED"),
+                    reason="only in CI's installed-wheel leg (scripts/test-installed-wheel.sh)")
+def test_installed_leg_tests_the_installed_wheel_not_the_checkout():
+    import snn_deploy
+    import snn_deploy.convert.profiles as profiles
+
+    for module in (snn_deploy, profiles):
+        assert not Path(module.__file__).resolve().is_relative_to(ROOT), module.__file__
+    assert len(profiles.list_profiles()) >= 6 and not profiles.bundled_profile_dir().is_relative_to(ROOT)

@@ -53,8 +53,9 @@ def test_resume_through_the_cli_extends_a_finished_run(tmp_path, shd_dir, capsys
     assert err.startswith("error:") and "hidden" in err and "\n" not in err
 
 
-def _error_of(capsys, argv) -> str:
-    assert main(argv) == 2
+def _error_of(capsys, argv, code: int = 2) -> str:
+    """The one error line; ``code`` 2 for a bad option value, 1 for a bad file (or a failed run)."""
+    assert main(argv) == code
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err, err
     return err
@@ -64,14 +65,14 @@ def test_bad_input_gives_one_error_line_and_no_run_dir(tmp_path, shd_factory, ca
     data = shd_factory(train_per_class=4, test_per_class=2)
     run = tmp_path / "run"
     base = ["train", "--data", str(data), "-o", str(run), "--epochs", "1", "--quiet"]
-    assert "transformer" in _error_of(capsys, base + ["--model", "transformer"])
-    assert "hidden" in _error_of(capsys, base + ["--model", "radlif", "--hidden", "0"])
-    assert "--model is required" in _error_of(capsys, base)
+    assert "transformer" in _error_of(capsys, base + ["--model", "transformer"], code=2)
+    assert "hidden" in _error_of(capsys, base + ["--model", "radlif", "--hidden", "0"], code=2)
+    assert "--model is required" in _error_of(capsys, base, code=2)
     assert "nowhere" in _error_of(capsys, ["train", "--data", str(tmp_path / "nowhere"), "-o", str(run),
-                                           "--model", "lif"])
+                                           "--model", "lif"], code=1)
     with h5py.File(data / "test.h5", "r+") as f:
         del f["spikes/times"]
-    msg = _error_of(capsys, base + ["--model", "radlif"])
+    msg = _error_of(capsys, base + ["--model", "radlif"], code=1)
     assert "test.h5" in msg and "spikes/times" in msg
     assert not run.exists()
 
@@ -80,19 +81,19 @@ def test_non_empty_run_dir_is_refused_without_force(tmp_path, shd_dir, capsys):
     run = tmp_path / "run"
     run.mkdir()
     (run / "model.pt").write_bytes(b"precious")
-    assert "not empty" in _error_of(capsys, ["train", "--data", str(shd_dir), "-o", str(run), *TINY])
+    assert "not empty" in _error_of(capsys, ["train", "--data", str(shd_dir), "-o", str(run), *TINY], code=1)
     assert (run / "model.pt").read_bytes() == b"precious"
 
 
 def test_eval_rejects_foreign_files_and_mismatched_data(tmp_path, shd_dir, shd_factory, capsys):
     fake = tmp_path / "model.pt"
     fake.write_text("not a model")
-    assert str(fake) in _error_of(capsys, ["eval", str(fake), "--data", str(shd_dir)])
+    assert str(fake) in _error_of(capsys, ["eval", str(fake), "--data", str(shd_dir)], code=1)
     run = tmp_path / "run"
     assert main(["train", "--data", str(shd_dir), "-o", str(run), "--epochs", "1", "--quiet", *TINY]) == 0
     capsys.readouterr()
     other = shd_factory(num_channels=30, train_per_class=2, test_per_class=2)
-    assert "30 channels" in _error_of(capsys, ["eval", str(run / "model.pt"), "--data", str(other), "--quiet"])
+    assert "30 channels" in _error_of(capsys, ["eval", str(run / "model.pt"), "--data", str(other), "--quiet"], code=1)
 
 
 def test_eval_on_the_carved_validation_split_reproduces_the_best_valid_accuracy(tmp_path, shd_dir, capsys):
@@ -125,14 +126,14 @@ def test_export_writes_the_float_ir_that_reproduces_the_model(tmp_path, shd_dir,
     torch.testing.assert_close(torch.as_tensor(run_float_network(net, x).readout).float(), expected,
                                rtol=1e-4, atol=1e-5)
     capsys.readouterr()
-    assert main(["export", str(tmp_path / "nope.pt"), "-o", str(tmp_path / "x.h5")]) == 2
+    assert main(["export", str(tmp_path / "nope.pt"), "-o", str(tmp_path / "x.h5")]) == 1
     assert "nope.pt" in capsys.readouterr().err
     assert not (tmp_path / "x.h5").exists()
 
 
 def test_train_refuses_a_single_file_as_data_and_reset_zero_outside_cuba_lif(tmp_path, shd_dir, capsys):
     single = next(shd_dir.glob("train*.h5"))
-    assert main(["train", "--data", str(single), "-o", str(tmp_path / "r1"), "--epochs", "1", *TINY]) == 2
+    assert main(["train", "--data", str(single), "-o", str(tmp_path / "r1"), "--epochs", "1", *TINY]) == 1
     err = capsys.readouterr().err
     assert "needs a data directory" in err and str(single) in err
     assert main(["train", "--data", str(shd_dir), "-o", str(tmp_path / "r2"), "--epochs", "1", *TINY,
@@ -146,7 +147,7 @@ def test_eval_on_an_empty_valid_file_carves_like_training(tmp_path, shd_dir, cap
     must carve the same part instead of failing on the empty file."""
     import shutil
 
-    from conftest import write_shd_file
+    from shd_files import write_shd_file
 
     data = tmp_path / "data"
     shutil.copytree(shd_dir, data)

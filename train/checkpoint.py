@@ -1,8 +1,13 @@
 """The ``model.pt`` checkpoint format: architecture + weights + metadata, safe to load.
 
 A checkpoint is one ``torch.save`` of a dict made only of tensors, numbers, strings, lists, tuples
-and dicts, so that it loads with ``torch.load(path, weights_only=True)``: a file from a stranger
-cannot execute code when we read it (we never load with ``weights_only=False``)::
+and dicts, so that it loads with ``torch.load(path, weights_only=True)``. ``weights_only`` alone does
+not make a stranger's file safe: torch 2.3 hands a TorchScript archive to ``torch.jit.load`` before
+``weights_only`` applies, and that runs the archive's ``__setstate__`` code. So
+:func:`check_checkpoint_file` first tells from the bytes what the file is (:mod:`snn_deploy.filekind`)
+and lets through only a ``torch.save`` ZIP archive whose members are the ones ``torch.save`` writes,
+stored uncompressed; everything else (legacy pickle and tar ``torch.save`` formats included) is
+refused in one line naming what the file is. We never load with ``weights_only=False``::
 
     {
       "format": "snn-deploy-checkpoint",
@@ -26,6 +31,8 @@ from __future__ import annotations
 
 import pickle
 import random
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +43,7 @@ from torch import nn
 
 from snn_deploy.atomic import atomic_path
 from snn_deploy.errors import FormatError, SnnDeployError
+from snn_deploy.filekind import TORCHSCRIPT_MARKER, identify
 from snn_deploy.train.config import ModelConfig, TrainConfig
 
 CHECKPOINT_FORMAT = "snn-deploy-checkpoint"
@@ -99,11 +107,57 @@ def save_checkpoint(
     return path
 
 
-def _read_payload(path: Path, map_location: str | torch.device) -> Any:
-    if not path.exists():
+#: what ``torch.save`` writes in its ZIP archive, below the archive's one top folder
+TORCH_SAVE_MEMBER = re.compile(r"(data\.pkl|byteorder|version|\.data/version|\.data/serialization_id|data/\d+)")
+_SCAN_CHUNK = 1 << 22
+
+
+def check_checkpoint_file(path: Path) -> None:
+    """Refuse, before torch sees it, any file that is not a plain ``torch.save`` ZIP archive.
+
+    A ``torch.save`` ZIP must hold only :data:`TORCH_SAVE_MEMBER` entries under one top folder, and
+    the bytes ``constants.pkl`` (the member that makes ``torch.load`` call ``torch.jit.load``) must
+    not occur anywhere in it: torch's C++ ZIP reader and Python's :mod:`zipfile` could disagree on a
+    crafted archive's directory, a byte scan cannot be fooled that way.
+    """
+    kind = identify(path)
+    if kind.name == "missing":
         raise SnnDeployError(f"{path}: no such checkpoint file")
-    if not path.is_file():
-        raise SnnDeployError(f"{path}: is not a file (expected a model.pt checkpoint)")
+    if kind.name in ("directory", "special"):
+        raise SnnDeployError(f"{path}: is {kind} (expected a model.pt checkpoint file)")
+    if kind.name in ("pickle", "tar"):
+        # legacy torch.save formats: snn-deploy never writes them, and even the restricted unpickler
+        # allocates the storage sizes they claim before reading them
+        raise FormatError(f"{path}: not an snn-deploy checkpoint: the file is {kind} (snn-deploy checkpoints "
+                          "are torch.save ZIP archives)")
+    if kind.name != "torch-zip":
+        raise FormatError(f"{path}: not an snn-deploy checkpoint: the file is {kind}")
+    tops = {name.split("/", 1)[0] for name in kind.members}
+    odd = [name for name in kind.members if "/" not in name or not TORCH_SAVE_MEMBER.fullmatch(name.split("/", 1)[1])]
+    if len(tops) != 1 or odd:
+        raise FormatError(f"{path}: not an snn-deploy checkpoint: a ZIP archive with members torch.save does not write "
+                          f"({', '.join(odd[:3]) or ', '.join(sorted(tops)[:3])})")
+    with zipfile.ZipFile(path) as archive:  # torch.save stores; a compressed member could inflate without bound
+        packed = [info.filename for info in archive.infolist() if info.compress_type != zipfile.ZIP_STORED]
+    if packed:
+        raise FormatError(f"{path}: not an snn-deploy checkpoint: compressed members ({', '.join(packed[:3])}); "
+                          "torch.save stores them uncompressed")
+    if _contains(path, TORCHSCRIPT_MARKER.encode()):
+        raise FormatError(f"{path}: not an snn-deploy checkpoint: the file is a TorchScript archive (it holds code)")
+
+
+def _contains(path: Path, needle: bytes) -> bool:
+    tail = b""
+    with open(path, "rb") as f:
+        while chunk := f.read(_SCAN_CHUNK):
+            if needle in tail + chunk:
+                return True
+            tail = chunk[-len(needle):]
+    return False
+
+
+def _read_payload(path: Path, map_location: str | torch.device) -> Any:
+    check_checkpoint_file(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -139,13 +193,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     for key, kind in (("model_config", dict), ("state_dict", dict), ("meta", dict)):
         if not isinstance(data[key], kind):
             raise FormatError(f"{path}: '{key}' must be a {kind.__name__}, got {type(data[key]).__name__}")
-    bad = [k for k, v in data["state_dict"].items() if not isinstance(v, torch.Tensor)]
-    if bad:
-        raise FormatError(f"{path}: state_dict entries that are not tensors: {bad[:5]}")
+    check_weights(data["state_dict"], path)
     model_cfg = ModelConfig.from_dict(data["model_config"], source=f"{path}: model_config")
     train_cfg = None
     if data.get("train_config") is not None:
         train_cfg = TrainConfig.from_dict(data["train_config"], source=f"{path}: train_config")
+    if data.get("train_state") is not None:
+        check_train_state(data["train_state"], path)
     extra = {k: v for k, v in data.items() if k not in REQUIRED_KEYS + ("train_config", "train_state")}
     return Checkpoint(
         path=path,
@@ -157,6 +211,91 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         version=version,
         extra=extra,
     )
+
+
+def check_weights(state_dict: dict[Any, Any], path: Path) -> None:
+    """Every entry a dense tensor with a name, every floating one finite (NaN weights would export a
+    NaN network and quantize to -2^63; inf ones divide by zero in the weight scale)."""
+    for name, tensor in state_dict.items():
+        if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
+            raise FormatError(f"{path}: state_dict[{name!r}]: expected a tensor under a string name, "
+                              f"got {type(tensor).__name__}")
+        if tensor.layout != torch.strided or tensor.is_quantized or tensor.is_complex():
+            raise FormatError(f"{path}: state_dict[{name!r}]: a {tensor.dtype} {tensor.layout} tensor; checkpoints "
+                              "hold dense real tensors")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise FormatError(f"{path}: state_dict[{name!r}]: {bad} of {tensor.numel()} values are NaN or "
+                              "infinite; the weights are broken (retrain, or take an earlier checkpoint)")
+
+
+#: ``train_state`` field -> the types it may have (``--resume`` reads them; see trainer._train)
+TRAIN_STATE_FIELDS: dict[str, tuple[type, ...]] = {
+    "epoch": (int,), "best_valid_acc": (int, float), "best_epoch": (int,), "optimizer": (dict,),
+    "scheduler": (dict,), "data_order": (dict,), "rng": (list,), "history": (list,), "world_size": (int,),
+}
+RNG_FIELDS: dict[str, tuple[type, ...]] = {"torch": (torch.Tensor,), "numpy": (dict,), "python": (dict,), "cuda": (list,)}
+
+
+def check_train_state(state: Any, path: Path) -> None:
+    """The schema of ``last.pt``'s ``train_state`` (types and ranges, field named); shapes of the
+    optimizer's tensors are checked against the model by :func:`check_optimizer_state`."""
+    def bad(field_name: str, expected: str, value: Any) -> FormatError:
+        return FormatError(f"{path}: train_state.{field_name}: expected {expected}, got {_describe(value)}")
+
+    if not isinstance(state, dict):
+        raise bad("", "a dict", state)
+    for key, kinds in TRAIN_STATE_FIELDS.items():
+        if key not in state:
+            raise FormatError(f"{path}: train_state.{key}: missing")
+        value = state[key]
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            raise bad(key, " or ".join(k.__name__ for k in kinds), value)
+    if state["epoch"] < 0 or not 0 <= state["best_epoch"] <= state["epoch"]:
+        raise bad("epoch", "0 <= best_epoch <= epoch", (state["epoch"], state["best_epoch"]))
+    if state["world_size"] < 1 or not 1 <= len(state["rng"]) <= state["world_size"]:
+        raise bad("rng", f"one state per process (world_size {state['world_size']})", state["rng"])
+    for i, rng in enumerate(state["rng"]):
+        if not isinstance(rng, dict):
+            raise bad(f"rng[{i}]", "a dict", rng)
+        for key, kinds in RNG_FIELDS.items():
+            if not isinstance(rng.get(key), kinds):
+                raise bad(f"rng[{i}].{key}", kinds[0].__name__, rng.get(key))
+    if len(state["history"]) != state["epoch"] or not all(_json_like(h) and isinstance(h, dict) for h in state["history"]):
+        raise bad("history", f"{state['epoch']} dicts of numbers and strings (one per epoch)", state["history"])
+    optimizer = state["optimizer"]
+    if not isinstance(optimizer.get("state"), dict) or not isinstance(optimizer.get("param_groups"), list):
+        raise bad("optimizer", "a dict with 'state' (dict) and 'param_groups' (list)", optimizer)
+
+
+def check_optimizer_state(optimizer_state: dict[str, Any], params: list[torch.Tensor], path: Path) -> None:
+    """Every per-parameter tensor (Adam's moments) has its parameter's shape and finite values."""
+    for index, entry in optimizer_state["state"].items():
+        where = f"{path}: train_state.optimizer.state[{index!r}]"
+        if not isinstance(index, int) or not 0 <= index < len(params) or not isinstance(entry, dict):
+            raise FormatError(f"{where}: expected a dict for one of the model's {len(params)} parameters")
+        for key, value in entry.items():
+            if not isinstance(value, torch.Tensor):
+                raise FormatError(f"{where}.{key}: expected a tensor, got {_describe(value)}")
+            if key != "step" and tuple(value.shape) != tuple(params[index].shape):
+                raise FormatError(f"{where}.{key}: shape {list(value.shape)}, the parameter's is {list(params[index].shape)}")
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                raise FormatError(f"{where}.{key}: holds NaN or infinite values")
+
+
+def _json_like(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_json_like(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_like(v) for k, v in value.items())
+    return False
+
+
+def _describe(value: Any) -> str:
+    text = repr(value) if isinstance(value, (bool, int, float, str, type(None))) else type(value).__name__
+    return text[:60]
 
 
 def load_state_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str | Path) -> None:
@@ -173,7 +312,10 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     """Rebuild the model of a checkpoint: ``(model in eval mode on device, ModelConfig, meta)``."""
     from snn_deploy.train.models import build_model
 
+    from snn_deploy.train.sizes import check_config_fits_weights
+
     ckpt = load_checkpoint(path)
+    check_config_fits_weights(ckpt.model_config, ckpt.state_dict, ckpt.path)
     model = build_model(ckpt.model_config)
     try:
         load_state_into(model, ckpt.state_dict, ckpt.path)

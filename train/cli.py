@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from snn_deploy.jsonout import add_json_options, json_out_path, print_json, write_json_out
 from snn_deploy.train.config import RESETS  # torch-free
 
 #: CLI option -> ModelConfig field (options left at None are not passed: the config's default holds)
@@ -65,18 +66,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit-train", type=int, metavar="N", help="train on a seeded subset of N samples (quick runs)")
     p.add_argument("--resume", action="store_true", help="continue the run in -o where it stopped")
     p.add_argument("--force", action="store_true", help="start over in a non-empty -o (removes the earlier run's files)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_train)
 
     e = subparsers.add_parser("eval", help="accuracy of a trained model.pt on a data split")
     e.add_argument("checkpoint", help="a model.pt (or last.pt) written by snn-deploy train")
     e.add_argument("--data", required=True, help="data directory (or one SHD-layout .h5 file)")
     e.add_argument("--split", default="test", choices=("train", "valid", "test"), help="default test")
-    e.add_argument("--batch-size", type=int, default=EVAL_BATCH_SIZE)
-    e.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    e.add_argument("--json", dest="json_out", help="where to write the JSON result "
-                   "(default: eval-<split>.json next to the checkpoint)")
-    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.add_argument("--batch-size", type=int, default=EVAL_BATCH_SIZE,
+                   help=f"samples per forward pass (default {EVAL_BATCH_SIZE}); only speed and memory depend on it")
+    e.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default cpu")
+    add_json_options(e, "the result", default_file="eval-<split>.json next to the checkpoint", legacy_path=True)
+    e.add_argument("--force", action="store_true", help="replace a --json-out file that eval did not write")
     e.set_defaults(func=_eval)
 
     x = subparsers.add_parser(
@@ -86,6 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "and for other tools.")
     x.add_argument("checkpoint", help="a model.pt written by snn-deploy train")
     x.add_argument("-o", "--out", required=True, help="output .h5 file")
+    x.add_argument("--force", action="store_true", help="replace an -o file that is not a network IR")
     x.set_defaults(func=_export)
 
 
@@ -94,24 +95,47 @@ def _given(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, objec
 
 
 def _train(args: argparse.Namespace) -> int:
-    from snn_deploy.errors import SnnDeployError
-    from snn_deploy.train.config import TrainConfig
-    from snn_deploy.train.trainer import format_summary, train
+    import contextlib
 
-    model_options = _given(args, MODEL_OPTIONS)
-    train_options = _given(args, TRAIN_OPTIONS)
+    from snn_deploy.errors import SnnDeployError, UsageError
+    from snn_deploy.outdir import lock
+    from snn_deploy.train.config import ModelConfig
+
+    check_positive(args, "epochs", "batch_size", "layers", "hidden", "time_steps")
     if args.resume and args.force:
-        raise SnnDeployError("--resume and --force contradict each other: pick one")
-    if "model" not in model_options and not args.resume:
-        raise SnnDeployError("--model is required for a new run (e.g. --model radlif)")
-    train_cfg = TrainConfig(**train_options)
-    result = train(
-        args.out, args.data, train_cfg, model_options, resume=args.resume, force=args.force,
-        show_progress=not args.quiet, explicit=set(train_options),
-    )
-    if result.world_size == 1 or _rank() == 0:
-        print(format_summary(result))
+        raise UsageError("--resume and --force contradict each other: pick one")
+    if args.model is None and not args.resume:
+        raise UsageError("--model is required for a new run (e.g. --model radlif)")
+    if not args.resume:
+        try:  # the options alone (the data's sizes come later): a bad value is a usage error, found before torch
+            ModelConfig(input_size=1, num_classes=2, **_given(args, MODEL_OPTIONS))
+        except SnnDeployError as exc:
+            raise UsageError(str(exc)) from None
+    # take the run directory before torch loads (seconds), so a second train on it fails at once
+    with lock(args.out, "train") if _rank() == 0 else contextlib.nullcontext():
+        return _train_locked(args)
+
+
+def _train_locked(args: argparse.Namespace) -> int:
+    from snn_deploy.train.api import train
+    from snn_deploy.train.trainer import format_summary
+
+    options = {**_given(args, MODEL_OPTIONS), **_given(args, TRAIN_OPTIONS)}
+    trained = train(args.data, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet,
+                    **options)
+    if trained.result.world_size == 1 or _rank() == 0:
+        print(format_summary(trained.result))
     return 0
+
+
+def check_positive(args: argparse.Namespace, *names: str) -> None:
+    """Size options given must be >= 1 (a 0 must not become 1 somewhere downstream): exit 2 naming it."""
+    from snn_deploy.errors import UsageError
+
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')}: must be a positive integer, got {value}")
 
 
 def _rank() -> int:
@@ -121,16 +145,18 @@ def _rank() -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from snn_deploy.atomic import write_text_atomic
-    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.outdir import check_output_file
     from snn_deploy.train.trainer import evaluate_checkpoint
 
-    if args.batch_size < 1:
-        raise SnnDeployError(f"--batch-size must be >= 1, got {args.batch_size}")
+    check_positive(args, "batch_size")
+    out = json_out_path(args) or Path(args.checkpoint).parent / f"eval-{args.split}.json"
+    check_output_file(out, "eval", force=args.force, ours=_is_eval_result)
     result = evaluate_checkpoint(args.checkpoint, args.data, args.split, batch_size=args.batch_size,
                                  device=args.device, show_progress=not args.quiet)
-    out = Path(args.json_out) if args.json_out else Path(args.checkpoint).parent / f"eval-{args.split}.json"
-    write_text_atomic(out, json.dumps(result, indent=2) + "\n")
+    check_output_file(out, "eval", force=args.force, ours=_is_eval_result)  # again: it may have appeared since
+    out = write_json_out(out, result)
+    if print_json(args, result):
+        return 0
     print(
         f"{result['model']} on {result['data']} ({result['split']}): accuracy {result['accuracy']:.2%} "
         f"({result['correct']}/{result['samples']}), loss {result['loss']:.4f}; wrote {out}"
@@ -138,8 +164,20 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_eval_result(path: Path) -> bool:
+    """An eval --json file: a JSON object with the keys eval writes."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"model", "split", "accuracy", "samples"} <= set(data)
+
+
 def _export(args: argparse.Namespace) -> int:
-    from snn_deploy.ir import save_network
+    from snn_deploy.ir import is_network_file, save_network
+    from snn_deploy.outdir import check_output_file
+
+    check_output_file(args.out, "export", force=args.force, ours=is_network_file)
     from snn_deploy.train.export import checkpoint_to_ir
 
     net = checkpoint_to_ir(args.checkpoint)

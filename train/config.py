@@ -7,6 +7,7 @@ default).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,9 +108,34 @@ class TrainConfig:
         return cls(**_known_fields(cls, data, source))
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: a field's annotation (a string: ``from __future__ import annotations``) -> the check of a stored value
+_VALUE_CHECKS = {
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": _is_number,
+    "bool": lambda v: isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+    "float | None": lambda v: v is None or _is_number(v),
+    "int | None": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)),
+    "dict[str, float]": lambda v: isinstance(v, dict) and all(isinstance(k, str) and _is_number(x) for k, x in v.items()),
+}
+
+
 def _known_fields(cls: type, data: dict[str, Any], source: str) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
+    """``data`` (from a file: a checkpoint, run.json) with known keys only, each of its field's type
+    (a hidden size of "8" or 8.5 would pass the range checks and fail deep inside torch)."""
+    if not isinstance(data, dict):
+        raise SnnDeployError(f"{source}: expected a {cls.__name__} dict, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(map(str, data)) - set(fields))
     if unknown:
-        raise SnnDeployError(f"{source}: unknown {cls.__name__} keys {unknown}; known keys: {sorted(names)}")
+        raise SnnDeployError(f"{source}: unknown {cls.__name__} keys {unknown}; known keys: {sorted(fields)}")
+    for name, value in data.items():
+        check = _VALUE_CHECKS.get(str(fields[name].type))
+        if check is not None and not check(value):
+            raise SnnDeployError(f"{source}: {name} must be {fields[name].type}, got {str(value)[:40]!r} "
+                                 f"({type(value).__name__})")
     return dict(data)

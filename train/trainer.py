@@ -27,11 +27,13 @@ writes files).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -42,16 +44,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from snn_deploy.atomic import atomic_path, write_text_atomic
-from snn_deploy.errors import SnnDeployError
+from snn_deploy.errors import FormatError, SnnDeployError, UsageError
+from snn_deploy.memory import check_fits, gib
+from snn_deploy.outdir import lock
 from snn_deploy.train.checkpoint import (
     capture_rng_state,
+    check_optimizer_state,
     cpu_state_dict,
     load_checkpoint,
     load_state_into,
     restore_rng_state,
     save_checkpoint,
 )
-from snn_deploy.train.config import ModelConfig, TrainConfig
+from snn_deploy.train.config import SNN_MODELS, ModelConfig, TrainConfig
+from snn_deploy.train.sizes import check_config_fits_weights, evaluation_batch_bytes, training_bytes
 from snn_deploy.train.distributed import (
     DistContext,
     all_reduce_sum,
@@ -354,9 +360,24 @@ def resolve_lr(cfg: TrainConfig, input_kind: str) -> float:
 def check_train_config(cfg: TrainConfig) -> None:
     for name in ("epochs", "batch_size", "time_steps"):
         if int(getattr(cfg, name)) < 1:
-            raise SnnDeployError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
     if cfg.scheduler_patience < 0 or not 0 < cfg.scheduler_factor < 1:
         raise SnnDeployError("scheduler: factor must be in (0, 1) and patience >= 0")
+
+
+def check_training_memory(model_cfg: ModelConfig, cfg: TrainConfig, resumed_from: Path | None) -> None:
+    """Refuse, before building anything, a model + batch that would not fit in the memory available
+    (:mod:`.sizes` for the estimate; host memory, which also holds the model with ``--device cuda``)."""
+    need = training_bytes(model_cfg, cfg.batch_size, cfg.time_steps)
+    if resumed_from is not None:
+        what, error = f"{resumed_from}: the stored run (hidden {model_cfg.hidden}, layers {model_cfg.layers}, " \
+                      f"time_steps {cfg.time_steps}, batch_size {cfg.batch_size})", FormatError
+    elif need.model_dominates:
+        what, error = f"--hidden {model_cfg.hidden} with --layers {model_cfg.layers}", UsageError
+    else:
+        what, error = f"--time-steps {cfg.time_steps} with --batch-size {cfg.batch_size}", UsageError
+    check_fits(need.total, f"{what}: training (model ~{gib(need.model_bytes)} GiB, one batch ~{gib(need.batch_bytes)} GiB)",
+               error)
 
 
 def build_seeded_model(model_cfg: ModelConfig, seed: int) -> nn.Module:
@@ -384,10 +405,45 @@ def _check_resume_changes(stored: dict[str, Any], changes: dict[str, Any], what:
         if key in RESUMABLE_CHANGES or key not in stored:
             continue
         if stored[key] != value:
-            raise SnnDeployError(
+            raise UsageError(
                 f"{run_dir}: --resume with a different {what} option {key}={value!r} (the run has {stored[key]!r}); "
                 "start a new run in another directory instead"
             )
+
+
+@contextmanager
+def _restoring(field_name: str, path: Path):
+    """A ``train_state`` field torch/numpy/random refuse to restore (after the schema check) as one line."""
+    try:
+        yield
+    except (ValueError, TypeError, KeyError, IndexError, RuntimeError, AttributeError) as exc:
+        raise FormatError(f"{path}: train_state.{field_name}: cannot be restored ({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__})") from None
+
+
+def check_like_fresh(stored: Any, fresh: dict[str, Any], field_name: str, path: Path) -> None:
+    """A stored optimizer/scheduler state dict must look like a fresh one's: ``load_state_dict`` takes
+    whatever it is given (``ReduceLROnPlateau`` sets it as attributes) and a wrong type would only fail
+    at the first step, after the run's files were rewritten. Same keys; numbers where it has numbers;
+    its own strings, flags and None; lists of numbers of the same length."""
+    where = f"{path}: train_state.{field_name}"
+    if not isinstance(stored, dict) or set(stored) != set(fresh):
+        keys = sorted(map(str, stored)) if isinstance(stored, dict) else type(stored).__name__
+        raise FormatError(f"{where}: keys {keys}, expected {sorted(fresh)}")
+    for key, reference in fresh.items():
+        value = stored[key]
+        if isinstance(reference, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(reference, str) or reference is None or key == "params":
+            ok = type(value) is type(reference) and value == reference
+        elif isinstance(reference, (int, float)):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif isinstance(reference, (list, tuple)):
+            ok = isinstance(value, (list, tuple)) and len(value) == len(reference) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        else:
+            ok = type(value) is type(reference)
+        if not ok:
+            raise FormatError(f"{where}.{key}: {str(value)[:60]} does not fit (expected like {str(reference)[:60]})")
 
 
 @dataclass
@@ -400,6 +456,7 @@ class _Plan:
     resume_state: dict[str, Any] | None
     resume_weights: dict[str, torch.Tensor] | None
     created: float
+    stored: bool = False  # the configs come from an earlier run's run.json (--resume)
 
 
 def _plan(
@@ -423,7 +480,10 @@ def _plan(
         splits = load_splits(data_dir, train_cfg)
         train_cfg = replace(train_cfg, lr=resolve_lr(train_cfg, splits.train.input_kind))
         options = dict({"seed": train_cfg.seed}, **model_options)  # one --seed seeds weights and data order
-        model_cfg = ModelConfig(input_size=splits.num_channels, num_classes=splits.num_classes, **options)
+        try:
+            model_cfg = ModelConfig(input_size=splits.num_channels, num_classes=splits.num_classes, **options)
+        except SnnDeployError as exc:  # a new run's config is the options (sizes of the data are checked)
+            raise UsageError(str(exc)) from None
         return _Plan(model_cfg, train_cfg, splits, None, None, time.time())
 
     stored_train = dict(info["train_config"])
@@ -445,7 +505,12 @@ def _plan(
         if ckpt.train_state is None:
             raise SnnDeployError(f"{run_dir / LAST}: holds no training state; cannot resume from it")
         state, weights = ckpt.train_state, ckpt.state_dict
-    return _Plan(model_cfg, train_cfg, splits, state, weights, float(info.get("created", time.time())))
+        check_config_fits_weights(model_cfg, weights, ckpt.path)
+        if state["epoch"] > train_cfg.epochs:
+            raise UsageError(
+                f"--epochs {train_cfg.epochs}: the run in {run_dir} has already done {state['epoch']} epochs; "
+                f"give --epochs {state['epoch']} or more to resume it")
+    return _Plan(model_cfg, train_cfg, splits, state, weights, float(info.get("created", time.time())), stored=True)
 
 
 def train(
@@ -473,18 +538,21 @@ def train(
     if explicit is None:
         explicit = {k for k, v in asdict(train_cfg).items() if v is not None}
     try:
-        return _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_progress, log, ctx, explicit)
+        with lock(run_dir, "train") if ctx.is_main else contextlib.nullcontext():  # rank 0 writes the files
+            return _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_progress, log, ctx,
+                          explicit)
     finally:
         shutdown(ctx)
 
 
 def _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_progress, log, ctx, explicit) -> TrainResult:
-    from tqdm import tqdm
+    from snn_deploy.log import logger
 
     main = ctx.is_main
-    say = (log or tqdm.write) if main else (lambda _msg: None)
+    say = (log or logger.info) if main else (lambda _msg: None)
     plan = _plan(run_dir, data_dir, train_cfg, model_options, resume, force, say, explicit)
     cfg, model_cfg, splits = plan.train_cfg, plan.model_cfg, plan.splits
+    check_training_memory(model_cfg, cfg, run_dir / RUN_INFO if plan.stored else None)
     model = build_seeded_model(model_cfg, cfg.seed).to(ctx.device)
     if ctx.distributed:
         model = convert_batchnorm(model, ctx.bn_group)  # global batch statistics (before the optimizer)
@@ -499,11 +567,23 @@ def _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_prog
     if plan.resume_state is not None:
         st = plan.resume_state
         load_state_into(model, plan.resume_weights, run_dir / LAST)
-        optimizer.load_state_dict(st["optimizer"])
-        scheduler.load_state_dict(st["scheduler"])
-        order.bit_generator.state = st["data_order"]
+        check_optimizer_state(st["optimizer"], [p for p in model.parameters() if p.requires_grad], run_dir / LAST)
+        check_like_fresh(st["scheduler"], scheduler.state_dict(), "scheduler", run_dir / LAST)
+        fresh_groups = optimizer.state_dict()["param_groups"]
+        if len(st["optimizer"]["param_groups"]) != len(fresh_groups):
+            raise FormatError(f"{run_dir / LAST}: train_state.optimizer.param_groups: {len(st['optimizer']['param_groups'])} "
+                              f"groups, the model has {len(fresh_groups)}")
+        for i, (group, fresh) in enumerate(zip(st["optimizer"]["param_groups"], fresh_groups)):
+            check_like_fresh(group, fresh, f"optimizer.param_groups[{i}]", run_dir / LAST)
         rngs = st["rng"]
-        restore_rng_state(rngs[ctx.rank % len(rngs)])
+        with _restoring("optimizer", run_dir / LAST):
+            optimizer.load_state_dict(st["optimizer"])
+        with _restoring("scheduler", run_dir / LAST):
+            scheduler.load_state_dict(st["scheduler"])
+        with _restoring("data_order", run_dir / LAST):
+            order.bit_generator.state = st["data_order"]
+        with _restoring(f"rng[{ctx.rank % len(rngs)}]", run_dir / LAST):
+            restore_rng_state(rngs[ctx.rank % len(rngs)])
         start_epoch, best_acc, best_epoch = int(st["epoch"]), float(st["best_valid_acc"]), int(st["best_epoch"])
         history = list(st["history"])
         if len(rngs) != ctx.world_size:
@@ -559,7 +639,8 @@ def _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_prog
             say(
                 f"epoch {epoch + 1}/{cfg.epochs}: loss {line['loss']:.4f}  train {line['train_acc']:.1%}  "
                 f"valid {valid.accuracy:.1%}{' *' if improved else ''}  lr {lr:.2g}  "
-                f"rates {_fmt_rates(line['firing_rates'])}  {line['epoch_time_s']:.1f}s"
+                + (f"rates {_fmt_rates(line['firing_rates'])}  " if model_cfg.spiking else "")
+                + f"{line['epoch_time_s']:.1f}s"
             )
     barrier(ctx)
     return _finish(run_dir, model, net, model_cfg, cfg, splits, meta, history, best_acc, best_epoch,
@@ -567,7 +648,7 @@ def _train(run_dir, data_dir, train_cfg, model_options, resume, force, show_prog
 
 
 def _run_epoch(net, model, optimizer, splits: DataSplits, cfg: TrainConfig, order, epoch, ctx, show) -> dict[str, Any]:
-    from tqdm import tqdm
+    from snn_deploy.log import progress_bar
 
     t0 = time.time()
     net.train()
@@ -575,7 +656,7 @@ def _run_epoch(net, model, optimizer, splits: DataSplits, cfg: TrainConfig, orde
     batches = [perm[i : i + cfg.batch_size] for i in range(0, len(perm), cfg.batch_size)]
     stats = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, samples
     rate_sums: torch.Tensor | None = None
-    bar = tqdm(total=len(perm), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="sample", leave=False, disable=not show)
+    bar = progress_bar(len(perm), f"epoch {epoch + 1}/{cfg.epochs}", enabled=show, unit="sample", leave=False)
     for batch in batches:
         if len(batch) < ctx.world_size:
             bar.update(len(batch))  # too small to give every rank a sample: skipped on all ranks alike
@@ -639,13 +720,15 @@ def _finish(run_dir, model, net, model_cfg, cfg, splits, meta, history, best_acc
 def format_summary(result: TrainResult) -> str:
     cfg = result.model_config
     size = f"{cfg.get('layers')}x{cfg.get('hidden')}"
-    rates = _fmt_rates(result.firing_rates) if result.firing_rates else "-"
+    # ANN baselines (gru, rnn, ...) fire no spikes: their lines name no firing rates
+    spiking = result.model in SNN_MODELS
+    rates = f", firing rates {_fmt_rates(result.firing_rates)}" if spiking and result.firing_rates else ""
     resumed = f", resumed after epoch {result.resumed_from_epoch}" if result.resumed_from_epoch else ""
     return (
         f"trained {result.model} {size} ({result.num_parameters:,} parameters) for {result.epochs} epochs"
         f"{resumed} in {result.train_time_s:.1f}s on {result.world_size}x {result.device}\n"
         f"  best valid accuracy {result.best_valid_acc:.1%} (epoch {result.best_epoch}), "
-        f"test accuracy {result.test_acc:.1%}, firing rates {rates}\n"
+        f"test accuracy {result.test_acc:.1%}{rates}\n"
         f"  {result.run_dir}/{BEST} (best), {LAST}, {METRICS}, {SUMMARY}"
     )
 
@@ -663,8 +746,7 @@ def evaluate_checkpoint(
     show_progress: bool = True,
 ) -> dict[str, Any]:
     """Accuracy of a saved model on one split, with the checkpoint's binning (time steps, duration)."""
-    from tqdm import tqdm
-
+    from snn_deploy.log import progress_bar
     from snn_deploy.train.checkpoint import load_model
     from snn_deploy.train.data import open_dataset
     from snn_deploy.train.distributed import resolve_device
@@ -672,8 +754,12 @@ def evaluate_checkpoint(
     torch_device = resolve_device(device)
     model, model_cfg, meta = load_model(checkpoint, device=torch_device)
     train_cfg = load_checkpoint(checkpoint).train_config
-    time_steps = int(meta.get("time_steps", 100))
-    duration = float(meta.get("duration", 1.4))
+    time_steps, duration = meta.get("time_steps", 100), meta.get("duration", 1.4)
+    if (not isinstance(time_steps, int) or isinstance(time_steps, bool) or time_steps < 1
+            or not isinstance(duration, (int, float)) or not math.isfinite(duration) or duration <= 0):
+        raise FormatError(f"{checkpoint}: meta.time_steps {str(time_steps)[:30]} / meta.duration {str(duration)[:30]}: "
+                          "expected a positive integer and a positive number of seconds")
+    duration = float(duration)
     opts = dict(time_steps=time_steps, duration=duration, binary=bool(meta.get("binary", False)))
     try:
         ds = open_dataset(data_dir, split, **opts)
@@ -694,9 +780,11 @@ def evaluate_checkpoint(
         raise SnnDeployError(f"{ds.path}: {ds.num_classes} classes, but {checkpoint} was trained on {model_cfg.num_classes}")
     if len(indices) == 0:
         raise SnnDeployError(f"{ds.path}: no samples to evaluate")
+    check_fits(evaluation_batch_bytes(model_cfg, min(batch_size, len(indices)), time_steps),
+               f"{checkpoint}: evaluating batches of {min(batch_size, len(indices))} samples of meta.time_steps {time_steps}")
     max_over_time = bool(train_cfg.max_over_time_loss) if train_cfg is not None else False
     t0 = time.time()
-    with tqdm(total=len(indices), desc=f"eval {split}", unit="sample", disable=not show_progress, leave=False) as bar:
+    with progress_bar(len(indices), f"eval {split}", enabled=show_progress, unit="sample", leave=False) as bar:
         res = evaluate(model, ds, indices, batch_size, DistContext(device=torch_device),
                        max_over_time=max_over_time, progress=bar.update)
     return {

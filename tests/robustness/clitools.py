@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -63,3 +64,31 @@ def digest_tree(root: str | os.PathLike) -> dict[str, str]:
 def copy_tree(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     shutil.copytree(src, dst)
     return Path(dst)
+
+
+DRIVER = r"""
+import contextlib, io, json, sys, traceback
+from snn_deploy.cli import main
+results = []
+for argv in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            code = 99
+    results.append({"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
+print(json.dumps(results))
+"""
+
+
+def run_many(*argvs) -> list[CliResult]:
+    """``snn-deploy ARGV`` for every argv, in one child process (one torch import for all)."""
+    argvs = [[str(a) for a in argv] for argv in argvs]
+    proc = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(argvs)], capture_output=True, text=True,
+                          timeout=CLI_TIMEOUT_S, env=cli_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [CliResult(r["code"], r["stdout"], r["stderr"]) for r in json.loads(proc.stdout.splitlines()[-1])]

@@ -11,24 +11,13 @@ change files copy them first (``clitools.copy_tree``).
 """
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from clitools import TINY_TRAIN, run_cli
-
-
-def _suite_conftest():
-    """tests/conftest.py (its independent SHD writer), loaded by path: two conftest modules share one name."""
-    spec = importlib.util.spec_from_file_location("snn_tests_conftest", Path(__file__).resolve().parent.parent / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-make_shd_dataset = _suite_conftest().make_shd_dataset
+from shd_files import make_shd_dataset
 
 
 @dataclass

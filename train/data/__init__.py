@@ -7,15 +7,23 @@ Public API (everything a trainer needs)::
     collate(batch) -> (x [B,T,C], y [B] int64)
     read_spike_file(path) -> SpikeRecords;  write_spike_file(path, times, units, labels, class_names=...)
 
-Imports torch, numpy and h5py only (no Lava), so training runs anywhere.
+Imports torch, numpy and h5py only (no Lava), so training runs anywhere. The names are loaded on
+first use (PEP 562), so ``snn-deploy`` starts, parses and refuses bad options without loading torch.
 """
-from .binning import DEFAULT_DURATION_S, DEFAULT_TIME_STEPS, bin_spikes
-from .dataset import INPUT_KINDS, SPLITS, SpeechDataset, collate
-from .resolve import open_dataset, open_spike_file
-from .shd import SHD_NUM_CHANNELS, SpikeDataset, SpikeRecords, read_spike_file, write_spike_file
+import importlib
 
-__all__ = [
-    "DEFAULT_DURATION_S", "DEFAULT_TIME_STEPS", "INPUT_KINDS", "SHD_NUM_CHANNELS", "SPLITS",
-    "SpeechDataset", "SpikeDataset", "SpikeRecords", "bin_spikes", "collate",
-    "open_dataset", "open_spike_file", "read_spike_file", "write_spike_file",
-]
+#: public name -> submodule that defines it
+_EXPORTS = {
+    "DEFAULT_DURATION_S": "binning", "DEFAULT_TIME_STEPS": "binning", "bin_spikes": "binning",
+    "INPUT_KINDS": "dataset", "SPLITS": "dataset", "SpeechDataset": "dataset", "collate": "dataset",
+    "open_dataset": "resolve", "open_spike_file": "resolve",
+    "SHD_NUM_CHANNELS": "shd", "SpikeDataset": "shd", "SpikeRecords": "shd", "read_spike_file": "shd",
+    "write_spike_file": "shd",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -5,6 +5,8 @@ import argparse
 import json
 import os
 
+from snn_deploy.jsonout import add_json_options, json_out_path, print_json, write_json_out
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``data`` and its subcommands. Heavy imports go inside the command functions."""
@@ -14,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("info", help="classes, counts, duration and spike statistics of a spike file or data dir")
     p.add_argument("path", help="an SHD-layout .h5 file or a data directory")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_json_options(p, "the summary")
     p.set_defaults(func=_info)
 
     p = sub.add_parser(
@@ -23,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(verified against its md5sums.txt), Speech Commands v0.02 from download.tensorflow.org (SHA-256). "
         "Interrupted downloads resume; files appear only when complete. Writes DIR/download.json.",
     )
-    p.add_argument("dataset", choices=["shd", "ssc", "hd", "sc"])
+    p.add_argument("dataset", choices=["shd", "ssc", "hd", "sc"],
+                   help="shd / ssc: Spiking Heidelberg Digits / Speech Commands (spikes); hd / sc: their audio")
     p.add_argument("--dir", required=True, help="data directory to fill (then pass it to --data)")
     p.add_argument("--base-url", help="mirror replacing the official location")
     p.add_argument("--keep-archives", action="store_true", help="keep the .gz/.tar.gz files after unpacking")
@@ -37,8 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "DIR/hd/ (WAVs, Heidelberg Digits layout), DIR/train.h5 and DIR/test.h5 (spikes, SHD layout) and "
         "DIR/synth.json. Deterministic for a seed.",
     )
-    p.add_argument("-o", "--out", required=True, help="output directory (replaced atomically)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--out", required=True,
+                   help="output directory (a corpus synth-digits wrote there before is replaced as a whole)")
+    p.add_argument("--force", action="store_true", help="write into a non-empty directory synth-digits did not write")
+    p.add_argument("--seed", type=int, default=0, help="seed of voices, noise and encoder (default 0; same seed, same bytes)")
     p.add_argument("--size", choices=["tiny", "small", "default"], default="default",
                    help="tiny: 4+2 words/class, small: 30+8, default: 120+24 (train+test)")
     p.add_argument("--per-class", type=int, help="training words per class (overrides --size)")
@@ -56,15 +61,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "class) to spikes in the SHD HDF5 layout with the cochlea-inspired encoder (ERB-spaced gammatone "
         "filterbank, hair-cell rectification/compression/adaptation, LIF bushy cells). Writes OUT.h5 and OUT.json.",
     )
-    p.add_argument("wav_dir")
+    p.add_argument("wav_dir", help="audio folder: Heidelberg Digits or Speech Commands layout, or one sub-folder "
+                   "of .wav/.flac files per class (the sub-folder name is the class)")
     p.add_argument("-o", "--out", required=True, help="output .h5 file")
     p.add_argument("--split", default="all", choices=["all", "train", "valid", "test"],
                    help="which split of an HD/SC folder (default all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bushy cells' noise")
-    p.add_argument("--channels", type=int, default=700)
+    p.add_argument("--channels", type=int, default=700, help="cochlear channels / input neurons (default 700)")
     p.add_argument("--level-dbfs", type=float, default=-20.0, help="active speech level files are scaled to")
     p.add_argument("--no-normalize", action="store_true", help="keep the files' own levels")
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes (default 2)")
     p.set_defaults(func=_encode)
 
 
@@ -72,7 +78,11 @@ def _info(args) -> int:
     from .info import format_summary, summarize
 
     summary = summarize(args.path)
-    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    path = json_out_path(args)
+    if path is not None:
+        write_json_out(path, summary)
+    if not print_json(args, summary):
+        print(format_summary(summary) + (f"\nwrote {path}" if path is not None else ""))
     return 0
 
 
@@ -106,7 +116,7 @@ def _synth_digits(args) -> int:
     if min(overrides.get("train_per_class", 1), overrides.get("test_per_class", 1)) < 1:
         raise SnnDeployError("--per-class and --test-per-class must be >= 1")
     config = SynthConfig.for_size(args.size, **overrides)
-    record = synth_digits(args.out, config, workers=args.workers)
+    record = synth_digits(args.out, config, workers=args.workers, force=args.force)
     tr, te = record["splits"]["train"], record["splits"]["test"]
     print(
         f"synth-digits: {tr['samples']} train words ({len(record['voices']['train'])} voices) + {te['samples']} test "

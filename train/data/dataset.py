@@ -41,8 +41,16 @@ class SpeechDataset(Dataset):
         """The input of sample ``index`` as a float32 numpy array ``[time_steps, num_channels]``."""
         raise NotImplementedError
 
+    def check_frames_fit(self, samples: int) -> None:
+        """SnnDeployError with the memory figure unless ``samples`` float32 frames fit in available memory."""
+        from snn_deploy.memory import check_fits
+
+        check_fits(4.0 * samples * self.time_steps * self.num_channels,
+                   f"{self.path}: {samples} sample(s) x {self.time_steps} time steps x {self.num_channels} channels")
+
     def frames_batch(self, indices: Sequence[int]) -> np.ndarray:
         """Inputs of several samples, ``[len(indices), time_steps, num_channels]``; subclasses may vectorise."""
+        self.check_frames_fit(len(indices))
         out = np.empty((len(indices), self.time_steps, self.num_channels), np.float32)
         for row, i in enumerate(indices):
             out[row] = self.frames(int(i))

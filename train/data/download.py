@@ -120,7 +120,7 @@ def fetch(
     :class:`SnnDeployError` after ``retries`` failed attempts or on a checksum mismatch (the bad
     partial file is removed so that the next run starts clean).
     """
-    from tqdm import tqdm
+    from snn_deploy.log import progress_bar
 
     dest = Path(dest)
     algorithm, expected = checksum
@@ -145,9 +145,8 @@ def fetch(
                     offset = 0
                 total = offset + int(length) if length is not None else None
                 mode = "ab" if offset else "wb"
-                with open(part, mode) as out, tqdm(
-                    total=total, initial=offset, unit="B", unit_scale=True, desc=dest.name,
-                    disable=not progress, leave=False,
+                with open(part, mode) as out, progress_bar(
+                    total, dest.name, enabled=progress, initial=offset, unit="B", unit_scale=True, leave=False,
                 ) as bar:
                     while True:
                         chunk = resp.read(CHUNK_BYTES)

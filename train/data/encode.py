@@ -19,13 +19,21 @@ from pathlib import Path
 import numpy as np
 
 from snn_deploy.errors import FormatError, SnnDeployError
+from snn_deploy.memory import check_fits
 
 from .audio import AUDIO_SUFFIXES, HD, HD_CLASS_NAMES, HD_LISTS, SC, AudioItem, detect_layout, hd_items, sc_items
 from .cochlea import DEFAULT_LEVEL_DBFS, Cochlea, CochleaParams, normalize_level
-from .features import read_audio
+from .features import audio_info, read_audio
 from .shd import write_spike_file
 
 CHUNK = 16  # files per worker task
+#: Peak bytes per (channel x encoder step) of one file while encoding (filterbank frames, hair-cell
+#: stages, LIF input and noise): measured 55-73 B (39-51 MB per second of audio at 700 channels and
+#: 1 ms steps); the lower figure, so that the check never refuses what fits.
+ENCODE_BYTES_PER_CHANNEL_STEP = 50
+#: Bytes per (channel x step) that every file of a chunk takes up to the chunk's longest file, as the
+#: LIF loop runs the chunk side by side (float64 input, float64 noise, bool spikes).
+PADDED_BYTES_PER_CHANNEL_STEP = 17
 
 
 def list_labelled_audio(wav_dir: str | os.PathLike, split: str = "all") -> tuple[list[AudioItem], list[str]]:
@@ -121,20 +129,44 @@ def encode_items(
     desc: str = "encode",
 ) -> dict:
     """Encode ``items`` into an SHD-layout file at ``out_path`` (atomic); returns a summary dict."""
-    from tqdm import tqdm
+    from snn_deploy.log import progress_bar
 
     if not items:
         raise SnnDeployError(f"nothing to encode for {out_path}")
     t0 = time.perf_counter()
     jobs = [_Job(i, str(it.path)) for i, it in enumerate(items)]
     chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
+    check_encoding_fits(chunks, params, workers)
     results: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
-    with tqdm(total=len(jobs), desc=desc, unit="file", disable=not progress) as bar:
+    with progress_bar(len(jobs), desc, enabled=progress, unit="file") as bar:
         for index, t, u, d in map_chunks(_encode_chunk, chunks, (params, seed, level_dbfs), workers, bar):
             results[index] = (t, u, d)
     summary = write_encoded(out_path, items, class_names, results, params=params, seed=seed, level_dbfs=level_dbfs)
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     return summary
+
+
+def check_encoding_fits(chunks: list[list[_Job]], params: CochleaParams, workers: int) -> None:
+    """Refuse, before any decoding, audio too long to encode in the memory available (one line with the figure).
+
+    Durations come from the files' headers. A chunk needs :data:`ENCODE_BYTES_PER_CHANNEL_STEP` per
+    channel and step of each file plus :data:`PADDED_BYTES_PER_CHANNEL_STEP` per channel and step of
+    its longest file for every file; ``workers`` chunks run at once.
+    """
+    steps_per_s = 1.0 / params.dt_s
+    needs = []
+    for chunk in chunks:
+        seconds = {j.path: (lambda i: i.frames / max(i.samplerate, 1))(audio_info(Path(j.path))) for j in chunk}
+        longest = max(seconds, key=seconds.get)
+        need = params.num_channels * steps_per_s * (
+            ENCODE_BYTES_PER_CHANNEL_STEP * sum(seconds.values()) + PADDED_BYTES_PER_CHANNEL_STEP * len(chunk) * seconds[longest])
+        needs.append((need, longest, seconds[longest]))
+    needs.sort(reverse=True)
+    running = needs[:max(1, workers)]
+    need, longest, secs = running[0]
+    check_fits(sum(n for n, _, _ in running),
+               f"{longest}: encoding {secs:.0f} s of audio at {params.num_channels} channels "
+               f"({len(running)} worker(s))", FormatError, hint="split long recordings into utterances first")
 
 
 def map_chunks(fn, chunks: list[list], extra_args: tuple, workers: int, bar=None):

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from snn_deploy.errors import FormatError
+from snn_deploy.errors import FormatError, SnnDeployError
+from snn_deploy.memory import check_fits
 
 FEATURE_RATE_HZ = 16000
 NUM_MEL_BINS = 40
@@ -24,37 +25,65 @@ FRAME_SHIFT_MS = 10.0
 PAD_VALUE = 0.0
 
 
+#: Bytes per decoded sample while reading: soundfile's float32 result and one float64 copy downstream.
+BYTES_PER_DECODED_SAMPLE = 4 + 8
+
+
+def audio_info(path: Path):
+    """soundfile's header information (frames, rate, channels) of ``path``; FormatError if unreadable."""
+    import soundfile
+
+    try:
+        return soundfile.info(str(path))
+    except (RuntimeError, OSError) as exc:  # soundfile raises LibsndfileError (a RuntimeError)
+        raise FormatError(f"{path}: not a readable audio file: {exc}") from None
+
+
 def read_audio(path: str | os.PathLike, *, expected_rate: int | None = None) -> tuple[np.ndarray, int]:
     """Read a mono audio file (WAV, FLAC, ...) as float32 in [-1, 1]; returns ``(samples, rate)``.
 
-    Raises :class:`FormatError` naming the file if it is unreadable, not mono, empty, or (when
-    ``expected_rate`` is given) at another sample rate.
+    Raises :class:`FormatError` naming the file if it is unreadable, not mono, empty, holds NaN or
+    infinite samples (float WAVs can), (when ``expected_rate`` is given) at another sample rate, or
+    longer than the memory available can hold (checked from its header, before decoding).
     """
-    import soundfile
-
     path = Path(path)
-    try:
-        info = soundfile.info(str(path))
-    except (RuntimeError, OSError) as exc:  # soundfile raises LibsndfileError (a RuntimeError)
-        raise FormatError(f"{path}: not a readable audio file: {exc}") from None
+    info = audio_info(path)
     if info.channels != 1:
         raise FormatError(f"{path}: {info.channels} channels, expected mono (1 channel)")
     if expected_rate is not None and info.samplerate != expected_rate:
         raise FormatError(f"{path}: sample rate {info.samplerate} Hz, expected {expected_rate} Hz")
+    check_fits(info.frames * info.channels * BYTES_PER_DECODED_SAMPLE,
+               f"{path}: decoding {info.frames / max(info.samplerate, 1):.0f} s of audio", FormatError)
+    import soundfile
+
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=False)
     except (RuntimeError, OSError) as exc:
         raise FormatError(f"{path}: cannot decode audio (truncated?): {exc}") from None
     if data.size == 0:
         raise FormatError(f"{path}: no audio samples")
+    if not np.isfinite(data).all():
+        first = int(np.flatnonzero(~np.isfinite(data))[0])
+        raise FormatError(f"{path}: sample {first} is {data[first]}, expected finite audio samples")
     return np.ascontiguousarray(data, dtype=np.float32), int(rate)
+
+
+def import_torchaudio():
+    """torchaudio (the ``snn-deploy[audio]`` extra), or one error line saying how to install it."""
+    try:
+        import torchaudio
+    except ImportError as exc:
+        raise SnnDeployError(
+            f"HD/SC filterbank features need torchaudio ({exc}); install it with pip install 'snn-deploy[audio]' "
+            "(torchaudio pins the torch release it was built for)") from None
+    return torchaudio
 
 
 def log_mel(samples: np.ndarray, sample_rate: int, *, num_mel_bins: int = NUM_MEL_BINS) -> np.ndarray:
     """Log-mel filterbank frames ``[frames, num_mel_bins]`` (float32) of a mono waveform."""
     import torch
-    import torchaudio
 
+    torchaudio = import_torchaudio()
     wav = torch.from_numpy(np.asarray(samples, dtype=np.float32)).unsqueeze(0)
     if sample_rate != FEATURE_RATE_HZ:
         wav = torchaudio.functional.resample(wav, sample_rate, FEATURE_RATE_HZ)

@@ -38,6 +38,7 @@ def spike_file_summary(records: SpikeRecords) -> dict:
             "per_sample_min": int(lengths.min()) if n else 0,
             "per_sample_max": int(lengths.max()) if n else 0,
             "empty_samples": int(np.count_nonzero(lengths == 0)),
+            "negative_times": int(np.count_nonzero(records.times < 0)),
             "active_channels": int(np.count_nonzero(per_channel)),
             "mean_rate_hz_per_channel": float(
                 lengths.sum() / max(records.num_channels, 1) / max(float(last.sum()), 1e-9)
@@ -50,23 +51,30 @@ def summarize(path: str | Path) -> dict:
     """Summary of a spike ``.h5`` file, or of every split found in a data directory."""
     path = Path(path)
     if path.is_file():
-        return spike_file_summary(read_spike_file(path))
+        return spike_file_summary(read_spike_file(path, allow_negative_times=True))
     from snn_deploy.errors import SnnDeployError
-
-    from .resolve import open_dataset
 
     splits = {}
     for split in SPLITS:
         try:
-            ds = open_dataset(path, split)
+            splits[split] = _split_summary(path, split)
         except SnnDeployError as exc:  # a missing split is reported, not fatal
             if split == "train":
                 raise
             splits[split] = {"missing": str(exc)}
-            continue
-        records = getattr(ds, "records", None)
-        splits[split] = spike_file_summary(records) if records is not None else ds.describe()
     return {"path": str(path), "splits": splits}
+
+
+def _split_summary(data_dir: Path, split: str) -> dict:
+    """One split of a data directory; its spike file read as :func:`summarize` reads one (negative times counted)."""
+    from .resolve import open_dataset, spike_file_candidates
+
+    candidates = spike_file_candidates(data_dir, split) if data_dir.is_dir() else []
+    if len(candidates) == 1:
+        return spike_file_summary(read_spike_file(candidates[0], allow_negative_times=True))
+    ds = open_dataset(data_dir, split)  # audio folders; names the problem for missing or ambiguous splits
+    records = getattr(ds, "records", None)
+    return spike_file_summary(records) if records is not None else ds.describe()
 
 
 def format_summary(summary: dict) -> str:
@@ -93,4 +101,6 @@ def _one(s: dict) -> str:
         f"max {sp['per_sample_max']}), {sp['empty_samples']} empty samples, {sp['active_channels']} active channels, "
         f"{sp['mean_rate_hz_per_channel']:.2f} Hz/channel\n"
         f"  speakers: {s['speakers']}"
+        + (f"\n  WARNING: {sp['negative_times']} spikes at negative times: train, eval and run refuse this file"
+           if sp.get("negative_times") else "")
     )

@@ -22,8 +22,10 @@ from typing import Mapping, Sequence
 import h5py
 import numpy as np
 
+from snn_deploy import h5schema as schema
 from snn_deploy.atomic import atomic_path
 from snn_deploy.errors import FormatError
+from snn_deploy.memory import check_fits
 
 from .binning import DEFAULT_DURATION_S, DEFAULT_TIME_STEPS, bin_spikes
 from .dataset import SpeechDataset
@@ -69,28 +71,66 @@ def _decode(value) -> str:
     return value.decode("utf-8") if isinstance(value, (bytes, np.bytes_)) else str(value)
 
 
-def _ragged(f: h5py.File, name: str, path: Path) -> list[np.ndarray]:
+#: Samples read from a ragged dataset at a time: memory stays that of the flat arrays, not of one
+#: numpy object per sample (``ds[()]`` on SSC's 75k samples allocates 75k arrays at once).
+READ_CHUNK = 4096
+#: Channel counts a file may declare: units are stored as uint16.
+MAX_NUM_CHANNELS = 65536
+
+
+def _ragged(f: h5py.File, name: str, path: Path, kinds: str, expected: str) -> h5py.Dataset:
+    """The ragged dataset ``name``, checked: 1-D, variable-length of ``kinds``, stored in the file."""
     if name not in f:
         raise FormatError(f"{path}: missing dataset '{name}' (not an SHD/SSC-layout spike file)")
-    ds = f[name]
+    ds = schema.require_dataset(f, name, path)
     if ds.ndim != 1:
         raise FormatError(f"{path}: '{name}' must be one ragged array per sample (1-D), got shape {ds.shape}")
-    data = ds[()]
-    if data.dtype != object:  # a plain 2-D/1-D numeric array is not the published layout
-        raise FormatError(f"{path}: '{name}' must be a variable-length (ragged) dataset, got dtype {data.dtype}")
-    return list(data)
+    base = h5py.check_vlen_dtype(ds.dtype)
+    if base is None:  # a plain 2-D/1-D numeric array is not the published layout
+        raise FormatError(f"{path}: '{name}' must be a variable-length (ragged) dataset, got dtype {ds.dtype}")
+    if np.dtype(base).kind not in kinds:
+        found = "text" if h5py.check_string_dtype(np.dtype(base)) is not None else np.dtype(base)
+        raise FormatError(f"{path}: '{name}' holds ragged {found}, expected {expected}")
+    schema.check_stored(ds, path)
+    return ds
 
 
-def _flatten(arrays: list[np.ndarray], dtype) -> tuple[np.ndarray, np.ndarray]:
-    lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
-    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    flat = np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype)
+def _read_flat(ds: h5py.Dataset, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """A ragged dataset as one flat array and sample offsets, read :data:`READ_CHUNK` samples at a time."""
+    n = ds.shape[0]
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    parts = []
+    for lo in range(0, n, READ_CHUNK):
+        block = ds[lo:lo + READ_CHUNK]
+        offsets[lo + 1:lo + 1 + len(block)] = [len(a) for a in block]
+        parts += [np.concatenate(block).astype(dtype, copy=False)] if len(block) else []
+    np.cumsum(offsets, out=offsets)
+    flat = np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
     return flat, offsets
 
 
-def read_spike_file(path: str | os.PathLike, *, num_channels: int | None = None) -> SpikeRecords:
-    """Read and validate an SHD-layout file; every problem raises :class:`FormatError` naming the file."""
+def _check_fits(path: Path, times: h5py.Dataset, units: h5py.Dataset, n: int, times_dtype) -> None:
+    """The flat arrays' memory: spikes are bounded by the file size over the bytes one spike takes in it."""
+    on_disk = np.dtype(h5py.check_vlen_dtype(times.dtype)).itemsize + np.dtype(h5py.check_vlen_dtype(units.dtype)).itemsize
+    max_spikes = path.stat().st_size // max(on_disk, 1)
+    check_fits(max_spikes * (np.dtype(times_dtype).itemsize + 8 + 2) + 4 * 8 * n,
+               f"{path}: reading {n} samples", FormatError)
+
+
+def read_spike_file(path: str | os.PathLike, *, num_channels: int | None = None,
+                    allow_negative_times: bool = False) -> SpikeRecords:
+    """Read and validate an SHD-layout file; every problem raises :class:`FormatError` naming the file.
+
+    Schema: ``spikes/times`` ragged floats (seconds, finite, >= 0), ``spikes/units`` ragged
+    integers in ``0..num_channels-1`` with as many entries per sample, ``labels`` 1-D integers
+    indexing ``extra/keys``, optional ``extra/speaker`` (one per sample), optional
+    ``spikes.attrs['num_channels']`` integer in 1..65536. Every dataset is checked to be stored in
+    the file and to fit in memory before it is read.
+
+    A spike at a negative time has no meaning (times count from the start of the recording) and
+    binning would drop it without a word, so such a file is refused; ``allow_negative_times``
+    (``snn-deploy data info``) reads it anyway, so that the spikes can be counted and reported.
+    """
     path = Path(path)
     if not path.is_file():
         raise FormatError(f"{path}: no such spike file")
@@ -100,27 +140,36 @@ def read_spike_file(path: str | os.PathLike, *, num_channels: int | None = None)
         raise FormatError(f"{path}: not a readable HDF5 file (truncated or corrupt?): {exc}") from None
     try:
         with f:
-            return _read_open(f, path, num_channels)
-    except (OSError, RuntimeError, KeyError) as exc:  # h5py reports truncated data blocks this way
+            return _read_open(f, path, num_channels, allow_negative_times)
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:  # h5py reports truncated data blocks this way
         raise FormatError(f"{path}: cannot read the data (truncated or corrupt file?): {exc}") from None
 
 
-def _read_open(f: h5py.File, path: Path, num_channels: int | None) -> SpikeRecords:
-    times_list = _ragged(f, TIMES, path)
-    units_list = _ragged(f, UNITS, path)
+def _read_open(f: h5py.File, path: Path, num_channels: int | None, allow_negative_times: bool) -> SpikeRecords:
+    times_ds = _ragged(f, TIMES, path, "f", "floating-point spike times in seconds")
+    units_ds = _ragged(f, UNITS, path, schema.INTEGER, "integer channel indices")
     if LABELS not in f:
         raise FormatError(f"{path}: missing dataset '{LABELS}'")
-    labels_raw = np.asarray(f[LABELS][()])
-    if labels_raw.ndim != 1 or not np.issubdtype(labels_raw.dtype, np.integer):
-        raise FormatError(f"{path}: '{LABELS}' must be a 1-D integer array, got {labels_raw.dtype} {labels_raw.shape}")
-    n = len(labels_raw)
-    if not len(times_list) == len(units_list) == n:
+    labels_ds = schema.require_dataset(f, LABELS, path)
+    if labels_ds.ndim != 1 or labels_ds.dtype.kind not in schema.INTEGER:
+        raise FormatError(f"{path}: '{LABELS}' must be a 1-D integer array, got {labels_ds.dtype} {labels_ds.shape}")
+    schema.check_stored(labels_ds, path)
+    n = labels_ds.shape[0]
+    if not times_ds.shape[0] == units_ds.shape[0] == n:
         raise FormatError(
-            f"{path}: sample counts disagree: {len(times_list)} in '{TIMES}', {len(units_list)} in '{UNITS}', {n} in '{LABELS}'"
+            f"{path}: sample counts disagree: {times_ds.shape[0]} in '{TIMES}', {units_ds.shape[0]} in '{UNITS}', {n} in '{LABELS}'"
         )
-    times_dtype = np.float64 if times_list and times_list[0].dtype == np.float64 else np.float32
-    times, offsets = _flatten(times_list, times_dtype)
-    units, unit_offsets = _flatten(units_list, np.int64)
+    if num_channels is None:
+        spikes_attrs = f["spikes"].attrs
+        num_channels = SHD_NUM_CHANNELS
+        if NUM_CHANNELS_ATTR in spikes_attrs:
+            num_channels = schema.attr_int(spikes_attrs, NUM_CHANNELS_ATTR, path, lo=1, hi=MAX_NUM_CHANNELS,
+                                           where="'spikes' ")
+    times_dtype = np.float64 if np.dtype(h5py.check_vlen_dtype(times_ds.dtype)) == np.float64 else np.float32
+    _check_fits(path, times_ds, units_ds, n, times_dtype)
+    labels_raw = labels_ds[()]
+    times, offsets = _read_flat(times_ds, times_dtype)
+    units, unit_offsets = _read_flat(units_ds, np.int64)
     if not np.array_equal(offsets, unit_offsets):
         bad = int(np.flatnonzero(np.diff(offsets) != np.diff(unit_offsets))[0])
         raise FormatError(
@@ -129,9 +178,13 @@ def _read_open(f: h5py.File, path: Path, num_channels: int | None) -> SpikeRecor
         )
     if not np.all(np.isfinite(times)):
         raise FormatError(f"{path}: '{TIMES}' contains NaN or infinite spike times")
+    negative = np.flatnonzero(times < 0)
+    if len(negative) and not allow_negative_times:
+        sample = int(np.searchsorted(offsets, negative[0], side="right") - 1)
+        raise FormatError(
+            f"{path}: '{TIMES}' holds {len(negative)} negative spike times (first {times[negative[0]]:g} s in sample "
+            f"{sample}), expected seconds >= 0 from the start of each recording")
 
-    if num_channels is None:
-        num_channels = int(f["spikes"].attrs.get(NUM_CHANNELS_ATTR, SHD_NUM_CHANNELS))
     if len(units) and (units.min() < 0 or units.max() >= num_channels):
         raise FormatError(
             f"{path}: '{UNITS}' holds channel {int(units.max()) if units.max() >= num_channels else int(units.min())}, "
@@ -140,7 +193,10 @@ def _read_open(f: h5py.File, path: Path, num_channels: int | None) -> SpikeRecor
     units = units.astype(np.uint16 if num_channels <= 65536 else np.int64)
 
     if KEYS in f:
-        class_names = [_decode(k) for k in f[KEYS][()]]
+        keys_ds = schema.require_dataset(f, KEYS, path)
+        schema.check_array(keys_ds, path, kinds="SUO", ndim=1)
+        schema.check_memory([keys_ds], path)
+        class_names = [_decode(k) for k in keys_ds[()]]
     else:
         class_names = [str(i) for i in range(int(labels_raw.max()) + 1 if n else 0)]
     labels = labels_raw.astype(np.int64)
@@ -151,9 +207,11 @@ def _read_open(f: h5py.File, path: Path, num_channels: int | None) -> SpikeRecor
         )
     speakers = None
     if SPEAKER in f:
-        speakers = np.asarray(f[SPEAKER][()]).astype(np.int64)
-        if len(speakers) != n:
-            raise FormatError(f"{path}: '{SPEAKER}' has {len(speakers)} entries for {n} samples")
+        speaker_ds = schema.require_dataset(f, SPEAKER, path)
+        schema.check_array(speaker_ds, path, kinds=schema.INTEGER, ndim=1)
+        if speaker_ds.shape[0] != n:
+            raise FormatError(f"{path}: '{SPEAKER}' has {speaker_ds.shape[0]} entries for {n} samples")
+        speakers = speaker_ds[()].astype(np.int64)
     return SpikeRecords(path, times, units, offsets, labels, class_names, num_channels, speakers)
 
 
@@ -247,6 +305,7 @@ class SpikeDataset(SpeechDataset):
         self.num_classes = len(self.class_names)
         self.labels = records.labels
         self.speakers = records.speakers
+        self.check_frames_fit(1)
 
     def frames(self, index: int) -> np.ndarray:
         t, u = self.records.sample(index)
@@ -257,6 +316,7 @@ class SpikeDataset(SpeechDataset):
 
     def frames_batch(self, indices) -> np.ndarray:
         idx = np.asarray(indices, dtype=np.int64)
+        self.check_frames_fit(len(idx))
         out = np.empty((len(idx), self.time_steps, self.num_channels), np.float32)
         for row, i in enumerate(idx):
             t, u = self.records.sample(int(i))

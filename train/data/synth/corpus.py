@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from snn_deploy.atomic import atomic_dir, write_text_atomic
+from snn_deploy.atomic import write_text_atomic
 from snn_deploy.errors import SnnDeployError
 
 from ..audio import ENGLISH_DIGITS, GERMAN_DIGITS, HD_CLASS_NAMES, HD_LISTS, AudioItem
@@ -206,36 +206,44 @@ def synth_digits(
     *,
     workers: int = 1,
     progress: bool = True,
+    force: bool = False,
 ) -> dict:
-    """Synthesize, write and encode the corpus into ``out_dir`` (atomically); returns synth.json's record."""
-    from tqdm import tqdm
+    """Synthesize, write and encode the corpus into ``out_dir``; returns synth.json's record.
 
-    out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "synth.json").is_file():
-        raise SnnDeployError(f"{out_dir} exists and is not a synth-digits corpus: choose a new directory")
+    The corpus is one set of snn_deploy/outdir.py (locked, committed whole, replacing only the corpus
+    synth-digits wrote there before); ``force`` writes into a non-empty directory it did not write.
+    """
+    from snn_deploy.outdir import output_dir
+
+    with output_dir(out_dir, "synth-digits", force=force) as out_set, out_set.staging() as tmp:
+        return _synth_into(tmp, config, workers, progress)
+
+
+def _synth_into(tmp: Path, config: SynthConfig, workers: int, progress: bool) -> dict:
+    from snn_deploy.log import progress_bar
+
     t0 = time.perf_counter()
     utterances = plan(config)
     total = sum(len(v) for v in utterances.values())
     record = {"config": config.to_dict(), "class_names": list(HD_CLASS_NAMES),
               "voices": {"train": list(config.train_voices()), "test": list(config.test_voices)}, "splits": {}}
-    with atomic_dir(out_dir) as tmp:
-        audio_dir = tmp / "hd" / "audio"
-        audio_dir.mkdir(parents=True)
-        chunks = [utts[i : i + CHUNK] for utts in utterances.values() for i in range(0, len(utts), CHUNK)]
-        results: dict[str, dict] = {split: {} for split in utterances}
-        with tqdm(total=total, desc="synthesize + encode", unit="word", disable=not progress) as bar:
-            for split, index, t, u, d in map_chunks(_render_chunk, chunks, (config, str(audio_dir)), workers, bar):
-                results[split][index] = (t, u, d)
-        for split, utts in utterances.items():
-            write_text_atomic(tmp / "hd" / HD_LISTS[split], "".join(u.file_name + "\n" for u in utts))
-            items = [AudioItem(audio_dir / u.file_name, u.label, u.speaker) for u in utts]
-            summary = write_encoded(tmp / f"{split}.h5", items, list(HD_CLASS_NAMES), results[split],
-                                    params=config.cochlea, seed=config.seed, level_dbfs=config.level_dbfs)
-            summary["path"] = f"{split}.h5"
-            summary["speakers"] = sorted({u.speaker for u in utts})
-            record["splits"][split] = summary
-        # no timings in synth.json: the directory must be the same bytes for the same seed
-        write_text_atomic(tmp / "synth.json", json.dumps(record, indent=2, ensure_ascii=False))
+    audio_dir = tmp / "hd" / "audio"
+    audio_dir.mkdir(parents=True)
+    chunks = [utts[i : i + CHUNK] for utts in utterances.values() for i in range(0, len(utts), CHUNK)]
+    results: dict[str, dict] = {split: {} for split in utterances}
+    with progress_bar(total, "synthesize + encode", enabled=progress, unit="word") as bar:
+        for split, index, t, u, d in map_chunks(_render_chunk, chunks, (config, str(audio_dir)), workers, bar):
+            results[split][index] = (t, u, d)
+    for split, utts in utterances.items():
+        write_text_atomic(tmp / "hd" / HD_LISTS[split], "".join(u.file_name + "\n" for u in utts))
+        items = [AudioItem(audio_dir / u.file_name, u.label, u.speaker) for u in utts]
+        summary = write_encoded(tmp / f"{split}.h5", items, list(HD_CLASS_NAMES), results[split],
+                                params=config.cochlea, seed=config.seed, level_dbfs=config.level_dbfs)
+        summary["path"] = f"{split}.h5"
+        summary["speakers"] = sorted({u.speaker for u in utts})
+        record["splits"][split] = summary
+    # no timings in synth.json: the directory must be the same bytes for the same seed
+    write_text_atomic(tmp / "synth.json", json.dumps(record, indent=2, ensure_ascii=False))
     timings = {"total": round(time.perf_counter() - t0, 1), "workers": workers}
     record["seconds"] = timings
     return record
