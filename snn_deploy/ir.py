@@ -348,7 +348,8 @@ def is_network_file(path: Union[str, Path]) -> bool:
     """Whether ``path`` is an HDF5 file tagged as a network IR (reads one attribute; nothing is loaded)."""
     try:
         with h5py.File(path, "r") as f:
-            return _attr_str(f.attrs.get("format")) == FORMAT_TAG
+            tag = f.attrs.get("format")
+            return (tag.decode("utf-8", "replace") if isinstance(tag, bytes) else tag) == FORMAT_TAG
     except (OSError, ValueError, TypeError):
         return False
 

@@ -139,7 +139,7 @@ def check_output_file(path: str | os.PathLike, command: str, *, force: bool = Fa
 def lock(directory: Path, command: str) -> Iterator[None]:
     """Hold ``directory`` (created if missing) for ``command``; fail at once if another process holds it."""
     directory = Path(directory)
-    created = not os.path.lexists(directory)
+    created = _missing_directories(directory)
     if not created and not directory.is_dir():
         check_output_dir(directory, command)  # names what is there instead of a directory
     directory.mkdir(parents=True, exist_ok=True)
@@ -159,8 +159,19 @@ def lock(directory: Path, command: str) -> Iterator[None]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)  # while still holding it: see _open_locked
         os.close(fd)
-        if created and not os.listdir(directory):  # a failed command leaves no empty directory behind
-            os.rmdir(directory)
+        for made in created:  # a failed command leaves no empty directory behind, parents it made included
+            if os.listdir(made):
+                break
+            os.rmdir(made)
+
+
+def _missing_directories(directory: Path) -> list[Path]:
+    """The directories ``mkdir(parents=True)`` would create for ``directory``, deepest first."""
+    missing = []
+    while not os.path.lexists(directory) and directory != directory.parent:
+        missing.append(directory)
+        directory = directory.parent
+    return missing
 
 
 def _open_locked(path: Path, directory: Path) -> int:

@@ -356,13 +356,13 @@ def test_convert_cli_export_errors_are_one_line_and_write_nothing(tmp_path, caps
 
     out = tmp_path / "out"
     adlif = _checkpoint(tmp_path, "adlif", reset="subtract")
-    for argv, match in [
-        (["--export", "nir"], "population 'h1' (model adlif) cannot be exported to NIR"),
-        (["--export", "nir,tflite"], "unknown --export ['tflite']"),
-        (["--export", "onnx"], "--export onnx is for ANN baselines"),
+    for argv, match, code in [
+        (["--export", "nir"], "population 'h1' (model adlif) cannot be exported to NIR", 1),   # the model's
+        (["--export", "nir,tflite"], "unknown --export ['tflite']", 2),                          # the option's
+        (["--export", "onnx"], "--export onnx is for ANN baselines", 2),
     ]:
         ckpt = adlif if "adlif" in match else _checkpoint(tmp_path, "cuba_lif")
         rc = main(["convert", str(ckpt), "--target", "loihi-emu", "--profile", "loihi2", *argv, "-o", str(out)])
         err = capsys.readouterr().err.strip().splitlines()
-        assert rc == 2 and len(err) == 1 and match in err[0], err
+        assert rc == code and len(err) == 1 and match in err[0], err
         assert not out.exists() and not list(tmp_path.glob(".out.*"))

@@ -88,8 +88,10 @@ def test_closed_pipe_and_ctrl_c_during_startup(pipeline, tmp_path):
     assert reader_gone.wait(timeout=60) == 1 and err == "", err
 
     run_dir = tmp_path / "run"
+    # SIG_DFL in the child: a shell's background job (CI, `make test &`) inherits SIGINT ignored, and Python keeps it so
     proc = subprocess.Popen([*CLI, "train", "--data", str(pipeline.data), "-o", str(run_dir), *TINY_TRAIN, "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_for_lock(run_dir)  # train holds its run directory and is now loading torch (seconds)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
