@@ -75,7 +75,13 @@ def import_torchaudio():
     except ImportError as exc:
         raise SnnDeployError(
             f"HD/SC filterbank features need torchaudio ({exc}); install it with pip install 'snn-deploy[audio]' "
-            "(torchaudio pins the torch release it was built for)") from None
+            "and the torchaudio release built for your torch") from None
+    except OSError as exc:  # its compiled part was built for another torch (torchaudio declares no torch pin)
+        import torch
+
+        raise SnnDeployError(
+            f"torchaudio does not fit torch {torch.__version__} ({str(exc).splitlines()[0][-120:]}); install the "
+            f"torchaudio release of the same version as torch, e.g. pip install 'torchaudio=={torch.__version__.split('+')[0]}'") from None
     return torchaudio
 
 
