@@ -17,10 +17,9 @@ import numpy as np
 from snn_deploy.deploy.records import BACKENDS, BackendRun
 from snn_deploy.deploy.runner import Progress, run_lava
 from snn_deploy.errors import SnnDeployError
-from snn_deploy.ir import Network
+from snn_deploy.ir import DEFAULT_TARGET, TARGETS, Network
 
-TARGETS = ("loihi-sim", "loihi-emu", "loihi2")
-DEFAULT_BACKEND = {"loihi-sim": "lava", "loihi-emu": "emulator"}
+DEFAULT_BACKEND = {"loihi-sim": "lava", "loihi-emu": "emulator"}  #: per simulated target
 EMULATOR_CHUNK = 64                               #: samples per emulator call (memory stays bounded)
 
 
@@ -71,7 +70,7 @@ def lava_loihi_installed() -> bool:
 
 def default_backend(net: Network, target: Optional[str] = None) -> str:
     """The backend for ``target`` (or the network's ``meta['target']``): lava for loihi-sim, else the emulator."""
-    target = target or str(net.meta.get("target", "loihi-sim"))
+    target = target or str(net.meta.get("target", DEFAULT_TARGET))
     check_target(target)
     if target == "loihi2":
         raise HardwareUnavailable("running on Loihi 2 hardware is not implemented by this snn-deploy")

@@ -27,7 +27,7 @@ from snn_deploy.deploy.backends import check_target, default_backend, require_la
 from snn_deploy.deploy.compare import Agreement, VerificationError, compare_runs
 from snn_deploy.deploy.records import BACKENDS, BackendRun
 from snn_deploy.errors import FormatError, SnnDeployError, UsageError
-from snn_deploy.ir import Network, load_network, network_digest
+from snn_deploy.ir import DEFAULT_READOUT, Network, load_network, network_digest
 from snn_deploy.memory import check_fits
 
 NETWORK_FILE = "network.h5"
@@ -112,9 +112,7 @@ def check_run_fits(net: Network, time_steps: int, samples: int, *, time_steps_op
     ``steps`` the input steps plus the pipeline flush. Blames ``--time-steps`` (exit 2) when it was
     given, else ``source`` (the network file whose meta set the steps).
     """
-    from snn_deploy.convert.emulator import num_steps
-
-    steps = num_steps(net, time_steps)
+    steps = net.num_steps(time_steps)
     per_step = RUN_BYTES_PER_INPUT * net.inputs()[0].size + RUN_BYTES_PER_NEURON * sum(p.size for p in net.neuron_nodes())
     if time_steps_option:
         what, error = f"--time-steps {time_steps}", UsageError
@@ -145,13 +143,13 @@ class _ArrayFrames:
 
 
 def predict(net: Network, run: BackendRun) -> np.ndarray:
-    """Predicted class per sample from the output population (the emulator's off-chip readout)."""
-    from snn_deploy.convert.emulator import readout_predictions, readout_scale, readout_window
+    """Predicted class per sample from the output population (the off-chip readout, ``convert.readout``)."""
+    from snn_deploy.convert.readout import readout_predictions, readout_scale
 
     out = net.output()
     trace = run.spikes[out.name] if out.spiking else run.potentials[out.name]
-    first, stop = readout_window(net, run.input_steps)
-    _, predictions = readout_predictions(trace, net.meta.get("readout", "cumsoftmax"),
+    first, stop = net.readout_window(run.input_steps)
+    _, predictions = readout_predictions(trace, net.meta.get("readout", DEFAULT_READOUT),
                                          scale=readout_scale(net), first=first, stop=stop)
     return np.asarray(predictions, dtype=np.int64)
 

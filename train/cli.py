@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from snn_deploy.jsonout import add_json_options, json_out_path, print_json, write_json_out
-from snn_deploy.train.config import RESETS  # torch-free
+from snn_deploy.ir import RESETS  # torch-free
 
 #: CLI option -> ModelConfig field (options left at None are not passed: the config's default holds)
 MODEL_OPTIONS = {

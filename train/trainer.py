@@ -57,6 +57,7 @@ from snn_deploy.train.checkpoint import (
     save_checkpoint,
 )
 from snn_deploy.train.config import SNN_MODELS, ModelConfig, TrainConfig
+from snn_deploy.train.data.binning import DEFAULT_DURATION_S, DEFAULT_TIME_STEPS
 from snn_deploy.train.sizes import check_config_fits_weights, evaluation_batch_bytes, training_bytes
 from snn_deploy.train.distributed import (
     DistContext,
@@ -754,7 +755,7 @@ def evaluate_checkpoint(
     torch_device = resolve_device(device)
     model, model_cfg, meta = load_model(checkpoint, device=torch_device)
     train_cfg = load_checkpoint(checkpoint).train_config
-    time_steps, duration = meta.get("time_steps", 100), meta.get("duration", 1.4)
+    time_steps, duration = meta.get("time_steps", DEFAULT_TIME_STEPS), meta.get("duration", DEFAULT_DURATION_S)
     if (not isinstance(time_steps, int) or isinstance(time_steps, bool) or time_steps < 1
             or not isinstance(duration, (int, float)) or not math.isfinite(duration) or duration <= 0):
         raise FormatError(f"{checkpoint}: meta.time_steps {str(time_steps)[:30]} / meta.duration {str(duration)[:30]}: "

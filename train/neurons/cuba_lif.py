@@ -18,7 +18,6 @@ import torch
 
 from .base import ALPHA_RANGE, UNIT_RANGE, NeuronModel, ParamSpec
 
-RESETS = ("subtract", "zero")
 
 
 @dataclass
