@@ -45,7 +45,7 @@ from snn_deploy.convert.fixed_neurons import FixedModel, get_model
 from snn_deploy.convert.readout import readout_predictions, readout_scale
 from snn_deploy.convert.registers import check_registers
 from snn_deploy.errors import SnnDeployError
-from snn_deploy.ir import DEFAULT_READOUT, READOUT_MODES, DenseNode, InputNode, Network, NeuronNode  # noqa: F401
+from snn_deploy.ir import DEFAULT_READOUT, DenseNode, InputNode, Network, NeuronNode
 
 SPIKE_PAYLOAD_MAX = 255          #: input spike counts are 8-bit graded payloads
 WRAP_JUMP = fp.STATE_HALF        #: a one-step change larger than 2^23 in a wrapping state is a wrap
