@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from snn_deploy import layout
 from snn_deploy.activity import save_activity
 from snn_deploy.deploy.compare import VerificationError
 from snn_deploy.deploy.simulate import DEFAULT_BATCH, NETWORK_FILE, load_deployable, simulate
 
-ACTIVITY_FILE = "activity.h5"
-RUN_FILE = "run.json"
+ACTIVITY_FILE = layout.ACTIVITY
+RUN_FILE = layout.RUN_RECORD
 
 
 @dataclass

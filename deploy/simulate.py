@@ -21,6 +21,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from snn_deploy import layout
 from snn_deploy.activity import Activity
 from snn_deploy.deploy import plan
 from snn_deploy.deploy.backends import check_target, default_backend, require_lava, run_backend
@@ -30,7 +31,7 @@ from snn_deploy.errors import FormatError, SnnDeployError, UsageError
 from snn_deploy.ir import DEFAULT_READOUT, Network, load_network, network_digest
 from snn_deploy.memory import check_fits
 
-NETWORK_FILE = "network.h5"
+NETWORK_FILE = layout.NETWORK
 DEFAULT_BATCH = 128               #: samples per backend call (bounds memory; Lava compiles once per call)
 DATA_KEYS = ("time_steps", "duration", "binary")
 UNKNOWN_LABEL = -1                #: label of an input given without labels (accuracy is then None)

@@ -22,10 +22,10 @@ import torch.nn.functional as F
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import DEFAULT_READOUT, DenseNode, Network, NeuronNode
 
-from .layers import scan
-from .neurons import get_neuron_model
-from .readout import readout_logits
-from .surrogate import heaviside
+from snn_deploy.train.layers import scan
+from snn_deploy.train.neurons import get_neuron_model
+from snn_deploy.train.readout import readout_logits
+from snn_deploy.train.surrogate import heaviside
 
 
 @dataclass

@@ -32,10 +32,11 @@ from snn_deploy.atomic import write_text_atomic
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.layout import SYNTH_RECORD, split_file
 
-from ..audio import ENGLISH_DIGITS, GERMAN_DIGITS, HD_CLASS_NAMES, HD_LISTS, AudioItem
-from ..cochlea import DEFAULT_LEVEL_DBFS, CochleaParams, normalize_level, resample
-from ..encode import CHUNK, cochlea_for, encode_waveforms, load_for_encoding, map_chunks, write_encoded
-from .espeak import VoiceSettings, synthesize_with_rate
+from snn_deploy.train.data.audio import ENGLISH_DIGITS, GERMAN_DIGITS, HD_CLASS_NAMES, HD_LISTS, AudioItem
+from snn_deploy.train.data.cochlea import DEFAULT_LEVEL_DBFS, CochleaParams, normalize_level, resample
+from snn_deploy.train.data.encode import (CHUNK, cochlea_for, encode_waveforms, load_for_encoding, map_chunks,
+                                          write_encoded)
+from snn_deploy.train.data.synth.espeak import VoiceSettings, synthesize_with_rate
 
 AUDIO_RATE_HZ = 16000
 LANGUAGES = (("english", "en-us", ENGLISH_DIGITS), ("german", "de", GERMAN_DIGITS))
