@@ -94,18 +94,13 @@ def run_emulator(net: Network, inputs: np.ndarray, *, progress: Optional[Progres
 
     inputs = np.asarray(inputs)
     parts = []
-    seconds = 0.0
     for start in range(0, inputs.shape[0], chunk):
         t0 = time.perf_counter()
-        parts.append(emulate(net, inputs[start:start + chunk]))
-        seconds += time.perf_counter() - t0
+        emu = emulate(net, inputs[start:start + chunk])
+        parts.append(BackendRun(backend="emulator", input_steps=emu.input_steps, num_steps=emu.num_steps,
+                                spikes=emu.spikes, potentials=emu.potentials, seconds=time.perf_counter() - t0))
         if progress:
             progress(min(chunk, inputs.shape[0] - start))
     if not parts:
         raise SnnDeployError(f"no input to run (shape {inputs.shape})")
-    first = parts[0]
-    return BackendRun(
-        backend="emulator", input_steps=first.input_steps, num_steps=first.num_steps,
-        spikes={k: np.concatenate([p.spikes[k] for p in parts]) for k in first.spikes},
-        potentials={k: np.concatenate([p.potentials[k] for p in parts]) for k in first.potentials},
-        seconds=seconds)
+    return BackendRun.concatenate(parts)

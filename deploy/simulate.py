@@ -203,7 +203,7 @@ def simulate(network: Any, inputs: Any = None, *, labels: Any = None, data: Any 
             x = ds.frames_batch(idx)
             frames.append(x)
             parts.append(run_backend(backend, net, encode_inputs(net, x), progress=bar.update))
-    run = _concat(parts)
+    run = BackendRun.concatenate(parts)
     all_frames = np.concatenate(frames)
     verification = _verify(net, run, all_frames[:verify], backend, progress) if verify else None
     activity = Activity(
@@ -236,15 +236,6 @@ def _verify(net: Network, run: BackendRun, frames: np.ndarray, backend: str, pro
     return {"against": other, "samples": k, "identical": agreement.identical, "values_compared": agreement.compared_values,
             "spikes_compared": agreement.spikes_compared, "silent_layers": list(agreement.silent_layers),
             "first_difference": first, "summary": agreement.summary(backend, other)}
-
-
-def _concat(parts: list[BackendRun]) -> BackendRun:
-    first = parts[0]
-    return BackendRun(
-        backend=first.backend, input_steps=first.input_steps, num_steps=first.num_steps,
-        spikes={k: np.concatenate([p.spikes[k] for p in parts]) for k in first.spikes},
-        potentials={k: np.concatenate([p.potentials[k] for p in parts]) for k in first.potentials},
-        seconds=sum(p.seconds for p in parts), setup_seconds=sum(p.setup_seconds for p in parts))
 
 
 def _padded_inputs(x: np.ndarray, num_steps: int, kind: str) -> np.ndarray:
