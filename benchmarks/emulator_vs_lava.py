@@ -27,18 +27,20 @@ from snn_deploy.deploy.compare import compare_runs
 from snn_deploy.deploy.runner import run_lava
 from snn_deploy.ir import load_network
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))   # the seeded networks of the tests
+
 TARGET_RATIO = 1000.0
 
 
 def load_inputs(net, args) -> np.ndarray:
     if args.data:
         from snn_deploy.convert.emulator import encode_inputs
-        from snn_deploy.train.data import open_dataset
+        from snn_deploy.train.data import DEFAULT_DURATION_S, open_dataset
 
         ds = open_dataset(args.data, args.split, time_steps=int(net.meta.get("time_steps", args.steps)),
-                          duration=float(net.meta.get("duration", 1.4)), binary=bool(net.meta.get("binary", False)))
+                          duration=float(net.meta.get("duration", DEFAULT_DURATION_S)), binary=bool(net.meta.get("binary", False)))
         return encode_inputs(net, ds.frames_batch(np.arange(min(args.samples, len(ds)))))
-    from snn_deploy.deploy.examples import seeded_inputs
+    from networks import seeded_inputs   # tests/networks.py
 
     return seeded_inputs(net, args.samples, args.steps, density=args.density)
 
@@ -46,7 +48,7 @@ def load_inputs(net, args) -> np.ndarray:
 def build_network(args):
     if args.network:
         return load_network(args.network)
-    from snn_deploy.deploy.examples import seeded_network
+    from networks import seeded_network   # tests/networks.py
 
     return seeded_network(args.model, inputs=args.inputs, hidden=args.hidden, layers=args.hidden_layers + 1,
                           classes=args.classes, time_steps=args.steps)

@@ -42,11 +42,11 @@ import numpy as np
 
 from snn_deploy.convert import fixed_point as fp
 from snn_deploy.convert.fixed_neurons import FixedModel, get_model
+from snn_deploy.convert.readout import readout_predictions, readout_scale
 from snn_deploy.convert.registers import check_registers
 from snn_deploy.errors import SnnDeployError
-from snn_deploy.ir import DenseNode, InputNode, Network, NeuronNode
+from snn_deploy.ir import DEFAULT_READOUT, DenseNode, InputNode, Network, NeuronNode
 
-READOUT_MODES = ("cumsoftmax", "spike_count", "last", "max")
 SPIKE_PAYLOAD_MAX = 255          #: input spike counts are 8-bit graded payloads
 WRAP_JUMP = fp.STATE_HALF        #: a one-step change larger than 2^23 in a wrapping state is a wrap
 SPARSE_DENSITY = 0.05            #: feed-forward sources sparser than this use a sparse matmul (measured break-even)
@@ -75,69 +75,12 @@ class EmulatorRun:
     states: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
-def population_depths(net: Network) -> dict[str, int]:
-    """Hop depth of every population: 1 + the largest depth of its feed-forward sources (inputs: 0)."""
-    depth: dict[str, int] = {n.name: 0 for n in net.inputs()}
-    for pop in net.layer_order():
-        sources = [net.source_of(d.name) for d in net.incoming(pop.name) if not net.is_recurrent(d.name)]
-        depth[pop.name] = 1 + max((depth[s] for s in sources), default=0)
-    return {k: v for k, v in depth.items() if k not in {n.name for n in net.inputs()}}
-
-
-def reset_steps(net: Network) -> dict[str, int]:
-    """Step after which each population (and its recurrent denses' buffers) is zeroed: ``depth - 1``."""
-    return {name: d - 1 for name, d in population_depths(net).items()}
-
-
-def num_steps(net: Network, input_steps: int) -> int:
-    """Steps to run for ``input_steps`` of input: input steps + pipeline depth of the deepest population."""
-    return int(input_steps) + max(population_depths(net).values())
-
-
-def readout_window(net: Network, input_steps: int) -> tuple[int, int]:
-    """``[first, stop)`` steps of the output population that correspond to the float run's ``T`` steps."""
-    d = population_depths(net)[net.output().name]
-    return d, d + int(input_steps)
-
-
-def readout_scale(net: Network) -> float:
-    """State units per float unit of the output population (``precision.layers[out]['scale']``)."""
-    out = net.output().name
-    if net.precision is None:
-        return 1.0
-    try:
-        return float(net.precision.layers[out]["scale"])
-    except KeyError:
-        raise SnnDeployError(f"fixed network has no scale for output population {out!r} in its precision record; "
-                             "re-run `snn-deploy convert`") from None
-
-
-def readout_predictions(trace: np.ndarray, mode: str, *, scale: float = 1.0, first: int = 0,
-                        stop: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(scores [B, K], predictions [B])`` from the output population's trace ``[B, S, K]``.
-
-    Off-chip post-processing shared by every backend (emulator, Lava). Over steps ``[first, stop)``,
-    with ``u = trace / scale`` (float): ``cumsoftmax``: ``sum_t softmax(u[t])``; ``last``: ``u[stop-1]``;
-    ``max``: ``max_t u[t]``; ``spike_count``: ``sum_t s[t]`` (``trace`` holds the spikes). The
-    prediction is the argmax over classes (first index on ties).
-    """
-    if mode not in READOUT_MODES:
-        raise SnnDeployError(f"unknown readout {mode!r}; choose one of {', '.join(READOUT_MODES)}")
-    window = np.asarray(trace)[:, first:stop].astype(np.float64)
-    if window.shape[1] == 0:
-        raise SnnDeployError(f"readout window [{first}, {stop}) is empty for a trace of {trace.shape[1]} steps")
-    if mode == "spike_count":
-        scores = window.sum(axis=1)
-    else:
-        u = window / float(scale)
-        if mode == "cumsoftmax":
-            e = np.exp(u - u.max(axis=-1, keepdims=True))
-            scores = (e / e.sum(axis=-1, keepdims=True)).sum(axis=1)
-        elif mode == "last":
-            scores = u[:, -1]
-        else:
-            scores = u.max(axis=1)
-    return scores, scores.argmax(axis=-1)
+# Graph timing lives on the network (``Network.population_depths`` ...), readout post-processing in
+# ``convert.readout``; the names stay importable from here.
+population_depths = Network.population_depths
+reset_steps = Network.reset_steps
+num_steps = Network.num_steps
+readout_window = Network.readout_window
 
 
 def encode_inputs(net: Network, x: np.ndarray) -> np.ndarray:
@@ -189,7 +132,7 @@ def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_sta
     check_registers(net)
     x = encode_inputs(net, inputs)
     B, T, _ = x.shape
-    depths = population_depths(net)
+    depths = net.population_depths()
     S = T + max(depths.values())
     parts = np.array_split(x, _workers(B)) if B else [x]
     if len(parts) == 1:
@@ -200,7 +143,7 @@ def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_sta
                                                          pipeline_reset), parts))
         spikes, potentials, states, overflow = _join_runs(runs)
     out_pop = net.output()
-    mode = readout or net.meta.get("readout", "cumsoftmax")
+    mode = readout or net.meta.get("readout", DEFAULT_READOUT)
     trace = spikes[out_pop.name] if out_pop.spiking else potentials[out_pop.name]
     if mode == "spike_count" and not out_pop.spiking:
         raise SnnDeployError(f"readout 'spike_count' needs a spiking output population, {out_pop.name!r} is {out_pop.model}")

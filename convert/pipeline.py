@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from snn_deploy.errors import SnnDeployError, UsageError
-from snn_deploy.ir import Network
+from snn_deploy.ir import DEFAULT_TARGET, SIMULATED_TARGETS, Network
 from snn_deploy.log import logger
 
-TARGETS = ("loihi-sim", "loihi-emu")
-DEFAULT_TARGET = "loihi-sim"
+TARGETS = SIMULATED_TARGETS  #: what convert builds for (``run`` also accepts the chip, ``ir.TARGETS``)
 DEFAULT_PROFILE = "loihi2"
 
 
@@ -142,11 +141,11 @@ def load_comparison_data(data: Any, split: str, limit: Optional[int], net: Netwo
             raise SnnDeployError(f"data: expected frames [N, T, {channels}] and labels [N], got {x.shape} and {y.shape}")
         n = len(y) if limit is None else min(int(limit), len(y))
         return x[:n], y[:n]
-    from snn_deploy.train.data import open_dataset
+    from snn_deploy.train.data import DEFAULT_DURATION_S, DEFAULT_TIME_STEPS, open_dataset
 
     meta = net.meta
-    ds = open_dataset(data, split, time_steps=int(meta.get("time_steps", 100)),
-                      duration=float(meta.get("duration", 1.4)), binary=bool(meta.get("binary", False)))
+    ds = open_dataset(data, split, time_steps=int(meta.get("time_steps", DEFAULT_TIME_STEPS)),
+                      duration=float(meta.get("duration", DEFAULT_DURATION_S)), binary=bool(meta.get("binary", False)))
     if ds.num_channels != channels:
         raise SnnDeployError(f"{ds.path}: {ds.num_channels} channels, but the model expects {channels}")
     if ds.num_classes != classes:

@@ -19,7 +19,6 @@ from typing import Callable, Optional
 import numpy as np
 
 from snn_deploy.convert import fixed_point as fp
-from snn_deploy.convert.emulator import population_depths
 from snn_deploy.convert.profiles import HardwareProfile
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import Network, NeuronNode
@@ -191,7 +190,7 @@ def rule_no_skip_connections(net: Network, profile: Optional[HardwareProfile] = 
     steps behind the float network; a dense from a shallower source (a skip connection) would
     deliver its input ``d - 1 - d'`` steps early relative to the float network, silently.
     """
-    depths = population_depths(net)
+    depths = net.population_depths()
     depths.update({n.name: 0 for n in net.inputs()})
     for d in net.dense_nodes():
         if net.is_recurrent(d.name):

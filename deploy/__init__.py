@@ -12,5 +12,4 @@ Modules (Lava is imported only by ``graph``, ``lava_procs`` and, inside its work
 - ``compare``     bit-for-bit comparison of two runs, naming the first difference.
 - ``simulate``    ``snn_deploy.run``: a fixed network + inputs (array or data split) -> ``Activity`` in memory.
 - ``run_command`` / ``cli``: ``snn-deploy run OUT --data DIR`` (activity.h5 + run.json).
-- ``examples``    seeded networks and inputs for tests and ``benchmarks/emulator_vs_lava.py``.
 """

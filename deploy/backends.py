@@ -17,10 +17,9 @@ import numpy as np
 from snn_deploy.deploy.records import BACKENDS, BackendRun
 from snn_deploy.deploy.runner import Progress, run_lava
 from snn_deploy.errors import SnnDeployError
-from snn_deploy.ir import Network
+from snn_deploy.ir import DEFAULT_TARGET, TARGETS, Network
 
-TARGETS = ("loihi-sim", "loihi-emu", "loihi2")
-DEFAULT_BACKEND = {"loihi-sim": "lava", "loihi-emu": "emulator"}
+DEFAULT_BACKEND = {"loihi-sim": "lava", "loihi-emu": "emulator"}  #: per simulated target
 EMULATOR_CHUNK = 64                               #: samples per emulator call (memory stays bounded)
 
 
@@ -71,7 +70,7 @@ def lava_loihi_installed() -> bool:
 
 def default_backend(net: Network, target: Optional[str] = None) -> str:
     """The backend for ``target`` (or the network's ``meta['target']``): lava for loihi-sim, else the emulator."""
-    target = target or str(net.meta.get("target", "loihi-sim"))
+    target = target or str(net.meta.get("target", DEFAULT_TARGET))
     check_target(target)
     if target == "loihi2":
         raise HardwareUnavailable("running on Loihi 2 hardware is not implemented by this snn-deploy")
@@ -95,18 +94,13 @@ def run_emulator(net: Network, inputs: np.ndarray, *, progress: Optional[Progres
 
     inputs = np.asarray(inputs)
     parts = []
-    seconds = 0.0
     for start in range(0, inputs.shape[0], chunk):
         t0 = time.perf_counter()
-        parts.append(emulate(net, inputs[start:start + chunk]))
-        seconds += time.perf_counter() - t0
+        emu = emulate(net, inputs[start:start + chunk])
+        parts.append(BackendRun(backend="emulator", input_steps=emu.input_steps, num_steps=emu.num_steps,
+                                spikes=emu.spikes, potentials=emu.potentials, seconds=time.perf_counter() - t0))
         if progress:
             progress(min(chunk, inputs.shape[0] - start))
     if not parts:
         raise SnnDeployError(f"no input to run (shape {inputs.shape})")
-    first = parts[0]
-    return BackendRun(
-        backend="emulator", input_steps=first.input_steps, num_steps=first.num_steps,
-        spikes={k: np.concatenate([p.spikes[k] for p in parts]) for k in first.spikes},
-        potentials={k: np.concatenate([p.potentials[k] for p in parts]) for k in first.potentials},
-        seconds=seconds)
+    return BackendRun.concatenate(parts)

@@ -4,6 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from snn_deploy.deploy.records import BACKENDS
+from snn_deploy.ir import TARGETS
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this stage's subcommands. Heavy imports (Lava) go inside the command functions."""
@@ -17,9 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("out", type=Path, metavar="OUT", help="directory written by `snn-deploy convert` (holds network.h5)")
     p.add_argument("--data", type=Path, required=True, help="data directory (or SHD-layout .h5 file)")
     p.add_argument("--split", default="test", help="data split to run (default: test)")
-    p.add_argument("--backend", choices=("lava", "emulator"),
+    p.add_argument("--backend", choices=BACKENDS,
                    help="default: lava for target loihi-sim, the emulator for loihi-emu")
-    p.add_argument("--target", choices=("loihi-sim", "loihi-emu", "loihi2"),
+    p.add_argument("--target", choices=TARGETS,
                    help="default: the network's target (from convert); loihi2 needs Intel's lava-loihi")
     p.add_argument("--limit", type=int, help="run only the first N samples of the split")
     p.add_argument("--verify", type=int, default=0, metavar="N",

@@ -10,7 +10,7 @@ restart every window from zero state; Lava's LIF and the denses that feed it are
 of every window by Lava's own ``Reset`` processes (``lava.proc.io.reset``, in the post-management
 phase, so the next window starts from zero current, voltage and dense buffers).
 
-Pipeline reset (the emulator's, ``convert.emulator.reset_steps``): every population is zeroed again
+Pipeline reset (the emulator's, ``Network.reset_steps``): every population is zeroed again
 after step ``depth - 1`` of each window (the end of its lead-in, when it has integrated only its
 bias), together with the accumulation buffers of its recurrent denses. Our processes zero their own
 state (``reset_after``); Lava's LIF gets a ``Reset(interval=window, offset=depth - 1)`` on ``u`` and
@@ -30,7 +30,6 @@ from lava.proc.sparse.process import Sparse
 from lava.utils.weightutils import SignMode
 from scipy.sparse import csr_matrix
 
-from snn_deploy.convert.emulator import reset_steps
 from snn_deploy.deploy import plan
 from snn_deploy.deploy.recordings import Recording, recordings_for
 from snn_deploy.deploy.lava_procs.process import FixedNeurons, GatedNeurons, Recorder, StepSource
@@ -72,7 +71,7 @@ def build_graph(net: Network, *, window: int, num_steps: int, input_path: Path, 
     recordings = recordings_for(net, workdir)
     helpers: list[AbstractProcess] = []
     kinds = plan.population_kinds(net)
-    resets = reset_steps(net)
+    resets = net.reset_steps()
     for pop, rec in zip(net.neuron_nodes(), recordings):
         rec.create(num_steps)
         if kinds[pop.name] == "lava_lif":

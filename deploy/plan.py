@@ -83,11 +83,7 @@ def check_deployable(net: Network, source: Optional[object] = None) -> None:
 
 def pipeline_depth(net: Network) -> int:
     """Longest chain of feed-forward dense hops from an input to the output population."""
-    hops: dict[str, int] = {n.name: 0 for n in net.inputs()}
-    for pop in net.layer_order():
-        feeds = [hops[net.source_of(d.name)] + 1 for d in net.incoming(pop.name) if not net.is_recurrent(d.name)]
-        hops[pop.name] = max(feeds)
-    return hops[net.output().name]
+    return net.population_depths()[net.output().name]
 
 
 def uses_lava_lif(node: NeuronNode) -> bool:

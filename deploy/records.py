@@ -6,6 +6,7 @@ array by array (``deploy.compare``) and written as one ``snn_deploy.activity.Act
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -42,6 +43,17 @@ class BackendRun:
     def firing_rates(self) -> dict[str, float]:
         """Mean spikes per neuron per step of each spiking population (flush steps included)."""
         return {name: float(s.mean()) if s.size else 0.0 for name, s in self.spikes.items()}
+
+    @classmethod
+    def concatenate(cls, parts: Sequence["BackendRun"]) -> "BackendRun":
+        """One run of the samples of ``parts`` (runs of consecutive batches, alike in backend and steps);
+        its times are the sums of theirs."""
+        first = parts[0]
+        return cls(
+            backend=first.backend, input_steps=first.input_steps, num_steps=first.num_steps,
+            spikes={k: np.concatenate([p.spikes[k] for p in parts]) for k in first.spikes},
+            potentials={k: np.concatenate([p.potentials[k] for p in parts]) for k in first.potentials},
+            seconds=sum(p.seconds for p in parts), setup_seconds=sum(p.setup_seconds for p in parts))
 
     def select(self, index: np.ndarray) -> "BackendRun":
         """The same run restricted to the samples ``index``."""

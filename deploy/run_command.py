@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from snn_deploy import layout
 from snn_deploy.activity import save_activity
 from snn_deploy.deploy.compare import VerificationError
 from snn_deploy.deploy.simulate import DEFAULT_BATCH, NETWORK_FILE, load_deployable, simulate
 
-ACTIVITY_FILE = "activity.h5"
-RUN_FILE = "run.json"
+ACTIVITY_FILE = layout.ACTIVITY
+RUN_FILE = layout.RUN_RECORD
 
 
 @dataclass
@@ -48,7 +49,9 @@ class RunOptions:
 
 
 @dataclass
-class RunResult:
+class RunRecord:
+    """What run.json holds of a run (with the command's inputs), and what ``run_command`` returns."""
+
     backend: str
     samples: int
     accuracy: float
@@ -65,7 +68,7 @@ class RunResult:
         return dict(self.__dict__)
 
 
-def run_command(opts: RunOptions, log: Callable[[str], None] = print) -> RunResult:
+def run_command(opts: RunOptions, log: Callable[[str], None] = print) -> RunRecord:
     """The whole ``run`` command (used by the CLI): ``simulate.simulate``, then activity.h5 and run.json
     committed as one set into the locked output directory; see the module docstring."""
     from snn_deploy.outdir import output_dir, settle
@@ -78,12 +81,12 @@ def run_command(opts: RunOptions, log: Callable[[str], None] = print) -> RunResu
         return _run(opts, out_set, log)
 
 
-def _run(opts: RunOptions, out_set: Any, log: Callable[[str], None]) -> RunResult:
+def _run(opts: RunOptions, out_set: Any, log: Callable[[str], None]) -> RunRecord:
     sim = simulate(opts.out, data=opts.data, split=opts.split, backend=opts.backend, target=opts.target,
                    limit=opts.limit, verify=opts.verify, batch=opts.batch, time_steps=opts.time_steps,
                    progress=opts.show_progress)
     run, activity, verification = sim.backend_run, sim.activity, sim.verification
-    result = RunResult(
+    result = RunRecord(
         backend=activity.backend, samples=activity.num_samples, accuracy=float(activity.accuracy),
         firing_rates=run.firing_rates(), seconds_per_step=run.seconds_per_step, seconds=run.seconds,
         setup_seconds=run.setup_seconds, num_steps=run.num_steps, input_steps=run.input_steps,
@@ -101,7 +104,7 @@ def _run(opts: RunOptions, out_set: Any, log: Callable[[str], None]) -> RunResul
     return result
 
 
-def format_summary(r: RunResult) -> str:
+def format_summary(r: RunRecord) -> str:
     lines = [f"ran {r.samples} samples on {r.backend}: accuracy {100 * r.accuracy:.2f}%",
              f"steps per sample {r.num_steps} ({r.input_steps} input + {r.num_steps - r.input_steps} flush); "
              f"time per step {1e3 * r.seconds_per_step:.3f} ms ({r.seconds:.1f} s run, {r.setup_seconds:.1f} s setup)",

@@ -21,16 +21,17 @@ from typing import Any, Optional
 
 import numpy as np
 
+from snn_deploy import layout
 from snn_deploy.activity import Activity
 from snn_deploy.deploy import plan
 from snn_deploy.deploy.backends import check_target, default_backend, require_lava, run_backend
 from snn_deploy.deploy.compare import Agreement, VerificationError, compare_runs
 from snn_deploy.deploy.records import BACKENDS, BackendRun
 from snn_deploy.errors import FormatError, SnnDeployError, UsageError
-from snn_deploy.ir import Network, load_network, network_digest
+from snn_deploy.ir import DEFAULT_READOUT, Network, load_network, network_digest
 from snn_deploy.memory import check_fits
 
-NETWORK_FILE = "network.h5"
+NETWORK_FILE = layout.NETWORK
 DEFAULT_BATCH = 128               #: samples per backend call (bounds memory; Lava compiles once per call)
 DATA_KEYS = ("time_steps", "duration", "binary")
 UNKNOWN_LABEL = -1                #: label of an input given without labels (accuracy is then None)
@@ -112,9 +113,7 @@ def check_run_fits(net: Network, time_steps: int, samples: int, *, time_steps_op
     ``steps`` the input steps plus the pipeline flush. Blames ``--time-steps`` (exit 2) when it was
     given, else ``source`` (the network file whose meta set the steps).
     """
-    from snn_deploy.convert.emulator import num_steps
-
-    steps = num_steps(net, time_steps)
+    steps = net.num_steps(time_steps)
     per_step = RUN_BYTES_PER_INPUT * net.inputs()[0].size + RUN_BYTES_PER_NEURON * sum(p.size for p in net.neuron_nodes())
     if time_steps_option:
         what, error = f"--time-steps {time_steps}", UsageError
@@ -145,13 +144,13 @@ class _ArrayFrames:
 
 
 def predict(net: Network, run: BackendRun) -> np.ndarray:
-    """Predicted class per sample from the output population (the emulator's off-chip readout)."""
-    from snn_deploy.convert.emulator import readout_predictions, readout_scale, readout_window
+    """Predicted class per sample from the output population (the off-chip readout, ``convert.readout``)."""
+    from snn_deploy.convert.readout import readout_predictions, readout_scale
 
     out = net.output()
     trace = run.spikes[out.name] if out.spiking else run.potentials[out.name]
-    first, stop = readout_window(net, run.input_steps)
-    _, predictions = readout_predictions(trace, net.meta.get("readout", "cumsoftmax"),
+    first, stop = net.readout_window(run.input_steps)
+    _, predictions = readout_predictions(trace, net.meta.get("readout", DEFAULT_READOUT),
                                          scale=readout_scale(net), first=first, stop=stop)
     return np.asarray(predictions, dtype=np.int64)
 
@@ -204,7 +203,7 @@ def simulate(network: Any, inputs: Any = None, *, labels: Any = None, data: Any 
             x = ds.frames_batch(idx)
             frames.append(x)
             parts.append(run_backend(backend, net, encode_inputs(net, x), progress=bar.update))
-    run = _concat(parts)
+    run = BackendRun.concatenate(parts)
     all_frames = np.concatenate(frames)
     verification = _verify(net, run, all_frames[:verify], backend, progress) if verify else None
     activity = Activity(
@@ -237,15 +236,6 @@ def _verify(net: Network, run: BackendRun, frames: np.ndarray, backend: str, pro
     return {"against": other, "samples": k, "identical": agreement.identical, "values_compared": agreement.compared_values,
             "spikes_compared": agreement.spikes_compared, "silent_layers": list(agreement.silent_layers),
             "first_difference": first, "summary": agreement.summary(backend, other)}
-
-
-def _concat(parts: list[BackendRun]) -> BackendRun:
-    first = parts[0]
-    return BackendRun(
-        backend=first.backend, input_steps=first.input_steps, num_steps=first.num_steps,
-        spikes={k: np.concatenate([p.spikes[k] for p in parts]) for k in first.spikes},
-        potentials={k: np.concatenate([p.potentials[k] for p in parts]) for k in first.potentials},
-        seconds=sum(p.seconds for p in parts), setup_seconds=sum(p.setup_seconds for p in parts))
 
 
 def _padded_inputs(x: np.ndarray, num_steps: int, kind: str) -> np.ndarray:

@@ -7,8 +7,9 @@ Imports no simulator and no hardware SDK. Modules, one job each:
 - ``onnx_count`` operation counts of any ONNX graph (unsupported ops listed, never skipped);
 - ``baselines``  ``--baseline`` specs: gru|rnn|mlp|libru[:LxH], checkpoint .pt, .onnx;
 - ``pricing``    profile energy sections -> price ranges; SNN/ANN energies; optional memory term;
-- ``report``     the report record, energy.json and energy.md; ``plots`` its figures;
-- ``api``        ``snn_deploy.energy(network, activity, ...)``: the report in memory;
+- ``record``     the report record (``build_report``);
+- ``report``     its writers: energy.json, energy.md, the headline; ``plots`` its figures;
+- ``api``        ``snn_deploy.energy(network, activity, ...)``: the report in memory; runs on disk counted;
 - ``cli``        ``snn-deploy energy``: runs on disk -> ``api`` -> the report directory.
 """
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from snn_deploy.errors import SnnDeployError
+from snn_deploy.ir import READOUT_MODES
 
 # Paper 1 §4.2 (quoting Han et al. 2015, 45 nm CMOS, 32-bit integer): energy per operation in pJ.
 PAPER1_AC_PJ = 0.1
@@ -161,7 +162,8 @@ def libru_layer_ops(m: int, n: int) -> OpCount:
 ANN_LAYER_OPS = {"mlp": mlp_layer_ops, "rnn": rnn_ops, "libru": libru_layer_ops, "gru": gru_ops}
 # weight matrices per layer kind: (feed-forward copies of [n, m], recurrent copies of [n, n])
 ANN_WEIGHT_MATRICES = {"mlp": (1, 0), "rnn": (1, 1), "libru": (2, 2), "gru": (3, 3)}
-ANN_READOUTS = ("cumsoftmax", "last", "max")
+#: an ANN emits no spikes: every readout mode but spike counting
+ANN_READOUTS = tuple(m for m in READOUT_MODES if m != "spike_count")
 
 
 def readout_ops(n: int, classes: int) -> OpCount:

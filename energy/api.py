@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from snn_deploy.errors import SnnDeployError, UsageError
+from snn_deploy.layout import ACTIVITY, NETWORK
 
 DEFAULT_PROFILES = ("loihi1", "cmos45nm-int32")
 DEFAULT_ANN_PROFILE = "cmos45nm-int32"
@@ -51,7 +52,7 @@ def price_runs(counted: Sequence[tuple[str, str, str, Any]], network: Any, *,
     caller loaded the profiles already (to reject a bad profile before counting).
     """
     from snn_deploy.energy.baselines import SnnShape, resolve_baseline
-    from snn_deploy.energy.report import build_report
+    from snn_deploy.energy.record import build_report
 
     if not counted:
         raise SnnDeployError("no run to price")
@@ -61,6 +62,62 @@ def price_runs(counted: Sequence[tuple[str, str, str, Any]], network: Any, *,
     steps = counted[0][3].input_steps
     resolved = [resolve_baseline(spec, shape, steps, dict(onnx_dims or {}), allow_unsupported) for spec in baselines]
     return build_report(counted, tables, resolved, ann_tables, memory=memory, extra_notes=notes)
+
+
+def count_runs(runs: Sequence[Path], *, activity: Optional[Path] = None, network: Optional[Path] = None,
+               nonzero_synapses: bool = False) -> tuple[list[tuple[str, str, str, Any]], Any]:
+    """Count the recorded runs on disk: ``([(name, network source, activity source, NetworkCounts)], first network)``.
+
+    A run is a ``snn-deploy convert`` OUT directory (its activity.h5, and the network .h5 there the
+    activity was recorded from: ``find_network``) or a network .h5 (activity.h5 beside it);
+    ``activity`` / ``network`` name the files of a single run instead.
+    """
+    from snn_deploy.activity import load_activity
+    from snn_deploy.convert.registers import check_registers
+    from snn_deploy.energy.counting import count_network
+    from snn_deploy.ir import load_network
+    from snn_deploy.log import logger
+    from snn_deploy.outdir import settle
+
+    counted, first_net = [], None
+    for run in runs:
+        settle(run if run.is_dir() else run.parent, "energy")
+        act_path = activity or (run / ACTIVITY if run.is_dir() else run.parent / ACTIVITY)
+        act = load_activity(act_path)
+        net_path, net = (network, None) if network else find_network(run, act.network_digest)
+        if net is None:
+            net = load_network(net_path)
+        check_registers(net, source=net_path)
+        logger.info(f"counting {run} ({act.num_samples} samples x {act.num_steps} steps) ...")
+        counts = count_network(net, act, source=str(act_path), nonzero_synapses=nonzero_synapses)
+        name = f"{run.parent.name}/{run.name}" if run.is_dir() and run.parent.name else run.stem
+        counted.append((name, str(net_path), str(act_path), counts))
+        first_net = first_net or net
+    return counted, first_net
+
+
+def find_network(run: Path, digest: str | None):
+    """The network IR in ``run`` (a file, or the .h5 in a directory whose digest is ``digest``)."""
+    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.ir import FORMAT_TAG, is_network_file, load_network, network_digest
+
+    if run.is_file():
+        return run, load_network(run)
+    if not run.is_dir():
+        raise SnnDeployError(f"{run}: no such run directory or network file")
+    candidates = [f for f in sorted(run.glob("*.h5")) + sorted(run.glob("*/*.h5")) if is_network_file(f)]
+    if not candidates:
+        raise SnnDeployError(f"{run}: holds no network IR file (*.h5 with format {FORMAT_TAG!r}); give --network")
+    nets = [(f, load_network(f)) for f in candidates]
+    if digest is not None:
+        matching = [(f, n) for f, n in nets if network_digest(n) == digest]
+        if not matching:
+            found = ", ".join(f"{f.name} ({network_digest(n)})" for f, n in nets)
+            raise SnnDeployError(
+                f"{run}: the activity was recorded from network {digest}, but the networks here are {found} "
+                "(activity and network do not belong together; re-run `snn-deploy run`)")
+        return matching[0]
+    return nets[0]
 
 
 def energy(network: Any, activity: Any, *, profiles: Sequence[str] = DEFAULT_PROFILES, baselines: Sequence[str] = (),
@@ -84,7 +141,7 @@ def energy(network: Any, activity: Any, *, profiles: Sequence[str] = DEFAULT_PRO
     net_source = "(in memory)"
     if isinstance(network, (str, os.PathLike)):
         path = Path(network)
-        net_source = str(path / "network.h5" if path.is_dir() else path)
+        net_source = str(path / NETWORK if path.is_dir() else path)
         network = load_network(net_source)
     if not isinstance(network, Network):
         raise SnnDeployError(f"energy: cannot price a {type(network).__name__}; give a Network, a Conversion or a path")

@@ -22,7 +22,7 @@ from typing import Optional
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import Network
 
-from .analytic import ANN_LAYER_OPS, LayerOps, OpCount, ann_network_ops, total_ops
+from snn_deploy.energy.analytic import ANN_LAYER_OPS, LayerOps, OpCount, ann_network_ops, total_ops
 
 SPEC_RE = re.compile(r"^(?P<kind>[a-z]+)(:(?P<layers>\d+)x(?P<hidden>\d+))?$")
 
@@ -94,7 +94,7 @@ def checkpoint_baseline(path: Path, steps: int) -> Baseline:
 
 def onnx_baseline(path: Path, steps: int, dims: Optional[dict[str, int]] = None,
                   allow_unsupported: bool = False) -> Baseline:
-    from .onnx_count import count_onnx
+    from snn_deploy.energy.onnx_count import count_onnx
 
     c = count_onnx(path, dims=dims, steps=steps, allow_unsupported=allow_unsupported)
     notes = [f"{path.name}: {n}" for n in c.notes]

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .pricing import NEURON, NEURON_IDLE, SPIKE, SYNOP, Energy, EnergyTable, load_energy_table
-from .references import REFERENCES
+from snn_deploy.energy.pricing import NEURON, NEURON_IDLE, SPIKE, SYNOP, Energy, EnergyTable, load_energy_table
+from snn_deploy.energy.references import REFERENCES
 
 
 @dataclass(frozen=True)

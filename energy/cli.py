@@ -4,8 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .api import DEFAULT_ANN_PROFILE, DEFAULT_PROFILES
-NETWORK_TAG = "snn-deploy-network"
+from snn_deploy.energy.api import DEFAULT_ANN_PROFILE, DEFAULT_PROFILES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,30 +46,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_energy)
 
 
-def find_network(run: Path, digest: str | None):
-    """The network IR in ``run`` (a file, or the .h5 in a directory whose digest is ``digest``)."""
-    from snn_deploy.errors import SnnDeployError
-    from snn_deploy.ir import is_network_file, load_network, network_digest
-
-    if run.is_file():
-        return run, load_network(run)
-    if not run.is_dir():
-        raise SnnDeployError(f"{run}: no such run directory or network file")
-    candidates = [f for f in sorted(run.glob("*.h5")) + sorted(run.glob("*/*.h5")) if is_network_file(f)]
-    if not candidates:
-        raise SnnDeployError(f"{run}: holds no network IR file (*.h5 with format {NETWORK_TAG!r}); give --network")
-    nets = [(f, load_network(f)) for f in candidates]
-    if digest is not None:
-        matching = [(f, n) for f, n in nets if network_digest(n) == digest]
-        if not matching:
-            found = ", ".join(f"{f.name} ({network_digest(n)})" for f, n in nets)
-            raise SnnDeployError(
-                f"{run}: the activity was recorded from network {digest}, but the networks here are {found} "
-                "(activity and network do not belong together; re-run `snn-deploy run`)")
-        return matching[0]
-    return nets[0]
-
-
 def _parse_dims(items: list[str]) -> dict[str, int]:
     from snn_deploy.errors import UsageError
 
@@ -94,36 +69,15 @@ def cmd_energy(args: argparse.Namespace) -> int:
 
 
 def _energy(args: argparse.Namespace, runs: list[Path], out: Path) -> int:
-    from snn_deploy.activity import load_activity
-    from snn_deploy.convert.registers import check_registers
+    from snn_deploy.energy.api import count_runs, load_tables, price_runs
+    from snn_deploy.energy.report import headline, write_report
     from snn_deploy.errors import UsageError
-    from snn_deploy.log import logger
-    from snn_deploy.outdir import settle
-
-    from .api import load_tables, price_runs
-    from .counting import count_network
-    from .report import headline, write_report
 
     if len(runs) > 1 and (args.activity or args.network):
         raise UsageError("--activity/--network name one run's files: give a single RUN with them")
     tables = load_tables(args.profile or DEFAULT_PROFILES, args.ann_profile)   # bad profiles fail before counting
-    counted = []
-    first_net = None
-    for run in runs:
-        settle(run if run.is_dir() else run.parent, "energy")
-        act_path = args.activity or (run / "activity.h5" if run.is_dir() else run.parent / "activity.h5")
-        act = load_activity(act_path)
-        net_path, net = (args.network, None) if args.network else find_network(run, act.network_digest)
-        if net is None:
-            from snn_deploy.ir import load_network
-
-            net = load_network(net_path)
-        check_registers(net, source=net_path)
-        logger.info(f"counting {run} ({act.num_samples} samples x {act.num_steps} steps) ...")
-        counts = count_network(net, act, source=str(act_path), nonzero_synapses=args.nonzero_synapses)
-        name = f"{run.parent.name}/{run.name}" if run.is_dir() and run.parent.name else run.stem
-        counted.append((name, str(net_path), str(act_path), counts))
-        first_net = first_net or net
+    counted, first_net = count_runs(runs, activity=args.activity, network=args.network,
+                                    nonzero_synapses=args.nonzero_synapses)
     rep = price_runs(counted, first_net, profiles=args.profile or DEFAULT_PROFILES, baselines=args.baseline,
                      ann_profiles=args.ann_profile, memory=args.memory, onnx_dims=_parse_dims(args.onnx_dim),
                      allow_unsupported=args.allow_unsupported, tables=tables)

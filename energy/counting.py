@@ -48,8 +48,8 @@ from snn_deploy.activity import Activity
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import DenseNode, InputNode, Network, NeuronNode
 
-from .analytic import OpCount, table2_snn_ops
-from .neurobench import NeuroBenchCounts, count_neurobench, nonzero_fanout
+from snn_deploy.energy.analytic import OpCount, table2_snn_ops
+from snn_deploy.energy.neurobench import NeuroBenchCounts, count_neurobench, nonzero_fanout
 
 SAMPLE_CHUNK = 64   # samples counted at once
 HOP_DELAY_BACKENDS = frozenset({"lava", "emulator"})

@@ -32,7 +32,7 @@ import numpy as np
 
 from snn_deploy.errors import SnnDeployError
 
-from .analytic import LayerOps, OpCount
+from snn_deploy.energy.analytic import LayerOps, OpCount
 
 FREE_OPS = frozenset({
     "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Slice", "Gather", "GatherElements",

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .report import EnergyReport
+from snn_deploy.energy.record import EnergyReport
 
 TITLE_CHARS_PER_INCH = 11   # characters of a 10-pt title that fit in one inch of figure width
 

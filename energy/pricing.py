@@ -32,8 +32,8 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from snn_deploy.errors import SnnDeployError
 
-from .analytic import LayerOps, OpCount
-from .counting import LayerCounts, NetworkCounts
+from snn_deploy.energy.analytic import LayerOps, OpCount
+from snn_deploy.energy.counting import LayerCounts, NetworkCounts
 
 # Op kinds a table may price (pJ per operation).
 AC, MAC, SYNOP, NEURON, NEURON_IDLE, SPIKE = ("ac", "mac", "synaptic_op", "neuron_update",

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from snn_deploy import layout as L
 from snn_deploy.atomic import write_text_atomic
 
 PROFILES = ("loihi1", "cmos45nm-int32")
@@ -66,30 +67,36 @@ class Stage:
 def plan(cfg: DemoConfig) -> list[Stage]:
     out = cfg.out
     data, snn, ann = out / "data", out / cfg.model, out / "gru"
-    loihi, lava = snn / "loihi", snn / "loihi" / "lava"
+    loihi, lava, energy = _dirs(cfg)
     model_args = ["--layers", str(cfg.layers), "--hidden", str(cfg.hidden)]   # epoch lines show; bars only on a terminal
     return [
         Stage("data", ["data", "synth-digits", "-o", str(data), "--size", cfg.size],
-              outputs=[data / "synth.json", data / "train.h5", data / "test.h5"]),
+              outputs=[data / L.SYNTH_RECORD, data / L.split_file("train"), data / L.split_file("test")]),
         Stage("train-snn", ["train", "--model", cfg.model, *model_args, "--epochs", str(cfg.epochs),
                             "--data", str(data), "-o", str(snn), "--force"],
-              outputs=[snn / "summary.json", snn / "model.pt"], inputs=[data / "synth.json"]),
+              outputs=[snn / L.TRAIN_SUMMARY, snn / L.BEST_CHECKPOINT], inputs=[data / L.SYNTH_RECORD]),
         Stage("train-gru", ["train", "--model", "gru", *model_args, "--epochs", str(cfg.baseline_epochs),
                             "--data", str(data), "-o", str(ann), "--force"],
-              outputs=[ann / "summary.json", ann / "model.pt"], inputs=[data / "synth.json"]),
-        Stage("convert", ["convert", str(snn / "model.pt"), "--target", "loihi-sim", "--data", str(data),
+              outputs=[ann / L.TRAIN_SUMMARY, ann / L.BEST_CHECKPOINT], inputs=[data / L.SYNTH_RECORD]),
+        Stage("convert", ["convert", str(snn / L.BEST_CHECKPOINT), "--target", "loihi-sim", "--data", str(data),
                           "-o", str(loihi)],
-              outputs=[loihi / "quantization.json", loihi / "network.h5"], inputs=[snn / "model.pt"]),
+              outputs=[loihi / L.QUANTIZATION, loihi / L.NETWORK], inputs=[snn / L.BEST_CHECKPOINT]),
         Stage("lava", ["run", str(loihi), "--data", str(data), "--backend", "lava", "--limit", str(cfg.lava_samples),
                        "--verify", str(cfg.lava_samples), "--output", str(lava), "--no-progress"],
-              outputs=[lava / "run.json", lava / "activity.h5"], inputs=[loihi / "network.h5"]),
+              outputs=[lava / L.RUN_RECORD, lava / L.ACTIVITY], inputs=[loihi / L.NETWORK]),
         Stage("emulator", ["run", str(loihi), "--data", str(data), "--backend", "emulator", "--no-progress"],
-              outputs=[loihi / "run.json", loihi / "activity.h5"], inputs=[loihi / "network.h5"]),
+              outputs=[loihi / L.RUN_RECORD, loihi / L.ACTIVITY], inputs=[loihi / L.NETWORK]),
         Stage("energy", ["energy", str(loihi), *sum((["--profile", p] for p in PROFILES), []),
-                         "--baseline", str(ann / "model.pt"), "-o", str(out / "energy")],
-              outputs=[out / "energy" / "energy.json", out / "energy" / "energy.md"],
-              inputs=[loihi / "activity.h5", ann / "model.pt"]),
+                         "--baseline", str(ann / L.BEST_CHECKPOINT), "-o", str(energy)],
+              outputs=[energy / L.ENERGY_JSON, energy / L.ENERGY_MD],
+              inputs=[loihi / L.ACTIVITY, ann / L.BEST_CHECKPOINT]),
     ]
+
+
+def _dirs(cfg: DemoConfig) -> tuple[Path, Path, Path]:
+    """(convert's OUT, the Lava run's --output, energy's -o) of the demo."""
+    loihi = cfg.out / cfg.model / "loihi"
+    return loihi, loihi / "lava", cfg.out / "energy"
 
 
 def run_stage(stage: Stage, force: bool) -> float:
@@ -112,13 +119,14 @@ def _read(path: Path) -> dict[str, Any]:
 def summarize(cfg: DemoConfig) -> dict[str, Any]:
     """The demo's headline numbers, each read from the JSON file of the stage that measured it."""
     out = cfg.out
-    snn = out / cfg.model
-    train = _read(snn / "summary.json")
-    gru = _read(out / "gru" / "summary.json")
-    quant = _read(snn / "loihi" / "quantization.json")["comparison"]
-    lava = _read(snn / "loihi" / "lava" / "run.json")
-    emu = _read(snn / "loihi" / "run.json")
-    energy = _read(out / "energy" / "energy.json")
+    snn, gru_dir = out / cfg.model, out / "gru"
+    loihi, lava_dir, energy_dir = _dirs(cfg)
+    train = _read(snn / L.TRAIN_SUMMARY)
+    gru = _read(gru_dir / L.TRAIN_SUMMARY)
+    quant = _read(loihi / L.QUANTIZATION)["comparison"]
+    lava = _read(lava_dir / L.RUN_RECORD)
+    emu = _read(loihi / L.RUN_RECORD)
+    energy = _read(energy_dir / L.ENERGY_JSON)
     run = energy["runs"][0]
     ratio = energy["ratios"][0]
     profiles = {}
@@ -153,9 +161,9 @@ def summarize(cfg: DemoConfig) -> dict[str, Any]:
                           "total": uj(gru_energy["energy"]["cmos45nm-int32"])},
         "calibration": {p: energy["profiles"][p].get("calibration", "") for p in PROFILES},
         "artifacts": {
-            "data": str(out / "data"), "snn": str(snn / "model.pt"), "gru": str(out / "gru" / "model.pt"),
-            "fixed_network": str(snn / "loihi" / "network.h5"), "lava_activity": str(snn / "loihi" / "lava" / "activity.h5"),
-            "activity": str(snn / "loihi" / "activity.h5"), "energy_report": str(out / "energy" / "energy.md"),
+            "data": str(out / "data"), "snn": str(snn / L.BEST_CHECKPOINT), "gru": str(gru_dir / L.BEST_CHECKPOINT),
+            "fixed_network": str(loihi / L.NETWORK), "lava_activity": str(lava_dir / L.ACTIVITY),
+            "activity": str(loihi / L.ACTIVITY), "energy_report": str(energy_dir / L.ENERGY_MD),
         },
     }
 
@@ -225,12 +233,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     summary["stage_seconds"] = timings
     summary["total_seconds"] = time.perf_counter() - t0
     text = format_summary(summary)
-    write_text_atomic(cfg.out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    write_text_atomic(cfg.out / "summary.md", "# snn-deploy demo\n\n```\n" + text + "\n```\n")
+    write_text_atomic(cfg.out / L.DEMO_SUMMARY_JSON, json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(cfg.out / L.DEMO_SUMMARY_MD, "# snn-deploy demo\n\n```\n" + text + "\n```\n")
     print("\nartifacts:")
     for k, v in summary["artifacts"].items():
         print(f"  {k:14s} {v}")
-    print(f"\nsummary ({summary['total_seconds']:.0f} s; also {cfg.out / 'summary.md'}, {cfg.out / 'summary.json'}):")
+    print(f"\nsummary ({summary['total_seconds']:.0f} s; also {cfg.out / L.DEMO_SUMMARY_MD}, {cfg.out / L.DEMO_SUMMARY_JSON}):")
     print(text)
     return 0 if summary["lava_equals_emulator"] else 1
 

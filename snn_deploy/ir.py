@@ -58,6 +58,16 @@ NEURON_PORTS = {"spikgru": ("input", "gate")}
 DEFAULT_PORTS = ("input",)
 RESETS = ("subtract", "zero")
 ENCODINGS = ("spikes", "graded")
+#: How class scores are read off the output population (``meta['readout']``, ``ModelConfig.readout``):
+#: ``cumsoftmax`` sum_t softmax(u[t]), ``spike_count`` sum_t s[t], ``last`` u[T-1], ``max`` max_t u[t].
+READOUT_MODES = ("cumsoftmax", "spike_count", "last", "max")
+DEFAULT_READOUT = "cumsoftmax"
+#: Where a fixed network runs (``meta['target']``): ``convert`` builds for the simulated targets (Lava's
+#: CPU simulator, our emulator); ``run`` also accepts the chip, which needs Intel's lava-loihi.
+SIMULATED_TARGETS = ("loihi-sim", "loihi-emu")
+HARDWARE_TARGETS = ("loihi2",)
+TARGETS = SIMULATED_TARGETS + HARDWARE_TARGETS
+DEFAULT_TARGET = "loihi-sim"
 
 
 class GraphError(SnnDeployError, ValueError):
@@ -208,6 +218,29 @@ class Network:
             done.update(ready)
             pending = [p for p in pending if p not in ready]
         return [self.node(n) for n in order]  # type: ignore[misc]
+
+    # ---- pipeline timing (Lava's one step of delay per synaptic hop; convert/emulator.py) -------
+    def population_depths(self) -> dict[str, int]:
+        """Hop depth of every population: 1 + the largest depth of its feed-forward sources (inputs: 0)."""
+        inputs = {n.name for n in self.inputs()}
+        depth: dict[str, int] = dict.fromkeys(inputs, 0)
+        for pop in self.layer_order():
+            sources = [self.source_of(d.name) for d in self.incoming(pop.name) if not self.is_recurrent(d.name)]
+            depth[pop.name] = 1 + max((depth[s] for s in sources), default=0)
+        return {k: v for k, v in depth.items() if k not in inputs}
+
+    def reset_steps(self) -> dict[str, int]:
+        """Step after which each population (and its recurrent denses' buffers) is zeroed: ``depth - 1``."""
+        return {name: d - 1 for name, d in self.population_depths().items()}
+
+    def num_steps(self, input_steps: int) -> int:
+        """Steps to run for ``input_steps`` of input: input steps + pipeline depth of the deepest population."""
+        return int(input_steps) + max(self.population_depths().values())
+
+    def readout_window(self, input_steps: int) -> tuple[int, int]:
+        """``[first, stop)`` steps of the output population that correspond to the float run's ``T`` steps."""
+        d = self.population_depths()[self.output().name]
+        return d, d + int(input_steps)
 
     # ---- validation ----------------------------------------------------------------------
     def validate(self) -> "Network":

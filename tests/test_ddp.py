@@ -14,7 +14,7 @@ import torch.multiprocessing as mp
 from snn_deploy.train.checkpoint import load_checkpoint
 from snn_deploy.train.config import TrainConfig
 from snn_deploy.train.distributed import GlobalBatchNorm, convert_batchnorm, shard_slice
-from snn_deploy.train.trainer import build_seeded_model, train
+from snn_deploy.train.loop import build_seeded_model, train
 
 # An odd global batch (15) does not split evenly over 2 ranks (8 + 7), and the last batch of an
 # epoch is smaller still: the loss scaling must make the update the global batch's anyway.

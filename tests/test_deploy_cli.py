@@ -17,7 +17,7 @@ from snn_deploy.activity import load_activity  # noqa: E402
 from snn_deploy.cli import main  # noqa: E402
 from snn_deploy.convert import fixed_neurons  # noqa: E402
 from snn_deploy.convert.emulator import emulate, encode_inputs  # noqa: E402
-from snn_deploy.deploy.examples import seeded_inputs, seeded_network  # noqa: E402
+from networks import seeded_inputs, seeded_network  # noqa: E402
 from snn_deploy.deploy.runner import LavaRunError, run_lava  # noqa: E402
 from snn_deploy.ir import load_network, save_network  # noqa: E402
 from snn_deploy.train.data import open_dataset  # noqa: E402

@@ -22,7 +22,7 @@ from snn_deploy.convert.emulator import emulate, population_depths  # noqa: E402
 from snn_deploy.deploy import plan  # noqa: E402
 from snn_deploy.deploy.backends import run_emulator  # noqa: E402
 from snn_deploy.deploy.compare import compare_runs  # noqa: E402
-from snn_deploy.deploy.examples import seeded_inputs, seeded_network  # noqa: E402
+from networks import seeded_inputs, seeded_network  # noqa: E402
 from snn_deploy.deploy.runner import run_lava  # noqa: E402
 
 pytestmark = pytest.mark.lava

@@ -49,7 +49,7 @@ def test_train_imports_and_its_cli_parses_without_lava():
         "        if name == 'lava' or name.startswith('lava.'):\n"
         "            raise ImportError('lava is blocked in this test')\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import snn_deploy.train.models, snn_deploy.train.trainer, snn_deploy.train.export, snn_deploy.train.data\n"
+        "import snn_deploy.train.models, snn_deploy.train.trainer, snn_deploy.train.loop, snn_deploy.train.export, snn_deploy.train.data\n"
         "from snn_deploy.cli import build_parser\n"
         "build_parser().parse_args(['train', '--data', 'd', '-o', 'o', '--model', 'radlif'])\n"
         "print('ok', any(m.startswith('lava') for m in sys.modules))\n"

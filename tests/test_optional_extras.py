@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from snn_deploy.deploy.examples import seeded_network
+from networks import seeded_network
 from snn_deploy.ir import save_network
 
 CHANNELS, CLASSES, STEPS = 40, 4, 20     # the conftest SHD set: 40 channels, 4 classes

@@ -10,10 +10,12 @@ import pytest
 import torch
 
 from snn_deploy.errors import SnnDeployError
-from snn_deploy.train import trainer as trainer_mod
+from snn_deploy.train import loop as loop_mod
 from snn_deploy.train.checkpoint import load_checkpoint
 from snn_deploy.train.config import TrainConfig
-from snn_deploy.train.trainer import LR_GRADED, LR_SPIKES, carve_validation, resolve_lr, train
+from snn_deploy.train.loop import train
+from snn_deploy.train.rundir import LR_GRADED, LR_SPIKES, resolve_lr
+from snn_deploy.train.splits import carve_validation
 
 SMALL_MODEL = dict(model="radlif", layers=2, hidden=16)
 FAST = dict(time_steps=20, batch_size=16)
@@ -38,7 +40,7 @@ def test_resume_after_kill_gives_bitwise_identical_weights(tmp_path, shd_dir, mo
     straight = tmp_path / "straight"
     _quiet_train(straight, shd_dir, cfg, model)
 
-    real_epoch = trainer_mod._run_epoch
+    real_epoch = loop_mod._run_epoch
 
     def dying_epoch(*args, **kwargs):
         if args[6] == kill_at:  # the epoch argument (0-based): die while epoch kill_at+1 runs
@@ -46,10 +48,10 @@ def test_resume_after_kill_gives_bitwise_identical_weights(tmp_path, shd_dir, mo
         return real_epoch(*args, **kwargs)
 
     killed = tmp_path / "killed"
-    monkeypatch.setattr(trainer_mod, "_run_epoch", dying_epoch)
+    monkeypatch.setattr(loop_mod, "_run_epoch", dying_epoch)
     with pytest.raises(_Killed):
         _quiet_train(killed, shd_dir, cfg, model)
-    monkeypatch.setattr(trainer_mod, "_run_epoch", real_epoch)
+    monkeypatch.setattr(loop_mod, "_run_epoch", real_epoch)
     assert not (killed / "summary.json").exists()
     assert json.loads((killed / "run.json").read_text())["status"] == "running"
     assert load_checkpoint(killed / "last.pt").train_state["epoch"] == kill_at
@@ -79,15 +81,15 @@ def test_resume_after_kill_gives_bitwise_identical_weights(tmp_path, shd_dir, mo
 def test_resume_of_a_run_killed_in_its_first_epoch_starts_it_over(tmp_path, shd_dir, monkeypatch):
     cfg = TrainConfig(epochs=2, seed=1, **FAST)
     _quiet_train(tmp_path / "straight", shd_dir, cfg, SMALL_MODEL)
-    real_epoch = trainer_mod._run_epoch
+    real_epoch = loop_mod._run_epoch
 
     def dying_epoch(*args, **kwargs):
         raise _Killed()
 
-    monkeypatch.setattr(trainer_mod, "_run_epoch", dying_epoch)
+    monkeypatch.setattr(loop_mod, "_run_epoch", dying_epoch)
     with pytest.raises(_Killed):
         _quiet_train(tmp_path / "killed", shd_dir, cfg, SMALL_MODEL)
-    monkeypatch.setattr(trainer_mod, "_run_epoch", real_epoch)
+    monkeypatch.setattr(loop_mod, "_run_epoch", real_epoch)
     assert sorted(p.name for p in (tmp_path / "killed").iterdir()) == ["metrics.jsonl", "run.json"]
     _quiet_train(tmp_path / "killed", shd_dir, TrainConfig(), {}, resume=True, explicit=set())
     a, b = (load_checkpoint(tmp_path / name / "last.pt").state_dict for name in ("straight", "killed"))

@@ -28,9 +28,9 @@ from torch import nn
 
 from snn_deploy.errors import SnnDeployError
 
-from .config import ANN_MODELS, ModelConfig
-from .layers import FeedForward, check_input
-from .readout import ModelOutput
+from snn_deploy.train.config import ANN_MODELS, ModelConfig
+from snn_deploy.train.layers import FeedForward, check_input
+from snn_deploy.train.readout import ModelOutput
 
 
 class MLPLayer(nn.Module):

@@ -31,7 +31,7 @@ class TrainedModel:
 
     checkpoint: Path                      #: run_dir/model.pt (best validation epoch, stamped with test accuracy)
     run_dir: Path
-    result: Any                           #: ``train.trainer.TrainResult`` (also run_dir/summary.json)
+    result: Any                           #: ``train.rundir.TrainResult`` (also run_dir/summary.json)
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -72,7 +72,8 @@ def train(data: Union[str, os.PathLike], *, out: Optional[Union[str, os.PathLike
     to the ``snn_deploy`` logger (INFO). Under ``torchrun`` every rank calls this alike.
     """
     from snn_deploy.errors import SnnDeployError
-    from snn_deploy.train.trainer import BEST, train as run_trainer
+    from snn_deploy.train.loop import train as run_trainer
+    from snn_deploy.train.rundir import BEST
 
     model_options, train_options = split_options(options)
     if resume and force:

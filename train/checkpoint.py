@@ -229,7 +229,7 @@ def check_weights(state_dict: dict[Any, Any], path: Path) -> None:
                               "infinite; the weights are broken (retrain, or take an earlier checkpoint)")
 
 
-#: ``train_state`` field -> the types it may have (``--resume`` reads them; see trainer._train)
+#: ``train_state`` field -> the types it may have (``--resume`` reads them; see loop._restore)
 TRAIN_STATE_FIELDS: dict[str, tuple[type, ...]] = {
     "epoch": (int,), "best_valid_acc": (int, float), "best_epoch": (int,), "optimizer": (dict,),
     "scheduler": (dict,), "data_order": (dict,), "rng": (list,), "history": (list,), "world_size": (int,),

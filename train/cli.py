@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from snn_deploy.jsonout import add_json_options, json_out_path, print_json, write_json_out
-from snn_deploy.train.config import RESETS  # torch-free
+from snn_deploy.ir import RESETS  # torch-free
 
 #: CLI option -> ModelConfig field (options left at None are not passed: the config's default holds)
 MODEL_OPTIONS = {
@@ -118,7 +118,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _train_locked(args: argparse.Namespace) -> int:
     from snn_deploy.train.api import train
-    from snn_deploy.train.trainer import format_summary
+    from snn_deploy.train.loop import format_summary
 
     options = {**_given(args, MODEL_OPTIONS), **_given(args, TRAIN_OPTIONS)}
     trained = train(args.data, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet,
@@ -146,7 +146,7 @@ def _rank() -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from snn_deploy.outdir import check_output_file
-    from snn_deploy.train.trainer import evaluate_checkpoint
+    from snn_deploy.train.evaluate import evaluate_checkpoint
 
     check_positive(args, "batch_size")
     out = json_out_path(args) or Path(args.checkpoint).parent / f"eval-{args.split}.json"

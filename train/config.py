@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from snn_deploy.errors import SnnDeployError
+from snn_deploy.ir import DEFAULT_READOUT, READOUT_MODES, RESETS
+from snn_deploy.train.data.binning import DEFAULT_DURATION_S, DEFAULT_TIME_STEPS
 
 SNN_MODELS = ("lif", "adlif", "rlif", "radlif", "mthr_lif", "cuba_lif", "spikgru")
 ANN_MODELS = ("mlp", "rnn", "libru", "gru")
 ALL_MODELS = SNN_MODELS + ANN_MODELS
 RECURRENT_SNN_MODELS = ("rlif", "radlif", "cuba_lif", "spikgru")
-READOUTS = ("cumsoftmax", "spike_count", "last", "max")
-RESETS = ("subtract", "zero")
 
 
 @dataclass
@@ -35,7 +35,7 @@ class ModelConfig:
     bias: bool = False
     surrogate: str = "boxcar"
     surrogate_params: dict[str, float] = field(default_factory=dict)
-    readout: str = "cumsoftmax"
+    readout: str = DEFAULT_READOUT
     sparsity: float = 0.0
     seed: int = 0
     reset: str = "subtract"  # cuba_lif only: "subtract" (paper 2 Eq. 4) or "zero" (Lava/Loihi hard reset)
@@ -49,8 +49,8 @@ class ModelConfig:
         for name in ("input_size", "num_classes", "layers", "hidden"):
             if int(getattr(self, name)) <= 0:
                 raise SnnDeployError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if self.readout not in READOUTS:
-            raise SnnDeployError(f"unknown readout {self.readout!r}; choose one of {', '.join(READOUTS)}")
+        if self.readout not in READOUT_MODES:
+            raise SnnDeployError(f"unknown readout {self.readout!r}; choose one of {', '.join(READOUT_MODES)}")
         if not 0.0 <= self.dropout < 1.0:
             raise SnnDeployError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.reset not in RESETS:
@@ -92,8 +92,8 @@ class TrainConfig:
     scheduler_factor: float = 0.7
     scheduler_patience: int = 10
     valid_fraction: float = 0.1
-    time_steps: int = 100
-    duration: float = 1.4
+    time_steps: int = DEFAULT_TIME_STEPS
+    duration: float = DEFAULT_DURATION_S
     max_over_time_loss: bool = False
     seed: int = 0
     device: str = "cpu"

@@ -29,9 +29,9 @@ from torch import nn
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import ENCODINGS, DenseNode, Edge, InputNode, Network, NeuronNode
 
-from .config import ANN_MODELS, ModelConfig
-from .layers import FeedForward, Recurrent
-from .neurons import THRESHOLD, NeuronModel
+from snn_deploy.train.config import ANN_MODELS, ModelConfig
+from snn_deploy.train.layers import FeedForward, Recurrent
+from snn_deploy.train.neurons import THRESHOLD, NeuronModel
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "readout"
@@ -109,7 +109,7 @@ def ir_meta_from_checkpoint(meta: dict[str, Any], checkpoint) -> dict[str, Any]:
 
 def checkpoint_to_ir(checkpoint) -> Network:
     """Load a ``model.pt`` and export its spiking model to the float IR (ANNs raise SnnDeployError)."""
-    from .checkpoint import load_model
+    from snn_deploy.train.checkpoint import load_model
 
     model, cfg, meta = load_model(checkpoint)
     if not cfg.spiking:

@@ -30,8 +30,8 @@ from typing import Any, Optional
 
 import torch
 
-from .neurons import THRESHOLD, NeuronModel
-from .surrogate import heaviside
+from snn_deploy.train.neurons import THRESHOLD, NeuronModel
+from snn_deploy.train.surrogate import heaviside
 
 FUSED_MODELS = ("lif", "adlif", "li")
 

@@ -20,12 +20,12 @@ import torch
 import torch.nn.functional as F
 
 from snn_deploy.errors import SnnDeployError
-from snn_deploy.ir import DenseNode, Network, NeuronNode
+from snn_deploy.ir import DEFAULT_READOUT, DenseNode, Network, NeuronNode
 
-from .layers import scan
-from .neurons import get_neuron_model
-from .readout import readout_logits
-from .surrogate import heaviside
+from snn_deploy.train.layers import scan
+from snn_deploy.train.neurons import get_neuron_model
+from snn_deploy.train.readout import readout_logits
+from snn_deploy.train.surrogate import heaviside
 
 
 @dataclass
@@ -66,7 +66,7 @@ def run_float_network(net: Network, x: Union[torch.Tensor, np.ndarray], readout:
             if pop.spiking:
                 spikes[pop.name] = out
     output = net.output()
-    mode = readout or net.meta.get("readout", "cumsoftmax")
+    mode = readout or net.meta.get("readout", DEFAULT_READOUT)
     potential = potentials[output.name]
     logits = readout_logits(potential, mode, spikes.get(output.name))
     return FloatRun(spikes=spikes, potentials=potentials, readout=potential, logits=logits, meta=dict(net.meta))

@@ -30,8 +30,8 @@ from torch import nn
 
 from snn_deploy.errors import SnnDeployError
 
-from .fused import FUSED_MODELS, fused_scan
-from .neurons import NeuronModel
+from snn_deploy.train.fused import FUSED_MODELS, fused_scan
+from snn_deploy.train.neurons import NeuronModel
 
 BN_MOMENTUM = 0.05  # paper 1 §3 / sparch
 

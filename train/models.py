@@ -33,12 +33,12 @@ from torch import nn
 
 from snn_deploy.errors import SnnDeployError
 
-from .config import ModelConfig
-from .ann import ANN
-from .layers import SpikingLayer, check_input
-from .neurons import NEURON_MODELS
-from .readout import ModelOutput, Readout
-from .surrogate import get_surrogate
+from snn_deploy.train.config import ModelConfig
+from snn_deploy.train.ann import ANN
+from snn_deploy.train.layers import SpikingLayer, check_input
+from snn_deploy.train.neurons import NEURON_MODELS
+from snn_deploy.train.readout import ModelOutput, Readout
+from snn_deploy.train.surrogate import get_surrogate
 
 # model name -> (neuron model, recurrent synapses)
 SNN_ZOO: dict[str, tuple[str, bool]] = {

@@ -26,12 +26,12 @@ import torch
 from torch import nn
 
 from snn_deploy.errors import SnnDeployError
+from snn_deploy.ir import READOUT_MODES
 
-from .fused import fused_scan
-from .layers import FeedForward, NeuronParameters, scan, use_fused
-from .neurons import LI, LIF, NeuronModel
+from snn_deploy.train.fused import fused_scan
+from snn_deploy.train.layers import FeedForward, NeuronParameters, scan, use_fused
+from snn_deploy.train.neurons import LI, LIF, NeuronModel
 
-READOUT_MODES = ("cumsoftmax", "spike_count", "last", "max")
 
 
 @dataclass

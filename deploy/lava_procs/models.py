@@ -127,7 +127,7 @@ class _AbstractFixedNeuronsModel(_Guarded):
     fresh sample delivers its initial, empty buffer at that step (as in the emulator). Otherwise the
     received values are what the Lava synapses accumulated at the previous step.
 
-    Pipeline reset (``convert.emulator``'s ``reset_steps``): after its step ``reset_after`` of every
+    Pipeline reset (``Network.reset_steps``): after its step ``reset_after`` of every
     window (the last step of its lead-in, ``depth - 1``) the state returns to zero again; the output
     of that step is still sent and recorded. The buffers of the recurrent denses feeding this
     population are zeroed at the same step by Lava ``Reset`` processes (``deploy.graph``): the

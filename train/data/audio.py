@@ -28,8 +28,8 @@ import numpy as np
 
 from snn_deploy.errors import FormatError, SnnDeployError
 
-from .dataset import SpeechDataset
-from .features import NUM_MEL_BINS, fit_frames, log_mel, read_audio
+from snn_deploy.train.data.dataset import SpeechDataset
+from snn_deploy.train.data.features import NUM_MEL_BINS, fit_frames, log_mel, read_audio
 
 HD = "hd"
 SC = "sc"

@@ -75,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _info(args) -> int:
-    from .info import format_summary, summarize
+    from snn_deploy.train.data.info import format_summary, summarize
 
     summary = summarize(args.path)
     path = json_out_path(args)
@@ -87,7 +87,7 @@ def _info(args) -> int:
 
 
 def _download(args) -> int:
-    from .download import download_dataset
+    from snn_deploy.train.data.download import download_dataset
 
     record = download_dataset(args.dataset, args.dir, base_url=args.base_url, keep_archives=args.keep_archives,
                               retries=args.retries)
@@ -101,8 +101,8 @@ def _download(args) -> int:
 def _synth_digits(args) -> int:
     from snn_deploy.errors import SnnDeployError
 
-    from .cochlea import CochleaParams
-    from .synth.corpus import SynthConfig, synth_digits
+    from snn_deploy.train.data.cochlea import CochleaParams
+    from snn_deploy.train.data.synth.corpus import SynthConfig, synth_digits
 
     overrides = {"cochlea": CochleaParams(num_channels=args.channels), "seed": args.seed}
     if args.per_class is not None:
@@ -132,8 +132,8 @@ def _encode(args) -> int:
 
     from snn_deploy.atomic import write_text_atomic
 
-    from .cochlea import CochleaParams
-    from .encode import check_output_path, encode_items, list_labelled_audio
+    from snn_deploy.train.data.cochlea import CochleaParams
+    from snn_deploy.train.data.encode import check_output_path, encode_items, list_labelled_audio
 
     out = Path(args.out)
     check_output_path(out)

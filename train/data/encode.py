@@ -21,10 +21,11 @@ import numpy as np
 from snn_deploy.errors import FormatError, SnnDeployError
 from snn_deploy.memory import check_fits
 
-from .audio import AUDIO_SUFFIXES, HD, HD_CLASS_NAMES, HD_LISTS, SC, AudioItem, detect_layout, hd_items, sc_items
-from .cochlea import DEFAULT_LEVEL_DBFS, Cochlea, CochleaParams, normalize_level
-from .features import audio_info, read_audio
-from .shd import write_spike_file
+from snn_deploy.train.data.audio import (AUDIO_SUFFIXES, HD, HD_CLASS_NAMES, HD_LISTS, SC, AudioItem, detect_layout,
+                                         hd_items, sc_items)
+from snn_deploy.train.data.cochlea import DEFAULT_LEVEL_DBFS, Cochlea, CochleaParams, normalize_level
+from snn_deploy.train.data.features import audio_info, read_audio
+from snn_deploy.train.data.shd import write_spike_file
 
 CHUNK = 16  # files per worker task
 #: Peak bytes per (channel x encoder step) of one file while encoding (filterbank frames, hair-cell

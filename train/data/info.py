@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import SPLITS
-from .shd import SpikeRecords, read_spike_file
+from snn_deploy.train.data.dataset import SPLITS
+from snn_deploy.train.data.shd import SpikeRecords, read_spike_file
 
 
 def spike_file_summary(records: SpikeRecords) -> dict:
@@ -67,7 +67,7 @@ def summarize(path: str | Path) -> dict:
 
 def _split_summary(data_dir: Path, split: str) -> dict:
     """One split of a data directory; its spike file read as :func:`summarize` reads one (negative times counted)."""
-    from .resolve import open_dataset, spike_file_candidates
+    from snn_deploy.train.data.resolve import open_dataset, spike_file_candidates
 
     candidates = spike_file_candidates(data_dir, split) if data_dir.is_dir() else []
     if len(candidates) == 1:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from snn_deploy.errors import SnnDeployError
 
-from .binning import DEFAULT_DURATION_S, DEFAULT_TIME_STEPS
-from .dataset import SPLITS, SpeechDataset
+from snn_deploy.train.data.binning import DEFAULT_DURATION_S, DEFAULT_TIME_STEPS
+from snn_deploy.train.data.dataset import SPLITS, SpeechDataset
 
 SPIKE_SUFFIXES = (".h5", ".hdf5")
 
@@ -55,7 +55,7 @@ def _open_spike_dir(data_dir: Path, split: str, time_steps: int, duration: float
 
 def open_spike_file(path, *, time_steps=DEFAULT_TIME_STEPS, duration=DEFAULT_DURATION_S, binary=False):
     """Open one SHD-layout ``.h5`` file as a :class:`~.shd.SpikeDataset`."""
-    from .shd import SpikeDataset, read_spike_file
+    from snn_deploy.train.data.shd import SpikeDataset, read_spike_file
 
     return SpikeDataset(read_spike_file(path), time_steps=time_steps, duration=duration, binary=binary)
 
@@ -91,7 +91,7 @@ def open_dataset(
         raise SnnDeployError(f"{path}: no such data directory or file")
     if _has_spike_files(path):
         return _open_spike_dir(path, split, time_steps, duration, binary)
-    from . import audio
+    from snn_deploy.train.data import audio
 
     layout = audio.detect_layout(path)
     if layout is None:

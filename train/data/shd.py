@@ -27,8 +27,8 @@ from snn_deploy.atomic import atomic_path
 from snn_deploy.errors import FormatError
 from snn_deploy.memory import check_fits
 
-from .binning import DEFAULT_DURATION_S, DEFAULT_TIME_STEPS, bin_spikes
-from .dataset import SpeechDataset
+from snn_deploy.train.data.binning import DEFAULT_DURATION_S, DEFAULT_TIME_STEPS, bin_spikes
+from snn_deploy.train.data.dataset import SpeechDataset
 
 #: Channels of the published SHD/SSC files (700 basilar-membrane positions / hair cells).
 SHD_NUM_CHANNELS = 700

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from snn_deploy.errors import SnnDeployError
 
-from .adlif import ADLIF, AdLIFParams, AdLIFState, adlif_step
-from .base import (A_RANGE, ALPHA_RANGE, B_RANGE, BETA_RANGE, THRESHOLD, UNIT_RANGE, NeuronModel,
-                   ParamSpec)
-from .cuba_lif import CUBA_LIF, CubaLIFParams, CubaLIFState, cuba_lif_step
-from .li import LI, LIParams, LIState, li_step
-from .lif import LIF, LIFParams, LIFState, lif_step
-from .mthr_lif import MTHR_LIF, MthrLIFParams, MthrLIFState, mthr_lif_step
-from .spikgru import SPIKGRU, SpikGRUParams, SpikGRUState, spikgru_step
+from snn_deploy.train.neurons.adlif import ADLIF, AdLIFParams, AdLIFState, adlif_step
+from snn_deploy.train.neurons.base import (A_RANGE, ALPHA_RANGE, B_RANGE, BETA_RANGE, THRESHOLD, UNIT_RANGE,
+                                           NeuronModel, ParamSpec)
+from snn_deploy.train.neurons.cuba_lif import CUBA_LIF, CubaLIFParams, CubaLIFState, cuba_lif_step
+from snn_deploy.train.neurons.li import LI, LIParams, LIState, li_step
+from snn_deploy.train.neurons.lif import LIF, LIFParams, LIFState, lif_step
+from snn_deploy.train.neurons.mthr_lif import MTHR_LIF, MthrLIFParams, MthrLIFState, mthr_lif_step
+from snn_deploy.train.neurons.spikgru import SPIKGRU, SpikGRUParams, SpikGRUState, spikgru_step
 
 NEURON_MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, ADLIF, MTHR_LIF, CUBA_LIF, SPIKGRU, LI)}
 

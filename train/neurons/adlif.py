@@ -18,7 +18,7 @@ from typing import Union
 
 import torch
 
-from .base import A_RANGE, ALPHA_RANGE, B_RANGE, BETA_RANGE, NeuronModel, ParamSpec
+from snn_deploy.train.neurons.base import A_RANGE, ALPHA_RANGE, B_RANGE, BETA_RANGE, NeuronModel, ParamSpec
 
 
 @dataclass

@@ -16,9 +16,8 @@ from typing import Union
 
 import torch
 
-from .base import ALPHA_RANGE, UNIT_RANGE, NeuronModel, ParamSpec
+from snn_deploy.train.neurons.base import ALPHA_RANGE, UNIT_RANGE, NeuronModel, ParamSpec
 
-RESETS = ("subtract", "zero")
 
 
 @dataclass

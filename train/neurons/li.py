@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import ALPHA_RANGE, NeuronModel, ParamSpec
+from snn_deploy.train.neurons.base import ALPHA_RANGE, NeuronModel, ParamSpec
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Union
 
 import torch
 
-from .base import ALPHA_RANGE, NeuronModel, ParamSpec
+from snn_deploy.train.neurons.base import ALPHA_RANGE, NeuronModel, ParamSpec
 
 
 @dataclass

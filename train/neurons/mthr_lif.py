@@ -16,7 +16,7 @@ from typing import Union
 
 import torch
 
-from .base import ALPHA_RANGE, B_RANGE, BETA_RANGE, NeuronModel, ParamSpec
+from snn_deploy.train.neurons.base import ALPHA_RANGE, B_RANGE, BETA_RANGE, NeuronModel, ParamSpec
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Union
 
 import torch
 
-from .base import ALPHA_RANGE, UNIT_RANGE, NeuronModel, ParamSpec
+from snn_deploy.train.neurons.base import ALPHA_RANGE, UNIT_RANGE, NeuronModel, ParamSpec
 
 
 @dataclass

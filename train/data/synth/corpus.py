@@ -30,11 +30,13 @@ import numpy as np
 
 from snn_deploy.atomic import write_text_atomic
 from snn_deploy.errors import SnnDeployError
+from snn_deploy.layout import SYNTH_RECORD, split_file
 
-from ..audio import ENGLISH_DIGITS, GERMAN_DIGITS, HD_CLASS_NAMES, HD_LISTS, AudioItem
-from ..cochlea import DEFAULT_LEVEL_DBFS, CochleaParams, normalize_level, resample
-from ..encode import CHUNK, cochlea_for, encode_waveforms, load_for_encoding, map_chunks, write_encoded
-from .espeak import VoiceSettings, synthesize_with_rate
+from snn_deploy.train.data.audio import ENGLISH_DIGITS, GERMAN_DIGITS, HD_CLASS_NAMES, HD_LISTS, AudioItem
+from snn_deploy.train.data.cochlea import DEFAULT_LEVEL_DBFS, CochleaParams, normalize_level, resample
+from snn_deploy.train.data.encode import (CHUNK, cochlea_for, encode_waveforms, load_for_encoding, map_chunks,
+                                          write_encoded)
+from snn_deploy.train.data.synth.espeak import VoiceSettings, synthesize_with_rate
 
 AUDIO_RATE_HZ = 16000
 LANGUAGES = (("english", "en-us", ENGLISH_DIGITS), ("german", "de", GERMAN_DIGITS))
@@ -237,13 +239,13 @@ def _synth_into(tmp: Path, config: SynthConfig, workers: int, progress: bool) ->
     for split, utts in utterances.items():
         write_text_atomic(tmp / "hd" / HD_LISTS[split], "".join(u.file_name + "\n" for u in utts))
         items = [AudioItem(audio_dir / u.file_name, u.label, u.speaker) for u in utts]
-        summary = write_encoded(tmp / f"{split}.h5", items, list(HD_CLASS_NAMES), results[split],
+        summary = write_encoded(tmp / split_file(split), items, list(HD_CLASS_NAMES), results[split],
                                 params=config.cochlea, seed=config.seed, level_dbfs=config.level_dbfs)
-        summary["path"] = f"{split}.h5"
+        summary["path"] = split_file(split)
         summary["speakers"] = sorted({u.speaker for u in utts})
         record["splits"][split] = summary
     # no timings in synth.json: the directory must be the same bytes for the same seed
-    write_text_atomic(tmp / "synth.json", json.dumps(record, indent=2, ensure_ascii=False))
+    write_text_atomic(tmp / SYNTH_RECORD, json.dumps(record, indent=2, ensure_ascii=False))
     timings = {"total": round(time.perf_counter() - t0, 1), "workers": workers}
     record["seconds"] = timings
     return record

@@ -1,4 +1,5 @@
-"""Small seeded fixed-point networks and inputs, for the deploy tests and the emulator-vs-Lava benchmark.
+"""Small seeded fixed-point networks and inputs, for the tests and the emulator-vs-Lava benchmark (test code,
+not shipped in the package: it builds networks through train, convert and the IR at once).
 
 A network is built the way a user's is: ``train.build_model`` (seeded initialisation), exported to
 the float IR (``train.export.model_to_ir``) and quantized (``convert.quantize.quantize_network``).
@@ -8,7 +9,7 @@ inputs). ``shared_decays`` gives each population one decay (paper 2 initialises 
 value), which is what lets a ``cuba_lif`` population with hard reset run on Lava's own LIF process.
 ``bias`` gives every feed-forward dense a seeded normal bias of that standard deviation (float units
 of the dense's output; the zoo's seeded models have none): the populations then integrate it during
-their lead-in, which is what the pipeline reset (``convert.emulator.reset_steps``) is about.
+their lead-in, which is what the pipeline reset (``Network.reset_steps``) is about.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Optional
 import numpy as np
 
 from snn_deploy.ir import Network
+from snn_deploy.train.data.binning import DEFAULT_DURATION_S
 
 #: feed-forward weight gain per model: LIF-family inputs are scaled by (1 - alpha) ~ 0.1 when folded
 DEFAULT_GAIN = {"lif": 16.0, "rlif": 12.0, "adlif": 12.0, "radlif": 12.0, "mthr_lif": 16.0,
@@ -57,7 +59,7 @@ def seeded_network(model: str, *, inputs: int = 16, hidden: int = 12, classes: i
             if "beta" in p.params and p.model == "cuba_lif":
                 p.params["beta"] = np.full(p.size, SHARED_BETA)
     fixed = quantize_network(float_net, profile)
-    fixed.meta.update(target="loihi-sim", time_steps=int(time_steps), duration=1.4, binary=False)
+    fixed.meta.update(target="loihi-sim", time_steps=int(time_steps), duration=DEFAULT_DURATION_S, binary=False)
     return fixed
 
 
