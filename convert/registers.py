@@ -9,8 +9,8 @@ the value and the allowed range, before anything runs. It is called by ``emulate
 ``plan.check_deployable`` (``run`` on both backends), by ``energy`` and by the netx export.
 
 The allowed range of each field is what ``convert.quantize`` guarantees for the profile named in
-``net.meta['profile']`` (default: convert's default profile), intersected with the arithmetic
-this snn-deploy implements (``convert.fixed_point``): a profile may narrow a format, never widen it.
+``net.meta['profile']`` (default: convert's default profile); a profile's formats are those of the
+arithmetic this snn-deploy implements (``convert.fixed_point``; ``convert.profiles`` refuses others).
 With ``b`` the profile's bits of each format (Loihi 2: weight 8, decay 12, state 24, threshold
 mantissa 17, bias mantissa 13, bias exponent 3):
 
@@ -40,7 +40,8 @@ import numpy as np
 
 from snn_deploy.convert import fixed_point as fp
 from snn_deploy.convert.pipeline import DEFAULT_PROFILE
-from snn_deploy.convert.profiles import HardwareProfile, NumberFormats, list_profiles, load_profile
+from snn_deploy.convert.profiles import (HardwareProfile, NumberFormats, implemented_formats, list_profiles,
+                                         load_profile)
 from snn_deploy.errors import FormatError
 from snn_deploy.ir import DenseNode, Network, NeuronNode
 
@@ -86,28 +87,6 @@ def network_profile(net: Network, prefix: str = "") -> tuple[str, NumberFormats]
 def _bundled_profile(name: str) -> HardwareProfile:
     """A bundled profile, read once (``emulate`` checks every chunk of samples it runs)."""
     return load_profile(name)
-
-
-def implemented_formats() -> NumberFormats:
-    """The number formats of the arithmetic in ``convert.fixed_point`` (the widest any profile may have)."""
-    return NumberFormats(
-        weight_bits=fp.WEIGHT_BITS, weight_exp_min=fp.WEIGHT_EXP_MIN, weight_exp_max=fp.WEIGHT_EXP_MAX,
-        decay_bits=fp.DECAY_BITS, state_bits=fp.STATE_BITS, threshold_mant_bits=fp.THRESHOLD_MANT_BITS,
-        bias_mant_bits=fp.BIAS_MANT_BITS, bias_exp_bits=fp.BIAS_EXP_BITS,
-        activation_shift=fp.ACTIVATION_SHIFT, threshold_shift=fp.THRESHOLD_SHIFT)
-
-
-def _narrowed(fmt: NumberFormats) -> NumberFormats:
-    """``fmt`` intersected with ``implemented_formats``: a profile may narrow a format, never widen it."""
-    imp = implemented_formats()
-    return NumberFormats(
-        weight_bits=min(fmt.weight_bits, imp.weight_bits), weight_exp_min=max(fmt.weight_exp_min, imp.weight_exp_min),
-        weight_exp_max=min(fmt.weight_exp_max, imp.weight_exp_max), decay_bits=min(fmt.decay_bits, imp.decay_bits),
-        state_bits=min(fmt.state_bits, imp.state_bits),
-        threshold_mant_bits=min(fmt.threshold_mant_bits, imp.threshold_mant_bits),
-        bias_mant_bits=min(fmt.bias_mant_bits, imp.bias_mant_bits),
-        bias_exp_bits=min(fmt.bias_exp_bits, imp.bias_exp_bits),
-        activation_shift=imp.activation_shift, threshold_shift=imp.threshold_shift)
 
 
 def neuron_ranges(model: str, fmt: NumberFormats) -> dict[str, Range]:
@@ -159,7 +138,6 @@ def check_registers(net: Network, source: Optional[object] = None) -> None:
         return
     prefix = f"{source}: " if source is not None else ""
     name, fmt = network_profile(net, prefix)
-    fmt = _narrowed(fmt)
     for node in net.nodes:
         if isinstance(node, DenseNode):
             _check_dense(node, fmt, name, prefix)

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from snn_deploy import catalogue
 from snn_deploy.outdir import output_dir
 from snn_deploy.jsonio import json_default
 
 from .analytic import PAPER1_AC_PJ, PAPER1_MAC_PJ, PAPER1_MEAN_RATE, OpCount, paper1_energy_ratio
 from .baselines import Baseline
-from .counting import NEURON_ARITH, NetworkCounts, rate_estimate
+from .counting import NetworkCounts, rate_estimate
 from .neurobench import differences as neurobench_differences
 from .neurobench import neurobench_dict
 from .pricing import AnnEnergy, Energy, EnergyTable, NetworkEnergy, price_ann, price_network
@@ -173,8 +174,8 @@ def assumptions(rep: EnergyReport) -> list[str]:
         "costs c ACs) per existing synapse; graded inputs cost one MAC per nonzero value per synapse; "
         "sparse masks honoured, zero-valued unmasked weights counted (dense storage).",
         "Neuron arithmetic per neuron per step: " + "; ".join(
-            f"{m}: {a.mac} MAC, {a.ac_per_spike} AC per own spike, {a.nonlinear} nonlinear ({a.equation})"
-            for m, a in NEURON_ARITH.items()) + "; plus 1 AC per neuron per bias-carrying dense. (1-α) input "
+            f"{m.name}: {m.arith.mac} MAC, {m.arith.ac_per_spike} AC per own spike, {m.arith.nonlinear} nonlinear "
+            f"({m.update})" for m in catalogue.entries()) + "; plus 1 AC per neuron per bias-carrying dense. (1-α) input "
         "factors are folded into the weights.",
         "A neuron update is 'active' when the neuron received a synaptic event or fired in that step.",
         "Arithmetic profiles: AC = add, MAC = multiply-add, one nonlinear evaluation = one MAC; "

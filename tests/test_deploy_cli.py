@@ -145,8 +145,8 @@ def test_bad_input_gives_one_clear_error_and_writes_nothing(case, match, out_dir
 
 
 def _failing_li(monkeypatch, step):
-    li = fixed_neurons.MODELS["li"]
-    monkeypatch.setitem(fixed_neurons.MODELS, "li", dataclasses.replace(li, step=step))
+    li = fixed_neurons.NEURON_MODELS["li"]
+    monkeypatch.setitem(fixed_neurons.NEURON_MODELS, "li", dataclasses.replace(li, step=step))
 
 
 def test_a_process_failing_inside_lava_is_reported_and_leaves_no_process(monkeypatch, network, no_stray_processes):
