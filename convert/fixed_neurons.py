@@ -313,6 +313,7 @@ class FixedNeuronModel:
     from_float: Callable[..., FromFloat]
     wrapping: tuple[str, ...] = ()      #: state fields that wrap at 24 bits (counted by the emulator)
     saturating: tuple[str, ...] = ()    #: state fields that saturate at +-(2^23 - 1)
+    own_dv: bool = True                 #: ``dv`` is our microcode's decay (4096 allowed), not Lava LIF's 12-bit register
 
     @property
     def entry(self) -> NeuronModelEntry:
@@ -397,7 +398,7 @@ def unregister_neuron_model(name: str) -> None:
 
 for _model in (
         FixedNeuronModel("cuba_lif", CubaLIFFixedParams, CubaLIFFixedState, cuba_lif_step, cuba_lif_from_float,
-                         wrapping=("u",), saturating=("v",)),
+                         wrapping=("u",), saturating=("v",), own_dv=False),
         FixedNeuronModel("lif", LIFFixedParams, LIFFixedState, lif_step, lif_from_float, saturating=("v",)),
         FixedNeuronModel("adlif", AdLIFFixedParams, AdLIFFixedState, adlif_step, adlif_from_float,
                          saturating=("v", "w")),

@@ -24,7 +24,8 @@ mantissa 17, bias mantissa 13, bias exponent 3):
   the file does not say what its author meant. Masked-out weights are not registers and not checked;
 - dense ``weight_exp``: ``[weight_exp_min, weight_exp_max]`` (``[-8, 7]``);
 - ``du`` (current decay, stored as ``d - 1``) and Lava LIF's ``dv``: ``[0, 2^decay_bits - 1]``;
-  the decays of our own models (``dv``, ``dw``, ``da`` of lif, adlif, mthr_lif, li): ``[0, 2^decay_bits]``;
+  the decays of our own models (``dv``, ``dw``, ``da`` of lif, adlif, mthr_lif, li: ``fixed_neurons``'
+  ``own_dv``): ``[0, 2^decay_bits]``;
 - ``vth``: ``[1, 2^threshold_mant_bits - 1]`` (positive: the quantizer never writes 0 or less);
 - ``bias_mant``: signed ``bias_mant_bits``; ``bias_exp``: unsigned ``bias_exp_bits`` (``[0, 7]``);
 - adLIF's ``a_frac``: signed 13-bit fraction register ``[-4095, 4095]``; ``b_adapt`` and mthr_lif's
@@ -39,6 +40,7 @@ from typing import Optional
 import numpy as np
 
 from snn_deploy.convert import fixed_point as fp
+from snn_deploy.convert.fixed_neurons import get_neuron_model
 from snn_deploy.convert.pipeline import DEFAULT_PROFILE
 from snn_deploy.convert.profiles import (HardwareProfile, NumberFormats, implemented_formats, list_profiles,
                                          load_profile)
@@ -46,7 +48,6 @@ from snn_deploy.errors import FormatError
 from snn_deploy.ir import DenseNode, Network, NeuronNode
 
 LAVA_WEIGHT_CONTAINER_BITS = 8   #: Lava clips every bit-accurate dense to 8 bits before truncating
-OWN_DECAY_MODELS = ("lif", "adlif", "mthr_lif", "li")   #: decays of our microcode: d = 4096 allowed
 
 
 class RegisterError(FormatError):
@@ -97,7 +98,7 @@ def neuron_ranges(model: str, fmt: NumberFormats) -> dict[str, Range]:
     bias_half = 1 << (fmt.bias_mant_bits - 1)
     ranges = {
         "du": Range(0, decay_reg, f"{fmt.decay_bits}-bit unsigned current decay"),
-        "dv": (Range(0, decay_own, f"{fmt.decay_bits}-bit decay, 4096 = no memory") if model in OWN_DECAY_MODELS
+        "dv": (Range(0, decay_own, f"{fmt.decay_bits}-bit decay, 4096 = no memory") if get_neuron_model(model).own_dv
                else Range(0, decay_reg, f"{fmt.decay_bits}-bit unsigned voltage decay")),
         "dw": Range(0, decay_own, f"{fmt.decay_bits}-bit decay, 4096 = no memory"),
         "da": Range(0, decay_own, f"{fmt.decay_bits}-bit decay, 4096 = no memory"),
