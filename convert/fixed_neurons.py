@@ -43,7 +43,7 @@ from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
-from snn_deploy.catalogue import NeuronModelEntry, get_model_entry
+from snn_deploy.catalogue import ImplementsEntry, get_model_entry
 from snn_deploy.convert import fixed_point as fp
 from snn_deploy.errors import SnnDeployError
 
@@ -301,7 +301,7 @@ def mthr_lif_from_float(pop: Any, lam: float, bias: np.ndarray, notes: list[str]
 # ---- registry --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class FixedNeuronModel:
+class FixedNeuronModel(ImplementsEntry):
     """The integer implementation of one catalogue entry (``snn_deploy.catalogue``, by ``name``): its
     records, its step, how its float parameters become integers, which state fields wrap or saturate.
     Ports, spiking and reset rules are the entry's."""
@@ -314,22 +314,6 @@ class FixedNeuronModel:
     wrapping: tuple[str, ...] = ()      #: state fields that wrap at 24 bits (counted by the emulator)
     saturating: tuple[str, ...] = ()    #: state fields that saturate at +-(2^23 - 1)
     own_dv: bool = True                 #: ``dv`` is our microcode's decay (4096 allowed), not Lava LIF's 12-bit register
-
-    @property
-    def entry(self) -> NeuronModelEntry:
-        return get_model_entry(self.name)
-
-    @property
-    def ports(self) -> tuple[str, ...]:
-        return self.entry.ports
-
-    @property
-    def spiking(self) -> bool:
-        return self.entry.spiking
-
-    @property
-    def resets(self) -> tuple[str, ...]:
-        return self.entry.resets
 
     @property
     def param_names(self) -> tuple[str, ...]:

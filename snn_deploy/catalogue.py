@@ -209,6 +209,29 @@ LI = NeuronModelEntry(
 _CATALOGUE: dict[str, NeuronModelEntry] = {}
 
 
+class ImplementsEntry:
+    """Mixin of a stage's implementation record (a dataclass with a ``name`` field): what the
+    catalogue entry of that name says, read through, never copied."""
+
+    name: str
+
+    @property
+    def entry(self) -> NeuronModelEntry:
+        return get_model_entry(self.name)
+
+    @property
+    def ports(self) -> tuple[str, ...]:
+        return self.entry.ports
+
+    @property
+    def spiking(self) -> bool:
+        return self.entry.spiking
+
+    @property
+    def resets(self) -> tuple[str, ...]:
+        return self.entry.resets
+
+
 # ---- registration and look-up --------------------------------------------------------------------
 
 def register_model(entry: NeuronModelEntry) -> NeuronModelEntry:

@@ -1,6 +1,7 @@
-"""What every neuron model declares: its trainable parameters (with ranges) and its step function.
+"""The float implementation record of a neuron model: its records and its step function.
 
-A neuron model is a parameter record + a state record + ONE pure step function
+What the model is (parameters with ranges, state, ports, equations) is its ``snn_deploy.catalogue``
+entry. Its float implementation is a parameter record + a state record + ONE pure step function
 ``step(I, state, params, spike_fn) -> (out, new_state)`` written with torch ops (STYLE.md, after
 norse). ``out`` is the spike tensor for spiking models and the potential for the non-spiking
 readout. Everything else (the training layers, the float IR runner) only loops over time around it.
@@ -14,11 +15,11 @@ from typing import Any, Callable
 import torch
 
 from snn_deploy.catalogue import (A_RANGE, ALPHA_RANGE, B_RANGE, BETA_RANGE, THRESHOLD, UNIT_RANGE,  # noqa: F401
-                                  NeuronModelEntry, ParamSpec, get_model_entry)
+                                  ImplementsEntry, ParamSpec)
 
 
 @dataclass(frozen=True)
-class NeuronModel:
+class NeuronModel(ImplementsEntry):
     """The float implementation of one catalogue entry (``snn_deploy.catalogue``, by ``name``).
 
     Its trainable parameters (``specs``, with ranges), ports, spiking and potential variable are the
@@ -31,20 +32,8 @@ class NeuronModel:
     step: Callable[..., Any]
 
     @property
-    def entry(self) -> NeuronModelEntry:
-        return get_model_entry(self.name)
-
-    @property
     def specs(self) -> tuple[ParamSpec, ...]:
         return self.entry.trainable
-
-    @property
-    def spiking(self) -> bool:
-        return self.entry.spiking
-
-    @property
-    def ports(self) -> tuple[str, ...]:
-        return self.entry.ports
 
     @property
     def potential(self) -> str:
