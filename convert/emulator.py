@@ -41,7 +41,7 @@ from typing import Any, Optional
 import numpy as np
 
 from snn_deploy.convert import fixed_point as fp
-from snn_deploy.convert.fixed_neurons import FixedModel, get_model
+from snn_deploy.convert.fixed_neurons import FixedNeuronModel, get_neuron_model
 from snn_deploy.convert.readout import readout_predictions, readout_scale
 from snn_deploy.convert.registers import check_registers
 from snn_deploy.errors import SnnDeployError
@@ -207,7 +207,7 @@ def _run_graph(net: Network, x: np.ndarray, depths: dict[str, int], S: int, reco
     states: dict[str, dict[str, np.ndarray]] = {}
     overflow: dict[str, dict[str, int]] = {}
     for i, pop in enumerate(order):
-        model = get_model(pop.model)
+        model = get_neuron_model(pop.model)
         y, pop_states, counts = _run_population(net, pop, model, outputs, B, S, record_state,
                                                 reset_after=depths[pop.name] - 1 if pipeline_reset else -1)
         overflow[pop.name] = counts
@@ -279,7 +279,7 @@ def _sparse_matmul(src: np.ndarray, nonzero: np.ndarray, w: np.ndarray) -> np.nd
     return np.asarray(m @ np.ascontiguousarray(w.T.astype(dt))).astype(np.int64, copy=False)
 
 
-def _run_population(net: Network, pop: NeuronNode, model: FixedModel, outputs: dict[str, np.ndarray],
+def _run_population(net: Network, pop: NeuronNode, model: FixedNeuronModel, outputs: dict[str, np.ndarray],
                     B: int, S: int, record_state: bool,
                     reset_after: int = -1) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
     ff: dict[str, np.ndarray] = {port: np.zeros((B, S, pop.size), np.int64) for port in model.ports}

@@ -43,6 +43,7 @@ from typing import Any, Callable, Optional, Union
 import nir
 import numpy as np
 
+from snn_deploy import catalogue
 from snn_deploy.atomic import atomic_path
 from snn_deploy.errors import FormatError, SnnDeployError
 from snn_deploy.ir import DenseNode, Edge, GraphError, InputNode, Network, NeuronNode
@@ -59,13 +60,6 @@ META_ENCODING = "encoding"
 #: Relative tolerance under which an import row scale ``r (1 - α) w_in`` counts as exactly 1
 #: (our own exports produce 1 up to float rounding; leaving the weights untouched keeps them exact).
 UNIT_SCALE_RTOL = 1e-9
-
-NOT_EXPRESSIBLE = {
-    "adlif": "its recovery current w (paper 1, Eq. 8) has no NIR 1.0 primitive",
-    "mthr_lif": "its moving threshold has no NIR 1.0 primitive",
-    "spikgru": "its update gate z = σ(W_z s + U_z s[t-1]) has no NIR 1.0 primitive",
-}
-
 
 class NirExportError(SnnDeployError):
     """The network (or one population of it) cannot be written as a NIR 1.0 graph."""
@@ -86,9 +80,9 @@ def export_nir(net: Network, dt: Optional[float] = None) -> nir.NIRGraph:
     net.validate()
     dt = _resolve_dt(dt, net.meta.get(META_DT))
     for pop in net.neuron_nodes():
-        if pop.model in NOT_EXPRESSIBLE:
-            raise NirExportError(
-                f"population {pop.name!r} (model {pop.model}) cannot be exported to NIR: {NOT_EXPRESSIBLE[pop.model]}")
+        if pop.model not in _NEURON_EXPORTERS:   # why: the catalogue entry's ``not_in_nir``
+            why = catalogue.get_model_entry(pop.model).not_in_nir or "this snn-deploy has no NIR mapping for it"
+            raise NirExportError(f"population {pop.name!r} (model {pop.model}) cannot be exported to NIR: {why}")
     nodes: dict[str, Any] = {}
     for node in net.nodes:
         if isinstance(node, InputNode):

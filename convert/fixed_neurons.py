@@ -8,41 +8,42 @@ Notation (``convert.fixed_point``): ``dec(x, d) = sign(x(4096-d)) (|x(4096-d)| >
 leak, ``frac(x, f) = sign(xf) (|xf| >> 12)`` a 12-bit fraction multiply, ``wrap``/``sat`` the 24-bit
 wrap/saturation, ``VTH = vth << 6`` the threshold and ``b = bias_mant << bias_exp`` the bias in state
 units; ``a`` is a dense output (already shifted by its weight exponent) and ``s_`` the previous step's
-spikes. The float semantics are those of ``snn_deploy.ir``; the quantizer folds the per-neuron input
-factors ``(1 - alpha)`` / ``(1 - beta)`` into the weight rows and the bias, so they do not appear here.
+spikes. The quantizer folds the per-neuron input factors ``(1 - alpha)`` / ``(1 - beta)`` (the
+catalogue's ``input_factor``) into the weight rows and the bias, so they do not appear here.
+
+The float equations each integer step implements are the catalogue's (``snn_deploy.catalogue``):
 
 - ``cuba_lif`` (exactly Lava's ``PyLifModelBitAcc`` for ``reset == "zero"``)::
 
-      float: i = alpha i + I            v = beta v + (1-beta) i - vth s_  (or v = beta v (1-s_) + ...)
-      int:   u = wrap(dec(u, du + 1) + (a << 6))
-             v = sat(dec(v, dv) + u + b [- VTH s_ if subtract])      s = v > VTH
-             zero reset: v = 0 where s (stored state; the next leak starts from 0)
+      u = wrap(dec(u, du + 1) + (a << 6))
+      v = sat(dec(v, dv) + u + b [- VTH s_ if subtract])      s = v > VTH
+      zero reset: v = 0 where s (stored state; the next leak starts from 0)
 
-- ``lif``:   ``float u = alpha (u - vth s_) + (1-alpha) I``;
-  ``int v = sat(dec(v - VTH s_, dv) + (a << 6) + b)``, ``s = v > VTH``.
-- ``adlif``: ``float w = beta w + a u_ + b s_; u = alpha (u - vth s_) + (1-alpha)(I - w)``, with
-  ``w' = (1-alpha) w`` stored: ``int w = sat(dec(w, dw) + frac(u_, a_frac) + b_adapt s_)``
+- ``lif``: ``v = sat(dec(v - VTH s_, dv) + (a << 6) + b)``, ``s = v > VTH``.
+- ``adlif``: with ``w' = (1-alpha) w`` stored: ``w = sat(dec(w, dw) + frac(u_, a_frac) + b_adapt s_)``
   (``a_frac = round(4096 (1-alpha) a)``, ``b_adapt = (1-alpha) b`` in state units),
   ``v = sat(dec(v - VTH s_, dv) + (a << 6) + b - w)``, ``s = v > VTH``.
-- ``mthr_lif``: ``float A = rho A + s_; theta = vth + k A; u = alpha (u - theta_ s_) + (1-alpha) I``;
-  ``int A = sat(dec(A, da) + 4096 s_)`` (A in units of 2^-12), ``theta = VTH + frac(A, k)``
+- ``mthr_lif``: ``A = sat(dec(A, da) + 4096 s_)`` (A in units of 2^-12), ``theta = VTH + frac(A, k)``
   (``k`` in state units per unit of A), ``v = sat(dec(v - theta_ s_, dv) + (a << 6) + b)``,
   ``s = v > theta``.
-- ``spikgru``: ``float z = sigmoid(I_gate); i = alpha i + I; v = z v + (1-z) i - vth s_``;
-  ``int z = LUT(a_gate + gate_bias)`` (12-bit fraction, gate input in units of 2^-8),
+- ``spikgru``: ``z = LUT(a_gate + gate_bias)`` (12-bit fraction, gate input in units of 2^-8),
   ``i = wrap(dec(i, du + 1) + (a << 6) + b)``, ``v = sat(frac(v, z) + frac(i, 4096 - z) - VTH s_)``,
   ``s = v > VTH``.
-- ``li`` (readout): ``float u = alpha u + (1-alpha) I``; ``int u = sat(dec(u, dv) + (a << 6) + b)``;
-  its output is the potential ``u``, not spikes.
+- ``li`` (readout): ``u = sat(dec(u, dv) + (a << 6) + b)``; its output is the potential ``u``, not spikes.
+
+Each model also says how its float parameters become these integers (``from_float``, called by
+``convert.quantize`` after the population's state scale ``lambda`` is chosen; the threshold ``vth``
+and the bias ``bias_mant``/``bias_exp`` are the quantizer's, common to all models).
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
+from snn_deploy.catalogue import ImplementsEntry, get_model_entry
 from snn_deploy.convert import fixed_point as fp
 from snn_deploy.errors import SnnDeployError
 
@@ -50,7 +51,7 @@ from snn_deploy.errors import SnnDeployError
 # ---- records ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class CubaLifParams:
+class CubaLIFFixedParams:
     du: np.ndarray          #: current decay register (effective decay du + 1), 0..4095
     dv: np.ndarray          #: voltage decay register, 0..4095
     vth: np.ndarray         #: threshold mantissa (17-bit)
@@ -60,14 +61,14 @@ class CubaLifParams:
 
 
 @dataclass(frozen=True)
-class CubaLifState:
+class CubaLIFFixedState:
     u: np.ndarray
     v: np.ndarray
     s: np.ndarray
 
 
 @dataclass(frozen=True)
-class LifParams:
+class LIFFixedParams:
     dv: np.ndarray
     vth: np.ndarray
     bias_mant: np.ndarray
@@ -75,13 +76,13 @@ class LifParams:
 
 
 @dataclass(frozen=True)
-class LifState:
+class LIFFixedState:
     v: np.ndarray
     s: np.ndarray
 
 
 @dataclass(frozen=True)
-class AdlifParams:
+class AdLIFFixedParams:
     dv: np.ndarray          #: leak of v: 4096 (1 - alpha)
     dw: np.ndarray          #: leak of w: 4096 (1 - beta)
     a_frac: np.ndarray      #: 12-bit signed fraction: 4096 (1 - alpha) a
@@ -92,14 +93,14 @@ class AdlifParams:
 
 
 @dataclass(frozen=True)
-class AdlifState:
+class AdLIFFixedState:
     v: np.ndarray
     w: np.ndarray
     s: np.ndarray
 
 
 @dataclass(frozen=True)
-class MthrLifParams:
+class MthrLIFFixedParams:
     dv: np.ndarray
     da: np.ndarray          #: leak of the spike trace A: 4096 (1 - rho)
     k: np.ndarray           #: threshold increase per unit of A, in state units
@@ -109,7 +110,7 @@ class MthrLifParams:
 
 
 @dataclass(frozen=True)
-class MthrLifState:
+class MthrLIFFixedState:
     v: np.ndarray
     A: np.ndarray
     theta: np.ndarray
@@ -117,7 +118,7 @@ class MthrLifState:
 
 
 @dataclass(frozen=True)
-class SpikgruParams:
+class SpikGRUFixedParams:
     du: np.ndarray          #: current decay register (effective du + 1), as cuba_lif
     vth: np.ndarray
     bias_mant: np.ndarray
@@ -126,7 +127,7 @@ class SpikgruParams:
 
 
 @dataclass(frozen=True)
-class SpikgruState:
+class SpikGRUFixedState:
     i: np.ndarray
     v: np.ndarray
     z: np.ndarray           #: last gate value (12-bit fraction), recorded for inspection
@@ -134,20 +135,20 @@ class SpikgruState:
 
 
 @dataclass(frozen=True)
-class LiParams:
+class LIFixedParams:
     dv: np.ndarray
     bias_mant: np.ndarray
     bias_exp: np.ndarray
 
 
 @dataclass(frozen=True)
-class LiState:
+class LIFixedState:
     u: np.ndarray
 
 
 # ---- steps ----------------------------------------------------------------------------------
 
-def cuba_lif_step(a_in: np.ndarray, state: CubaLifState, p: CubaLifParams) -> tuple[np.ndarray, CubaLifState]:
+def cuba_lif_step(a_in: np.ndarray, state: CubaLIFFixedState, p: CubaLIFFixedParams) -> tuple[np.ndarray, CubaLIFFixedState]:
     """Lava's LIF (PyLifModelBitAcc) order: current, voltage, spike, reset. See the module docstring."""
     u = fp.wrap_current(fp.decay(state.u, p.du + fp.CURRENT_DECAY_OFFSET) + fp.activation(a_in))
     vth = fp.threshold(p.vth)
@@ -158,19 +159,19 @@ def cuba_lif_step(a_in: np.ndarray, state: CubaLifState, p: CubaLifParams) -> tu
     s = fp.spikes(v, vth)
     if not p.subtract_reset:
         v = np.where(s > 0, 0, v)
-    return s, CubaLifState(u=u, v=v, s=s)
+    return s, CubaLIFFixedState(u=u, v=v, s=s)
 
 
-def lif_step(a_in: np.ndarray, state: LifState, p: LifParams) -> tuple[np.ndarray, LifState]:
+def lif_step(a_in: np.ndarray, state: LIFFixedState, p: LIFFixedParams) -> tuple[np.ndarray, LIFFixedState]:
     """``v = sat(dec(v - VTH s_, dv) + (a << 6) + b)``; ``s = v > VTH`` (reset by subtraction in the leak)."""
     vth = fp.threshold(p.vth)
     v = fp.decay(state.v - vth * state.s, p.dv) + fp.activation(a_in) + fp.scale_bias(p.bias_mant, p.bias_exp)
     v = fp.saturate(v)
     s = fp.spikes(v, vth)
-    return s, LifState(v=v, s=s)
+    return s, LIFFixedState(v=v, s=s)
 
 
-def adlif_step(a_in: np.ndarray, state: AdlifState, p: AdlifParams) -> tuple[np.ndarray, AdlifState]:
+def adlif_step(a_in: np.ndarray, state: AdLIFFixedState, p: AdLIFFixedParams) -> tuple[np.ndarray, AdLIFFixedState]:
     """``w = sat(dec(w, dw) + frac(v_, a_frac) + b_adapt s_)``; ``v = sat(dec(v - VTH s_, dv) + (a << 6) + b - w)``."""
     vth = fp.threshold(p.vth)
     w = fp.saturate(fp.decay(state.w, p.dw) + fp.mul_frac(state.v, p.a_frac) + p.b_adapt * state.s)
@@ -178,21 +179,21 @@ def adlif_step(a_in: np.ndarray, state: AdlifState, p: AdlifParams) -> tuple[np.
          + fp.scale_bias(p.bias_mant, p.bias_exp) - w)
     v = fp.saturate(v)
     s = fp.spikes(v, vth)
-    return s, AdlifState(v=v, w=w, s=s)
+    return s, AdLIFFixedState(v=v, w=w, s=s)
 
 
-def mthr_lif_step(a_in: np.ndarray, state: MthrLifState, p: MthrLifParams) -> tuple[np.ndarray, MthrLifState]:
+def mthr_lif_step(a_in: np.ndarray, state: MthrLIFFixedState, p: MthrLIFFixedParams) -> tuple[np.ndarray, MthrLIFFixedState]:
     """``A = sat(dec(A, da) + 4096 s_)``; ``theta = VTH + frac(A, k)``; ``v = sat(dec(v - theta_ s_, dv) + (a << 6) + b)``."""
     A = fp.saturate(fp.decay(state.A, p.da) + fp.ADAPT_ONE * state.s)
     theta = fp.threshold(p.vth) + fp.mul_frac(A, p.k)
     v = fp.decay(state.v - state.theta * state.s, p.dv) + fp.activation(a_in) + fp.scale_bias(p.bias_mant, p.bias_exp)
     v = fp.saturate(v)
     s = fp.spikes(v, theta)
-    return s, MthrLifState(v=v, A=A, theta=theta, s=s)
+    return s, MthrLIFFixedState(v=v, A=A, theta=theta, s=s)
 
 
-def spikgru_step(a_in: np.ndarray, a_gate: np.ndarray, state: SpikgruState,
-                 p: SpikgruParams) -> tuple[np.ndarray, SpikgruState]:
+def spikgru_step(a_in: np.ndarray, a_gate: np.ndarray, state: SpikGRUFixedState,
+                 p: SpikGRUFixedParams) -> tuple[np.ndarray, SpikGRUFixedState]:
     """``z = LUT(a_gate + gate_bias)``; ``i = wrap(dec(i, du+1) + (a << 6) + b)``; ``v = sat(frac(v, z) + frac(i, 4096-z) - VTH s_)``."""
     vth = fp.threshold(p.vth)
     z = fp.sigmoid_gate(np.asarray(a_gate, dtype=np.int64) + p.gate_bias)
@@ -200,30 +201,119 @@ def spikgru_step(a_in: np.ndarray, a_gate: np.ndarray, state: SpikgruState,
                         + fp.scale_bias(p.bias_mant, p.bias_exp))
     v = fp.saturate(fp.mul_frac(state.v, z) + fp.mul_frac(i, fp.FRACTION_ONE - z) - vth * state.s)
     s = fp.spikes(v, vth)
-    return s, SpikgruState(i=i, v=v, z=z, s=s)
+    return s, SpikGRUFixedState(i=i, v=v, z=z, s=s)
 
 
-def li_step(a_in: np.ndarray, state: LiState, p: LiParams) -> tuple[np.ndarray, LiState]:
+def li_step(a_in: np.ndarray, state: LIFixedState, p: LIFixedParams) -> tuple[np.ndarray, LIFixedState]:
     """``u = sat(dec(u, dv) + (a << 6) + b)``; returns ``(u, state)``: the output is the potential."""
     u = fp.saturate(fp.decay(state.u, p.dv) + fp.activation(a_in) + fp.scale_bias(p.bias_mant, p.bias_exp))
-    return u, LiState(u=u)
+    return u, LIFixedState(u=u)
+
+
+# ---- from float parameters (called by convert.quantize) ----------------------------------------
+
+def per_neuron(pop: Any, key: str, default: Optional[float] = None) -> np.ndarray:
+    """The float parameter ``key`` of population ``pop`` as ``[size]`` float64 (``default`` if absent)."""
+    if key not in pop.params:
+        if default is None:
+            raise SnnDeployError(f"neurons {pop.name!r} ({pop.model}): float parameter {key!r} is missing")
+        return np.full(pop.size, float(default))
+    return np.broadcast_to(np.asarray(pop.params[key], dtype=np.float64), (pop.size,)).copy()
+
+
+def decay_register(factor: np.ndarray, lo: int, hi: int, offset: int = 0) -> tuple[np.ndarray, int]:
+    """``round(4096 (1 - factor)) - offset`` clipped to the register range (clips counted)."""
+    d = np.rint(fp.DECAY_UNITY * (1.0 - np.asarray(factor, np.float64))) - offset
+    clipped = int(np.count_nonzero((d < lo) | (d > hi)))
+    return np.clip(d, lo, hi).astype(np.int64), clipped
+
+
+@dataclass
+class FromFloat:
+    """What a model's ``from_float`` writes: integer parameters, clip counts, and the float bias
+    (input units) the quantizer then turns into ``bias_mant``/``bias_exp`` (a model may move it)."""
+
+    params: dict[str, np.ndarray]
+    counts: dict[str, int]
+    bias: np.ndarray
+
+
+def _own_decay(pop: Any, bias: np.ndarray) -> FromFloat:
+    """lif, li: ``dv = 4096 (1 - alpha)`` (4096: no memory, our microcode's range)."""
+    dv, clipped = decay_register(per_neuron(pop, "alpha"), 0, fp.DECAY_UNITY)
+    return FromFloat({"dv": dv}, {"decay_clipped": clipped}, bias)
+
+
+def lif_from_float(pop: Any, lam: float, bias: np.ndarray, notes: list[str]) -> FromFloat:
+    return _own_decay(pop, bias)
+
+
+def li_from_float(pop: Any, lam: float, bias: np.ndarray, notes: list[str]) -> FromFloat:
+    return _own_decay(pop, bias)
+
+
+def cuba_lif_from_float(pop: Any, lam: float, bias: np.ndarray, notes: list[str]) -> FromFloat:
+    """Lava's registers: ``du = 4096 (1 - alpha) - 1``, ``dv = 4096 (1 - beta)``. Loihi adds the bias to
+    ``v``, not to the current: a current bias ``b`` becomes ``(1-beta) b / (1 - alpha_q)`` (steady state)."""
+    du, c1 = decay_register(per_neuron(pop, "alpha"), 0, fp.DECAY_MAX, offset=fp.CURRENT_DECAY_OFFSET)
+    dv, c2 = decay_register(per_neuron(pop, "beta"), 0, fp.DECAY_MAX, offset=fp.VOLTAGE_DECAY_OFFSET)
+    alpha_q = (fp.DECAY_UNITY - du - fp.CURRENT_DECAY_OFFSET) / fp.DECAY_UNITY
+    if np.any(bias):
+        bias = bias / np.maximum(1.0 - alpha_q, 1.0 / fp.DECAY_UNITY)
+        notes.append("bias moved from the current to the voltage (Loihi adds bias to v): "
+                     "(1-beta) b / (1-alpha), exact in steady state")
+    return FromFloat({"du": du, "dv": dv}, {"decay_clipped": c1 + c2}, bias)
+
+
+def spikgru_from_float(pop: Any, lam: float, bias: np.ndarray, notes: list[str]) -> FromFloat:
+    """``du = 4096 (1 - alpha) - 1`` (the current register); ``gate_bias`` comes with the gate denses."""
+    du, clipped = decay_register(per_neuron(pop, "alpha"), 0, fp.DECAY_MAX, offset=fp.CURRENT_DECAY_OFFSET)
+    return FromFloat({"du": du}, {"decay_clipped": clipped}, bias)
+
+
+def adlif_from_float(pop: Any, lam: float, bias: np.ndarray, notes: list[str]) -> FromFloat:
+    """``dv``, ``dw`` as decays; ``a_frac = round(4096 (1-alpha) a)``; ``b_adapt = round((1-alpha) b lambda)``."""
+    out = _own_decay(pop, bias)
+    alpha, beta, a = per_neuron(pop, "alpha"), per_neuron(pop, "beta"), per_neuron(pop, "a")
+    unstable = int(np.count_nonzero(a < -(1.0 - beta)))
+    if unstable:
+        notes.append(f"{unstable} of {pop.size} neurons have a < -(1 - beta): linearly unstable below "
+                     "threshold (float potentials can diverge; the 24-bit state saturates)")
+    out.params["dw"], clipped = decay_register(beta, 0, fp.DECAY_UNITY)
+    out.counts["decay_clipped"] += clipped
+    a_frac = np.rint(fp.FRACTION_ONE * (1.0 - alpha) * a)
+    out.counts["a_frac_clipped"] = int(np.count_nonzero(np.abs(a_frac) > fp.FRACTION_REG_MAX))
+    out.params["a_frac"] = np.clip(a_frac, -fp.FRACTION_REG_MAX, fp.FRACTION_REG_MAX).astype(np.int64)
+    out.params["b_adapt"] = np.clip(np.rint((1.0 - alpha) * per_neuron(pop, "b") * lam), fp.STATE_MIN,
+                                    fp.STATE_MAX).astype(np.int64)
+    return out
+
+
+def mthr_lif_from_float(pop: Any, lam: float, bias: np.ndarray, notes: list[str]) -> FromFloat:
+    """``dv``, ``da`` as decays; ``k = round(k lambda)`` state units per unit of A."""
+    out = _own_decay(pop, bias)
+    out.params["da"], clipped = decay_register(per_neuron(pop, "rho"), 0, fp.DECAY_UNITY)
+    out.counts["decay_clipped"] += clipped
+    out.params["k"] = np.clip(np.rint(per_neuron(pop, "k") * lam), fp.STATE_MIN, fp.STATE_MAX).astype(np.int64)
+    return out
 
 
 # ---- registry --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class FixedModel:
-    """One integer neuron model: its records, its step, the dense ports it reads, whether it spikes."""
+class FixedNeuronModel(ImplementsEntry):
+    """The integer implementation of one catalogue entry (``snn_deploy.catalogue``, by ``name``): its
+    records, its step, how its float parameters become integers, which state fields wrap or saturate.
+    Ports, spiking and reset rules are the entry's."""
 
     name: str
     params_type: type
     state_type: type
     step: Callable[..., tuple[np.ndarray, Any]]
-    ports: tuple[str, ...] = ("input",)
-    spiking: bool = True
-    resets: tuple[str, ...] = ("subtract",)
+    from_float: Callable[..., FromFloat]
     wrapping: tuple[str, ...] = ()      #: state fields that wrap at 24 bits (counted by the emulator)
     saturating: tuple[str, ...] = ()    #: state fields that saturate at +-(2^23 - 1)
+    own_dv: bool = True                 #: ``dv`` is our microcode's decay (4096 allowed), not Lava LIF's 12-bit register
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -270,23 +360,50 @@ class FixedModel:
         return self.step(*[inputs[p] for p in self.ports], state, params)
 
 
-MODELS: dict[str, FixedModel] = {
-    m.name: m for m in (
-        FixedModel("cuba_lif", CubaLifParams, CubaLifState, cuba_lif_step, resets=("zero", "subtract"),
-                   wrapping=("u",), saturating=("v",)),
-        FixedModel("lif", LifParams, LifState, lif_step, saturating=("v",)),
-        FixedModel("adlif", AdlifParams, AdlifState, adlif_step, saturating=("v", "w")),
-        FixedModel("mthr_lif", MthrLifParams, MthrLifState, mthr_lif_step, saturating=("v", "A")),
-        FixedModel("spikgru", SpikgruParams, SpikgruState, spikgru_step, ports=("input", "gate"),
-                   wrapping=("i",), saturating=("v",)),
-        FixedModel("li", LiParams, LiState, li_step, spiking=False, saturating=("u",)),
-    )
-}
+NEURON_MODELS: dict[str, FixedNeuronModel] = {}
 
 
-def get_model(name: str) -> FixedModel:
+def register_neuron_model(model: FixedNeuronModel) -> FixedNeuronModel:
+    """Register the integer step of the catalogue entry ``model.name``; ValueError when the name is taken
+    or the parameter record's fields are not the entry's ``fixed_params``."""
+    entry = get_model_entry(model.name)
+    if model.name in NEURON_MODELS:
+        raise ValueError(f"neuron model {model.name!r} already has an integer step")
+    if set(model.param_names) != set(entry.fixed_params):
+        raise ValueError(f"neuron model {model.name!r}: {model.params_type.__name__} fields {list(model.param_names)} "
+                         f"are not the catalogue's fixed parameters {list(entry.fixed_params)}")
+    NEURON_MODELS[model.name] = model
+    return model
+
+
+def unregister_neuron_model(name: str) -> None:
+    NEURON_MODELS.pop(name, None)
+
+
+for _model in (
+        FixedNeuronModel("cuba_lif", CubaLIFFixedParams, CubaLIFFixedState, cuba_lif_step, cuba_lif_from_float,
+                         wrapping=("u",), saturating=("v",), own_dv=False),
+        FixedNeuronModel("lif", LIFFixedParams, LIFFixedState, lif_step, lif_from_float, saturating=("v",)),
+        FixedNeuronModel("adlif", AdLIFFixedParams, AdLIFFixedState, adlif_step, adlif_from_float,
+                         saturating=("v", "w")),
+        FixedNeuronModel("mthr_lif", MthrLIFFixedParams, MthrLIFFixedState, mthr_lif_step, mthr_lif_from_float,
+                         saturating=("v", "A")),
+        FixedNeuronModel("spikgru", SpikGRUFixedParams, SpikGRUFixedState, spikgru_step, spikgru_from_float,
+                         wrapping=("i",), saturating=("v",)),
+        FixedNeuronModel("li", LIFixedParams, LIFixedState, li_step, li_from_float, saturating=("u",)),
+):
+    register_neuron_model(_model)
+
+
+def get_neuron_model(name: str) -> FixedNeuronModel:
     """The integer model for an IR neuron model name; SnnDeployError for an unknown one."""
     try:
-        return MODELS[name]
+        return NEURON_MODELS[name]
     except KeyError:
-        raise SnnDeployError(f"no integer neuron step for model {name!r}; known: {sorted(MODELS)}") from None
+        raise SnnDeployError(f"no integer neuron step for model {name!r}; known: {sorted(NEURON_MODELS)}") from None
+
+
+# Old names, kept while branches written against them are merged (emulator, nir); remove afterwards.
+FixedModel = FixedNeuronModel
+MODELS = NEURON_MODELS
+get_model = get_neuron_model

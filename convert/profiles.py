@@ -20,7 +20,11 @@ constants, every number with the key of its source in the file's ``references``.
 
 ``formats: null`` marks hardware that is priced but not a quantization target (CMOS, SpiNNaker 2).
 An unknown key, a missing field, a wrong type or an unknown source key is a ``FormatError`` naming
-the file and the key.
+the file and the key. So is a number format other than the one ``convert.fixed_point`` implements
+(:func:`implemented_formats`): the quantizer, the emulator and our Lava models compute with those
+constants, so a profile with, say, ``state_bits`` 16 would produce the same integers under a
+precision record that misstates them. Until the arithmetic is parameterised by the formats, the
+formats are a check of the target, not a setting.
 """
 from __future__ import annotations
 
@@ -30,8 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
+from snn_deploy import catalogue
+from snn_deploy.catalogue import RESETS
+from snn_deploy.convert import fixed_point as fp
 from snn_deploy.errors import FormatError, SnnDeployError, UsageError
-from snn_deploy.ir import NEURON_MODELS, RESETS
 
 FORMAT_TAG = "snn-deploy-hw-profile"
 FORMAT_VERSION = 1
@@ -55,6 +61,15 @@ class NumberFormats:
     bias_exp_bits: int
     activation_shift: int
     threshold_shift: int
+
+
+def implemented_formats() -> NumberFormats:
+    """The number formats of the arithmetic in ``convert.fixed_point``: what every profile must state."""
+    return NumberFormats(
+        weight_bits=fp.WEIGHT_BITS, weight_exp_min=fp.WEIGHT_EXP_MIN, weight_exp_max=fp.WEIGHT_EXP_MAX,
+        decay_bits=fp.DECAY_BITS, state_bits=fp.STATE_BITS, threshold_mant_bits=fp.THRESHOLD_MANT_BITS,
+        bias_mant_bits=fp.BIAS_MANT_BITS, bias_exp_bits=fp.BIAS_EXP_BITS,
+        activation_shift=fp.ACTIVATION_SHIFT, threshold_shift=fp.THRESHOLD_SHIFT)
 
 
 @dataclass(frozen=True)
@@ -179,6 +194,11 @@ def profile_from_dict(data: Mapping[str, Any], source: str = "<profile>") -> Har
         formats = NumberFormats(**vals)
         if formats.weight_exp_min > formats.weight_exp_max:
             v.fail("formats.weight_exp_min", "is larger than formats.weight_exp_max")
+        implemented = implemented_formats()
+        for n in names:
+            if getattr(formats, n) != getattr(implemented, n):
+                v.fail(f"formats.{n}", f"is {getattr(formats, n)}, but fixed point (convert/fixed_point.py) implements "
+                                       f"{getattr(implemented, n)}; a profile states the formats of this arithmetic")
     limits = None
     if data["limits"] is not None:
         names = [f for f in Limits.__dataclass_fields__]
@@ -187,8 +207,8 @@ def profile_from_dict(data: Mapping[str, Any], source: str = "<profile>") -> Har
     models: dict[str, NeuronSupport] = {}
     for model, spec in v.typed(data["neuron_models"], dict, "neuron_models").items():
         where = f"neuron_models.{model}"
-        if model not in NEURON_MODELS:
-            v.fail(where, f"unknown neuron model; known: {list(NEURON_MODELS)}")
+        if model not in catalogue.model_names():
+            v.fail(where, f"unknown neuron model; known: {list(catalogue.model_names())}")
         v.keys(spec, where, ("resets", "source"), ())
         resets = tuple(v.typed(spec["resets"], list, f"{where}.resets"))
         bad = [r for r in resets if r not in RESETS]

@@ -3,8 +3,9 @@
 Per population ``P`` (all integers are those of ``convert.fixed_neurons``):
 
 1. Fold the per-neuron input factor ``f`` into the weight rows and the bias of every dense on P's
-   ``input`` port (mask applied first): ``W' = diag(f) W``, ``b' = f b`` with ``f = 1 - alpha``
-   (lif, adlif, mthr_lif, li), ``1 - beta`` (cuba_lif), ``1`` (spikgru).
+   ``input`` port (mask applied first): ``W' = diag(f) W``, ``b' = f b`` with ``f = 1 - p`` for the
+   catalogue entry's ``input_factor`` ``p`` (alpha for lif, adlif, mthr_lif, li; beta for cuba_lif),
+   ``f = 1`` without one (spikgru).
 2. One state scale ``lambda`` per population (state units per float unit), shared by weights and
    threshold so firing is kept: the largest folded weight ``M`` maps onto the largest weight
    integer ``w_max`` (254 for 8 bits) at exponent ``e``: ``lambda = w_max 2^(6 + e) / M``. ``e``
@@ -16,15 +17,15 @@ Per population ``P`` (all integers are those of ``convert.fixed_neurons``):
    (step = 2: Lava-ready even weights), clipped to ``+-w_max`` (counted); weights that were nonzero and
    became 0 are counted.
    Gate denses (SpikGRU) use the fixed gate scale ``2^8`` (``fixed_point.GATE_FRAC_BITS``).
-4. Threshold ``vth = round(theta lambda / 2^6)`` (17-bit); bias ``b' lambda = mant << exp`` with the
-   smallest ``exp`` in 0..7 that fits the 13-bit mantissa (per neuron), or a fixed ``bias_exp``: then
-   biases are rounded to multiples of ``2^bias_exp`` state units (neurons changed by more than the
-   integer rounding, and the largest change, are reported). cuba_lif: Loihi adds the bias
-   to ``v``, not to the current, so a current bias ``b`` becomes ``(1-beta) b / (1 - alpha_q)``
-   (its steady state; exact after the current's transient, reported).
-5. Decays: ``d = round(4096 (1 - factor))``; Lava's current register stores ``du = d - 1``
-   (its ``+1`` offset). adLIF's ``(1-alpha) a`` becomes a 12-bit fraction, ``(1-alpha) b`` state units;
-   mthr_lif's ``k`` becomes ``round(k lambda)``.
+4. Threshold ``vth = round(theta lambda / 2^6)`` (17-bit); the model's own registers from its
+   ``from_float`` (``convert.fixed_neurons``: decays ``d = round(4096 (1 - factor))``, Lava's current
+   register storing ``du = d - 1``; adLIF's ``(1-alpha) a`` as a 12-bit fraction, ``(1-alpha) b`` in
+   state units; mthr_lif's ``k`` as ``round(k lambda)``; cuba_lif moves the bias from the current to
+   ``v`` as ``(1-beta) b / (1 - alpha_q)``, exact in steady state, reported).
+5. Bias ``b' lambda = mant << exp`` with the smallest ``exp`` in 0..7 that fits the 13-bit mantissa
+   (per neuron), or a fixed ``bias_exp``: then biases are rounded to multiples of ``2^bias_exp``
+   state units (neurons changed by more than the integer rounding, and the largest change, are
+   reported).
 
 Precision choices resolve in ``resolve_precision`` with the order model default < layer type
 (``overrides['types'][model]``) < layer name (``overrides['layers'][name]``); unknown keys are errors.
@@ -38,13 +39,14 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from snn_deploy.catalogue import get_model_entry
 from snn_deploy.convert import fixed_point as fp
+from snn_deploy.convert.fixed_neurons import get_neuron_model, per_neuron
 from snn_deploy.convert.profiles import HardwareProfile, load_profile
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import DenseNode, InputNode, Network, NeuronNode, Precision
 
 SCHEME = "loihi-fixed-v1"
-FOLD_PARAM = {"lif": "alpha", "adlif": "alpha", "mthr_lif": "alpha", "li": "alpha", "cuba_lif": "beta"}
 OVERRIDE_SECTIONS = ("model", "types", "layers", "input")
 INPUT_KEYS = ("frac_bits",)
 AUTO = "auto"
@@ -63,12 +65,9 @@ class LayerPrecision:
     min_weight_exp: Any = AUTO      #: lowest exponent of any dense ("auto": the profile's; netx needs 0)
 
 
-MODEL_DEFAULTS: dict[str, LayerPrecision] = {m: LayerPrecision() for m in FOLD_PARAM.keys() | {"spikgru"}}
-
-
 def resolve_precision(pop: NeuronNode, overrides: Optional[Mapping[str, Any]], profile: HardwareProfile) -> LayerPrecision:
     """Model default < ``overrides['model']`` < ``overrides['types'][model]`` < ``overrides['layers'][name]``."""
-    p = MODEL_DEFAULTS.get(pop.model, LayerPrecision())
+    p = LayerPrecision()
     ov = overrides or {}
     for layer in (ov.get("model"), (ov.get("types") or {}).get(pop.model), (ov.get("layers") or {}).get(pop.name)):
         if layer:
@@ -196,14 +195,6 @@ def _quantize_inputs(net: Network, overrides: Optional[Mapping[str, Any]], new_n
     return scales
 
 
-def _param(pop: NeuronNode, key: str, default: Optional[float] = None) -> np.ndarray:
-    if key not in pop.params:
-        if default is None:
-            raise SnnDeployError(f"neurons {pop.name!r} ({pop.model}): float parameter {key!r} is missing")
-        return np.full(pop.size, float(default))
-    return np.broadcast_to(np.asarray(pop.params[key], dtype=np.float64), (pop.size,)).copy()
-
-
 def _folded(dense: DenseNode, factor: np.ndarray, in_scale: float) -> tuple[np.ndarray, np.ndarray]:
     w = np.asarray(dense.weight, dtype=np.float64)
     if dense.mask is not None:
@@ -278,18 +269,11 @@ def _bias(b_state: np.ndarray, fixed_exp: Any = AUTO) -> tuple[np.ndarray, np.nd
     return mant, exp.astype(np.int64), clipped
 
 
-def _decay(factor: np.ndarray, lo: int, hi: int, offset: int = 0) -> tuple[np.ndarray, int]:
-    """``round(4096 (1 - factor)) - offset`` clipped to the register range (clips counted)."""
-    d = np.rint(fp.DECAY_UNITY * (1.0 - np.asarray(factor, np.float64))) - offset
-    clipped = int(np.count_nonzero((d < lo) | (d > hi)))
-    return np.clip(d, lo, hi).astype(np.int64), clipped
-
-
 def _quantize_population(net: Network, pop: NeuronNode, lp: LayerPrecision, prof: HardwareProfile,
                          input_scales: dict[str, float], new_nodes: dict, layers: dict) -> None:
     size = pop.size
-    fold = _param(pop, FOLD_PARAM[pop.model]) if pop.model in FOLD_PARAM else np.ones(size)
-    factor = 1.0 - fold if pop.model in FOLD_PARAM else np.ones(size)
+    fold = get_model_entry(pop.model).input_factor
+    factor = 1.0 - per_neuron(pop, fold) if fold else np.ones(size)
     in_denses = net.incoming(pop.name, "input")
     folded = {}
     bias = np.zeros(size)
@@ -302,7 +286,7 @@ def _quantize_population(net: Network, pop: NeuronNode, lp: LayerPrecision, prof
         bias += b
     peaks = {name: float(np.abs(w).max()) if w.size else 0.0 for name, w in folded.items()}
     M = max(peaks.values(), default=0.0)
-    theta = _param(pop, "threshold", 1.0) if pop.spiking else np.full(size, lp.reference)
+    theta = per_neuron(pop, "threshold", 1.0) if pop.spiking else np.full(size, lp.reference)
     ref = float(np.abs(theta).max()) or 1.0
     step, mmax = fp.weight_step(lp.weight_bits), fp.weight_mant_max(lp.weight_bits)
     w_max = step * mmax
@@ -357,38 +341,10 @@ def _neuron_params(pop: NeuronNode, lp: LayerPrecision, lam: float, bias: np.nda
         counts["vth_clipped"] = int(np.count_nonzero((vth < 1) | (vth > fp.THRESHOLD_MANT_MAX)))
         params["vth"] = np.clip(vth, 1, fp.THRESHOLD_MANT_MAX).astype(np.int64)
         info["vth"] = int(params["vth"].max())
-    m = pop.model
-    if m == "cuba_lif":
-        params["du"], c1 = _decay(_param(pop, "alpha"), 0, fp.DECAY_MAX, offset=fp.CURRENT_DECAY_OFFSET)
-        params["dv"], c2 = _decay(_param(pop, "beta"), 0, fp.DECAY_MAX, offset=fp.VOLTAGE_DECAY_OFFSET)
-        counts["decay_clipped"] = c1 + c2
-        alpha_q = (fp.DECAY_UNITY - params["du"] - fp.CURRENT_DECAY_OFFSET) / fp.DECAY_UNITY
-        if np.any(bias):
-            bias = bias / np.maximum(1.0 - alpha_q, 1.0 / fp.DECAY_UNITY)
-            info["notes"].append("bias moved from the current to the voltage (Loihi adds bias to v): "
-                                 "(1-beta) b / (1-alpha), exact in steady state")
-    elif m == "spikgru":
-        params["du"], counts["decay_clipped"] = _decay(_param(pop, "alpha"), 0, fp.DECAY_MAX,
-                                                       offset=fp.CURRENT_DECAY_OFFSET)
-    else:
-        params["dv"], counts["decay_clipped"] = _decay(_param(pop, "alpha"), 0, fp.DECAY_UNITY)
-    if m == "adlif":
-        alpha = _param(pop, "alpha")
-        unstable = int(np.count_nonzero(_param(pop, "a") < -(1.0 - _param(pop, "beta"))))
-        if unstable:
-            info["notes"].append(f"{unstable} of {size} neurons have a < -(1 - beta): linearly unstable below "
-                                 "threshold (float potentials can diverge; the 24-bit state saturates)")
-        params["dw"], c = _decay(_param(pop, "beta"), 0, fp.DECAY_UNITY)
-        counts["decay_clipped"] += c
-        a_frac = np.rint(fp.FRACTION_ONE * (1.0 - alpha) * _param(pop, "a"))
-        counts["a_frac_clipped"] = int(np.count_nonzero(np.abs(a_frac) > fp.FRACTION_REG_MAX))
-        params["a_frac"] = np.clip(a_frac, -fp.FRACTION_REG_MAX, fp.FRACTION_REG_MAX).astype(np.int64)
-        params["b_adapt"] = np.clip(np.rint((1.0 - alpha) * _param(pop, "b") * lam), fp.STATE_MIN,
-                                    fp.STATE_MAX).astype(np.int64)
-    if m == "mthr_lif":
-        params["da"], c = _decay(_param(pop, "rho"), 0, fp.DECAY_UNITY)
-        counts["decay_clipped"] += c
-        params["k"] = np.clip(np.rint(_param(pop, "k") * lam), fp.STATE_MIN, fp.STATE_MAX).astype(np.int64)
+    own = get_neuron_model(pop.model).from_float(pop, lam, bias, info["notes"])
+    params.update(own.params)
+    counts.update(own.counts)
+    bias = own.bias
     params["bias_mant"], params["bias_exp"], counts["bias_clipped"] = _bias(bias * lam, lp.bias_exp)
     if lp.bias_exp != AUTO:
         # a fixed exponent rounds biases to multiples of 2^bias_exp: count what moved beyond integer rounding

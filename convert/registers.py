@@ -9,8 +9,8 @@ the value and the allowed range, before anything runs. It is called by ``emulate
 ``plan.check_deployable`` (``run`` on both backends), by ``energy`` and by the netx export.
 
 The allowed range of each field is what ``convert.quantize`` guarantees for the profile named in
-``net.meta['profile']`` (default: convert's default profile), intersected with the arithmetic
-this snn-deploy implements (``convert.fixed_point``): a profile may narrow a format, never widen it.
+``net.meta['profile']`` (default: convert's default profile); a profile's formats are those of the
+arithmetic this snn-deploy implements (``convert.fixed_point``; ``convert.profiles`` refuses others).
 With ``b`` the profile's bits of each format (Loihi 2: weight 8, decay 12, state 24, threshold
 mantissa 17, bias mantissa 13, bias exponent 3):
 
@@ -24,7 +24,8 @@ mantissa 17, bias mantissa 13, bias exponent 3):
   the file does not say what its author meant. Masked-out weights are not registers and not checked;
 - dense ``weight_exp``: ``[weight_exp_min, weight_exp_max]`` (``[-8, 7]``);
 - ``du`` (current decay, stored as ``d - 1``) and Lava LIF's ``dv``: ``[0, 2^decay_bits - 1]``;
-  the decays of our own models (``dv``, ``dw``, ``da`` of lif, adlif, mthr_lif, li): ``[0, 2^decay_bits]``;
+  the decays of our own models (``dv``, ``dw``, ``da`` of lif, adlif, mthr_lif, li: ``fixed_neurons``'
+  ``own_dv``): ``[0, 2^decay_bits]``;
 - ``vth``: ``[1, 2^threshold_mant_bits - 1]`` (positive: the quantizer never writes 0 or less);
 - ``bias_mant``: signed ``bias_mant_bits``; ``bias_exp``: unsigned ``bias_exp_bits`` (``[0, 7]``);
 - adLIF's ``a_frac``: signed 13-bit fraction register ``[-4095, 4095]``; ``b_adapt`` and mthr_lif's
@@ -39,13 +40,14 @@ from typing import Optional
 import numpy as np
 
 from snn_deploy.convert import fixed_point as fp
+from snn_deploy.convert.fixed_neurons import get_neuron_model
 from snn_deploy.convert.pipeline import DEFAULT_PROFILE
-from snn_deploy.convert.profiles import HardwareProfile, NumberFormats, list_profiles, load_profile
+from snn_deploy.convert.profiles import (HardwareProfile, NumberFormats, implemented_formats, list_profiles,
+                                         load_profile)
 from snn_deploy.errors import FormatError
 from snn_deploy.ir import DenseNode, Network, NeuronNode
 
 LAVA_WEIGHT_CONTAINER_BITS = 8   #: Lava clips every bit-accurate dense to 8 bits before truncating
-OWN_DECAY_MODELS = ("lif", "adlif", "mthr_lif", "li")   #: decays of our microcode: d = 4096 allowed
 
 
 class RegisterError(FormatError):
@@ -88,28 +90,6 @@ def _bundled_profile(name: str) -> HardwareProfile:
     return load_profile(name)
 
 
-def implemented_formats() -> NumberFormats:
-    """The number formats of the arithmetic in ``convert.fixed_point`` (the widest any profile may have)."""
-    return NumberFormats(
-        weight_bits=fp.WEIGHT_BITS, weight_exp_min=fp.WEIGHT_EXP_MIN, weight_exp_max=fp.WEIGHT_EXP_MAX,
-        decay_bits=fp.DECAY_BITS, state_bits=fp.STATE_BITS, threshold_mant_bits=fp.THRESHOLD_MANT_BITS,
-        bias_mant_bits=fp.BIAS_MANT_BITS, bias_exp_bits=fp.BIAS_EXP_BITS,
-        activation_shift=fp.ACTIVATION_SHIFT, threshold_shift=fp.THRESHOLD_SHIFT)
-
-
-def _narrowed(fmt: NumberFormats) -> NumberFormats:
-    """``fmt`` intersected with ``implemented_formats``: a profile may narrow a format, never widen it."""
-    imp = implemented_formats()
-    return NumberFormats(
-        weight_bits=min(fmt.weight_bits, imp.weight_bits), weight_exp_min=max(fmt.weight_exp_min, imp.weight_exp_min),
-        weight_exp_max=min(fmt.weight_exp_max, imp.weight_exp_max), decay_bits=min(fmt.decay_bits, imp.decay_bits),
-        state_bits=min(fmt.state_bits, imp.state_bits),
-        threshold_mant_bits=min(fmt.threshold_mant_bits, imp.threshold_mant_bits),
-        bias_mant_bits=min(fmt.bias_mant_bits, imp.bias_mant_bits),
-        bias_exp_bits=min(fmt.bias_exp_bits, imp.bias_exp_bits),
-        activation_shift=imp.activation_shift, threshold_shift=imp.threshold_shift)
-
-
 def neuron_ranges(model: str, fmt: NumberFormats) -> dict[str, Range]:
     """The allowed range of every integer parameter of a population of ``model`` (see the module docstring)."""
     decay_reg = (1 << fmt.decay_bits) - 1
@@ -118,7 +98,7 @@ def neuron_ranges(model: str, fmt: NumberFormats) -> dict[str, Range]:
     bias_half = 1 << (fmt.bias_mant_bits - 1)
     ranges = {
         "du": Range(0, decay_reg, f"{fmt.decay_bits}-bit unsigned current decay"),
-        "dv": (Range(0, decay_own, f"{fmt.decay_bits}-bit decay, 4096 = no memory") if model in OWN_DECAY_MODELS
+        "dv": (Range(0, decay_own, f"{fmt.decay_bits}-bit decay, 4096 = no memory") if get_neuron_model(model).own_dv
                else Range(0, decay_reg, f"{fmt.decay_bits}-bit unsigned voltage decay")),
         "dw": Range(0, decay_own, f"{fmt.decay_bits}-bit decay, 4096 = no memory"),
         "da": Range(0, decay_own, f"{fmt.decay_bits}-bit decay, 4096 = no memory"),
@@ -159,7 +139,6 @@ def check_registers(net: Network, source: Optional[object] = None) -> None:
         return
     prefix = f"{source}: " if source is not None else ""
     name, fmt = network_profile(net, prefix)
-    fmt = _narrowed(fmt)
     for node in net.nodes:
         if isinstance(node, DenseNode):
             _check_dense(node, fmt, name, prefix)

@@ -76,9 +76,9 @@ def check_deployable(net: Network, source: Optional[object] = None) -> None:
     check_registers(net, source)      # every register within the profile's number formats
     for d in net.dense_nodes():
         synapse_plan(net, d)
-    from snn_deploy.convert.fixed_neurons import get_model
+    from snn_deploy.convert.fixed_neurons import get_neuron_model
     for p in net.neuron_nodes():
-        get_model(p.model).params_from_node(p)
+        get_neuron_model(p.model).params_from_node(p)
 
 
 def pipeline_depth(net: Network) -> int:

@@ -17,7 +17,8 @@ the target integrates them (the IR's ``I[t] = W x[t] + V s[t-1]``):
 - the fan-out of input column ``j`` is the number of nonzero ``mask[:, j]`` entries (all ``out``
   rows without a mask); weights that are zero but not masked are counted (dense storage).
 
-Neuron-level arithmetic per neuron per step (``NEURON_ARITH``, from the IR's equations; for lif,
+Neuron-level arithmetic per neuron per step (each catalogue entry's ``arith``, read off its
+equations in ``snn_deploy.catalogue``; for lif,
 cuba_lif and spikgru this is paper 2 Table 2's MAC column and its ``n·a_out`` reset term): MACs of
 the leaks/gates, one AC per spike for the reset (and, for adaptive models, the adaptation jump),
 one AC per neuron per bias-carrying dense (paper 2's ``+n`` per bias vector), and nonlinear
@@ -44,6 +45,7 @@ from typing import Optional
 
 import numpy as np
 
+from snn_deploy import catalogue
 from snn_deploy.activity import Activity
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import DenseNode, InputNode, Network, NeuronNode
@@ -54,34 +56,6 @@ from snn_deploy.energy.neurobench import NeuroBenchCounts, count_neurobench, non
 SAMPLE_CHUNK = 64   # samples counted at once
 HOP_DELAY_BACKENDS = frozenset({"lava", "emulator"})
 BIAS_PARAMS = ("bias_mant", "gate_bias")   #: fixed-IR neuron parameters holding a bias (convert.fixed_neurons)
-
-
-@dataclass(frozen=True)
-class NeuronArith:
-    """Arithmetic of one neuron in one step, read off the model's update equations."""
-
-    mac: int            # element-wise products (leaks, gates)
-    ac: int             # additions per neuron per step that do not depend on spikes
-    ac_per_spike: int   # additions triggered by the neuron's own spike of the previous step
-    nonlinear: int      # nonlinear function evaluations (sigmoid of a gate)
-    state_vars: int     # state variables read and written in each update
-    equation: str
-
-
-NEURON_ARITH: dict[str, NeuronArith] = {
-    # u = α (u - ϑ s) + (1 - α) I                                       (paper 2 Table 2: n MAC)
-    "lif": NeuronArith(1, 0, 1, 0, 1, "u = α (u - ϑ s) + (1-α) I"),
-    # w = β w + a u + b s;  u = α (u - ϑ s) + (1 - α)(I - w)
-    "adlif": NeuronArith(4, 0, 2, 0, 2, "w = β w + a u + b s; u = α (u - ϑ s) + (1-α)(I - w)"),
-    # A = ρ A + s;  θ = ϑ + k A;  u = α (u - θ_old s) + (1 - α) I
-    "mthr_lif": NeuronArith(3, 1, 2, 0, 2, "A = ρ A + s; θ = ϑ + k A; u = α (u - θ s) + (1-α) I"),
-    # i = α i + I;  v = β v + (1 - β) i - ϑ s                           (paper 2 Table 2: 3n MAC)
-    "cuba_lif": NeuronArith(3, 0, 1, 0, 2, "i = α i + I; v = β v + (1-β) i - ϑ s"),
-    # z = σ(I_gate);  i = α i + I;  v = z v + (1 - z) i - ϑ s             (paper 2 Table 2: 3n MAC)
-    "spikgru": NeuronArith(3, 0, 1, 1, 2, "z = σ(I_gate); i = α i + I; v = z v + (1-z) i - ϑ s"),
-    # u = α u + (1 - α) I  (non-spiking readout)
-    "li": NeuronArith(1, 0, 0, 0, 1, "u = α u + (1-α) I"),
-}
 
 
 @dataclass
@@ -277,7 +251,8 @@ def count_population(net: Network, act: Activity, pop: NeuronNode, delay: int = 
                      nonzero: bool = False) -> LayerCounts:
     """Synaptic, neuron-level, update and spike counts of one population, per step."""
     t = act.num_steps
-    arith = NEURON_ARITH[pop.model]
+    entry = catalogue.get_model_entry(pop.model)
+    arith = entry.arith
     denses: list[DenseCounts] = []
     received = np.zeros((act.num_samples, t, pop.size), dtype=bool)
     for dense in net.incoming(pop.name):
@@ -308,7 +283,7 @@ def count_population(net: Network, act: Activity, pop: NeuronNode, delay: int = 
         updates_active=active,
         updates_inactive=pop.size - active,
         spikes=spikes,
-        state_vars=arith.state_vars,
+        state_vars=entry.state_vars,
         rate_in=float(rate_in),
         rate_out=float(spikes.sum() / (pop.size * t)),
         ff_inputs=ff_inputs,

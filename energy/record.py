@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from snn_deploy import catalogue
 from snn_deploy.energy.analytic import PAPER1_AC_PJ, PAPER1_MAC_PJ, OpCount
 from snn_deploy.energy.baselines import Baseline
-from snn_deploy.energy.counting import NEURON_ARITH, NetworkCounts
+from snn_deploy.energy.counting import NetworkCounts
 from snn_deploy.energy.pricing import AnnEnergy, Energy, EnergyTable, NetworkEnergy, price_ann, price_network
 
 
@@ -166,8 +167,8 @@ def assumptions(rep: EnergyReport) -> list[str]:
         "costs c ACs) per existing synapse; graded inputs cost one MAC per nonzero value per synapse; "
         "sparse masks honoured, zero-valued unmasked weights counted (dense storage).",
         "Neuron arithmetic per neuron per step: " + "; ".join(
-            f"{m}: {a.mac} MAC, {a.ac_per_spike} AC per own spike, {a.nonlinear} nonlinear ({a.equation})"
-            for m, a in NEURON_ARITH.items()) + "; plus 1 AC per neuron per bias-carrying dense. (1-α) input "
+            f"{m.name}: {m.arith.mac} MAC, {m.arith.ac_per_spike} AC per own spike, {m.arith.nonlinear} nonlinear "
+            f"({m.update})" for m in catalogue.entries()) + "; plus 1 AC per neuron per bias-carrying dense. (1-α) input "
         "factors are folded into the weights.",
         "A neuron update is 'active' when the neuron received a synaptic event or fired in that step.",
         "Arithmetic profiles: AC = add, MAC = multiply-add, one nonlinear evaluation = one MAC; "

@@ -11,23 +11,10 @@ names the neuron input the dense drives: ``"input"``, or ``"gate"`` for SpikGRU'
 A dense whose source is its own target population is recurrent: it carries ``s[t-1]`` (paper 1,
 Eq. 12: ``I[t] = W x[t] + V s[t-1]``). All other denses are feed-forward.
 
-Float semantics of the neuron models (per time step ``t``; ``I[t]`` is the sum of the denses on the
-``input`` port, ``W x + b``; ``H(x) = 1 if x > 0 else 0``, strict as on Loihi; state starts at 0):
-
-- ``lif``      (paper 1, Eq. 7-9 with a = b = 0, as run by sparch): ``u = α (u - ϑ s) + (1 - α) I``; ``s = H(u - ϑ)``.
-  params: ``alpha``, ``threshold``.
-- ``adlif``    (paper 1, Eq. 7-9 as run by sparch): ``w = β w + a u + b s`` (old u, s), then
-  ``u = α (u - ϑ s) + (1 - α)(I - w)``; ``s = H(u - ϑ)``. params: ``alpha beta a b threshold``.
-- ``mthr_lif`` moving-threshold adaptation (Bellec et al. 2018 style, paper 1 Table 11):
-  ``A = ρ A + s`` (old s), ``θ = ϑ + k A``, ``u = α (u - θ_old s) + (1 - α) I``; ``s = H(u - θ)``.
-  params: ``alpha rho k threshold``.
-- ``cuba_lif`` (paper 2, Eq. 3-5; Lava's LIF): ``i = α i + I``; with ``reset == "subtract"``:
-  ``v = β v + (1 - β) i - ϑ s``, with ``reset == "zero"``: ``v = β v (1 - s) + (1 - β) i``;
-  ``s = H(v - ϑ)``. params: ``alpha beta threshold``; the reset rule is ``NeuronNode.reset``.
-- ``spikgru``  (paper 2, Eq. 6-9): ``z = σ(I_gate)``, ``i = α i + I``, ``v = z v + (1 - z) i - ϑ s``;
-  ``s = H(v - ϑ)``. params: ``alpha threshold``.
-- ``li``       non-spiking leaky integrator readout (paper 1 §2.5): ``u = α u + (1 - α) I``.
-  params: ``alpha``. Its output is the potential, not spikes.
+The neuron models, their float semantics (the equations, once), parameters, ports and reset rules
+are the entries of ``snn_deploy.catalogue``; a ``NeuronNode``'s ``params`` are checked against its
+entry when the node is built (names of the float or of the fixed parameter set) and when the network
+is validated or read (the exact set of its kind, numbers, a scalar or one value per neuron).
 
 A *fixed* IR (after ``convert``) uses the same classes with integer arrays and a ``Precision``
 record on the network; the meaning of each integer parameter is defined by the quantizer that wrote
@@ -45,18 +32,15 @@ from typing import Any, Optional, Union
 import h5py
 import numpy as np
 
+from snn_deploy import catalogue
 from snn_deploy.atomic import atomic_path
+from snn_deploy.catalogue import RESETS
 from snn_deploy.errors import FormatError, SnnDeployError
 from snn_deploy.jsonio import json_default
 
 FORMAT_TAG = "snn-deploy-network"
 FORMAT_VERSION = 1
 
-NEURON_MODELS = ("lif", "adlif", "mthr_lif", "cuba_lif", "spikgru", "li")
-SPIKING_MODELS = frozenset(NEURON_MODELS) - {"li"}
-NEURON_PORTS = {"spikgru": ("input", "gate")}
-DEFAULT_PORTS = ("input",)
-RESETS = ("subtract", "zero")
 ENCODINGS = ("spikes", "graded")
 #: How class scores are read off the output population (``meta['readout']``, ``ModelConfig.readout``):
 #: ``cumsoftmax`` sum_t softmax(u[t]), ``spike_count`` sum_t s[t], ``last`` u[T-1], ``max`` max_t u[t].
@@ -115,13 +99,25 @@ class NeuronNode:
     reset: str = "subtract"
     type: str = field(default="neurons", init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        """A misspelt parameter is refused here, when the node is built: its names must be the float or
+        the fixed parameter set of its model (the exact set of the network's kind: ``Network.validate``)."""
+        if self.model not in catalogue.model_names() or not isinstance(self.params, dict):
+            return      # reported by validate, which names the known models
+        entry = catalogue.get_model_entry(self.model)
+        names = set(self.params)
+        if not (names <= set(entry.param_names) or names <= set(entry.fixed_params)):
+            raise GraphError(
+                f"neurons {self.name!r}: parameters {sorted(names)} are neither float parameters "
+                f"{list(entry.param_names)} nor fixed parameters {list(entry.fixed_params)} of model {self.model}")
+
     @property
     def spiking(self) -> bool:
-        return self.model in SPIKING_MODELS
+        return catalogue.get_model_entry(self.model).spiking
 
     @property
     def ports(self) -> tuple[str, ...]:
-        return NEURON_PORTS.get(self.model, DEFAULT_PORTS)
+        return catalogue.get_model_entry(self.model).ports
 
     @property
     def out_size(self) -> int:
@@ -251,7 +247,7 @@ class Network:
             raise GraphError(f"duplicate node names: {dupes}")
         by_name = {n.name: n for n in self.nodes}
         for node in self.nodes:
-            _validate_node(node)
+            _validate_node(node, self.is_fixed)
         for e in self.edges:
             for end in (e.source, e.target):
                 if end not in by_name:
@@ -289,7 +285,7 @@ class Network:
         return self
 
 
-def _validate_node(node: Node) -> None:
+def _validate_node(node: Node, fixed: bool) -> None:
     if isinstance(node, InputNode):
         if node.encoding not in ENCODINGS:
             raise GraphError(f"input {node.name!r}: encoding {node.encoding!r} not one of {ENCODINGS}")
@@ -303,16 +299,16 @@ def _validate_node(node: Node) -> None:
         if node.mask is not None and node.mask.shape != node.weight.shape:
             raise GraphError(f"dense {node.name!r}: mask shape {node.mask.shape} != weight shape {node.weight.shape}")
     elif isinstance(node, NeuronNode):
-        if node.model not in NEURON_MODELS:
-            raise GraphError(f"neurons {node.name!r}: unknown model {node.model!r}, expected one of {NEURON_MODELS}")
+        if node.model not in catalogue.model_names():
+            raise GraphError(f"neurons {node.name!r}: unknown model {node.model!r}, expected one of "
+                             f"{catalogue.model_names()}")
         if node.size <= 0:
             raise GraphError(f"neurons {node.name!r}: size must be positive, got {node.size}")
         if node.reset not in RESETS:
             raise GraphError(f"neurons {node.name!r}: reset {node.reset!r} not one of {RESETS}")
-        for key, value in node.params.items():
-            if np.ndim(value) not in (0, 1) or (np.ndim(value) == 1 and len(value) != node.size):
-                raise GraphError(
-                    f"neurons {node.name!r}: parameter {key!r} must be a scalar or have {node.size} values, got shape {np.shape(value)}")
+        problem = catalogue.check_params(catalogue.get_model_entry(node.model), node.params, node.size, fixed)
+        if problem:
+            raise GraphError(f"neurons {node.name!r}: {problem}")
 
 
 # ---- serialization (one writer, one reader) ---------------------------------------------------

@@ -31,7 +31,7 @@ def seeded_network(model: str, *, inputs: int = 16, hidden: int = 12, classes: i
                    seed: int = 0, gain: Optional[float] = None, sparsity: float = 0.0,
                    shared_decays: bool = False, reset: str = "subtract", time_steps: int = 20,
                    profile: str = "loihi2", encoding: str = "spikes", bias: float = 0.0) -> Network:
-    """The fixed IR of a seeded ``model`` (one of ``train.models.SNN_ZOO``) with ``layers - 1`` hidden layers.
+    """The fixed IR of a seeded ``model`` (a zoo variant of ``snn_deploy.catalogue``) with ``layers - 1`` hidden layers.
 
     ``bias > 0``: every feed-forward dense gets a bias drawn from ``N(0, bias^2)`` (seeded by ``seed``).
     """

@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("lava.magma.core.process.process")
 
+from snn_deploy import catalogue  # noqa: E402
 from snn_deploy.activity import load_activity  # noqa: E402
 from snn_deploy.cli import main  # noqa: E402
 from snn_deploy.convert import fixed_neurons  # noqa: E402
@@ -136,6 +137,8 @@ def test_bad_input_gives_one_clear_error_and_writes_nothing(case, match, out_dir
         (out_dir / "network.h5").unlink()
     elif case == "float":
         net = load_network(out_dir / "network.h5")
+        for pop in net.neuron_nodes():    # a float network carries its models' float parameters (typed IR)
+            pop.params = {k: np.full(pop.size, 0.9) for k in catalogue.get_model_entry(pop.model).param_names}
         save_network(dataclasses.replace(net, precision=None), out_dir / "network.h5")
     assert run_cli(out_dir, "--data", data, "--limit", 2, *extra) == 1  # a bad file, not a bad option
     err = capsys.readouterr().err.strip().splitlines()
@@ -145,8 +148,8 @@ def test_bad_input_gives_one_clear_error_and_writes_nothing(case, match, out_dir
 
 
 def _failing_li(monkeypatch, step):
-    li = fixed_neurons.MODELS["li"]
-    monkeypatch.setitem(fixed_neurons.MODELS, "li", dataclasses.replace(li, step=step))
+    li = fixed_neurons.NEURON_MODELS["li"]
+    monkeypatch.setitem(fixed_neurons.NEURON_MODELS, "li", dataclasses.replace(li, step=step))
 
 
 def test_a_process_failing_inside_lava_is_reported_and_leaves_no_process(monkeypatch, network, no_stray_processes):

@@ -212,7 +212,7 @@ def test_recurrent_dense_on_a_non_spiking_population_is_exact_for_potentials_nea
     # li (dv=400) with a recurrent dense: its input is the potential itself (up to 2^23 - 1), so the
     # partial sums reach ~2^34 and a float32 matmul (exact below 2^24 only) would drop low bits
     from snn_deploy.convert import fixed_point as fp
-    from snn_deploy.convert.fixed_neurons import get_model
+    from snn_deploy.convert.fixed_neurons import get_neuron_model
 
     rng = np.random.default_rng(1)
     n = 16
@@ -226,7 +226,7 @@ def test_recurrent_dense_on_a_non_spiking_population_is_exact_for_potentials_nea
     run = emulate(net, x, pipeline_reset=False)
     # independent int64 loop: u[t] = li_step(shift(W x[t-1], 6) + shift(V u[t-1], -8));
     # float32 sums got 809 of these 5376 potentials wrong
-    model = get_model("li")
+    model = get_neuron_model("li")
     p = model.params_from_node(net.node("ro"))
     ff = np.zeros((8, run.num_steps, n), np.int64)
     ff[:, 1:41] = fp.weight_shift(x.astype(np.int64) @ w.T, 6)

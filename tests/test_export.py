@@ -5,7 +5,7 @@ import torch
 
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import Precision, load_network, save_network
-from snn_deploy.train.config import SNN_MODELS, ModelConfig
+from snn_deploy.train.config import ModelConfig, snn_models
 from snn_deploy.train.export import model_to_ir
 from snn_deploy.train.ir_runner import run_float_network
 from snn_deploy.train.layers import FeedForward
@@ -46,7 +46,7 @@ def test_bn_folding_by_hand():
     assert ff(x).item() == pytest.approx(0.5 * 3 - 0.25)
 
 
-@pytest.mark.parametrize("model", SNN_MODELS)
+@pytest.mark.parametrize("model", snn_models())
 def test_ir_runner_equals_module_in_eval_mode(model):
     net, cfg = trained_like(model)
     x = (torch.rand(5, 20, 10, generator=torch.Generator().manual_seed(3)) < 0.3).float() * 2

@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-from snn_deploy.convert.fixed_neurons import MODELS, get_model
+from snn_deploy.convert.fixed_neurons import NEURON_MODELS, get_neuron_model
 from snn_deploy.errors import SnnDeployError
 
 
 def run(model_name, inputs, params, reset="subtract", gates=None, state=None):
     """Run one neuron through ``inputs`` (list of ints); return per-step (output, state)."""
-    model = get_model(model_name)
+    model = get_neuron_model(model_name)
     p = model.make_params(params, 1, reset=reset)
     st = state or model.initial_state(1)
     out = []
@@ -49,7 +49,7 @@ def test_cuba_lif_threshold_is_strict():
 
 
 def test_cuba_lif_current_wraps_at_24_bits():
-    model = get_model("cuba_lif")
+    model = get_neuron_model("cuba_lif")
     st = model.state_type(u=np.array([2**23 - 100]), v=np.array([0]), s=np.array([0]))
     tr = run("cuba_lif", [100], dict(CUBA, du=0, vth=131071), reset="zero", state=st)
     # (2^23-100)*4095>>12 = 8386460 ; + 6400 = 8392860 > 2^23 -> 8392860 - 2^24 = -8384356
@@ -103,7 +103,7 @@ def test_spikgru_trace():
 
 
 def test_li_saturates_and_outputs_the_potential():
-    model = get_model("li")
+    model = get_neuron_model("li")
     st = model.state_type(u=np.array([2**23 - 7]))
     tr = run("li", [1, -300000], dict(dv=0, bias_mant=0, bias_exp=0), state=st)
     # (2^23 - 7) + 64 saturates at 2^23 - 1 ; then 8388607 - 19_200_000 saturates at -(2^23 - 1)
@@ -111,7 +111,7 @@ def test_li_saturates_and_outputs_the_potential():
 
 
 def test_steps_work_on_a_batch_with_per_neuron_params():
-    model = get_model("lif")
+    model = get_neuron_model("lif")
     p = model.make_params(dict(dv=np.array([0, 2048]), vth=10, bias_mant=0, bias_exp=0), 2)
     st = model.initial_state(2, (3,))
     a = np.array([[12, 12], [0, 0], [5, 5]])
@@ -124,12 +124,12 @@ def test_steps_work_on_a_batch_with_per_neuron_params():
 
 def test_params_validation_names_the_problem():
     with pytest.raises(SnnDeployError, match="missing \\['vth'\\]"):
-        get_model("lif").make_params(dict(dv=1, bias_mant=0, bias_exp=0), 1)
+        get_neuron_model("lif").make_params(dict(dv=1, bias_mant=0, bias_exp=0), 1)
     with pytest.raises(SnnDeployError, match="unknown \\['alpha'\\]"):
-        get_model("li").make_params(dict(dv=1, bias_mant=0, bias_exp=0, alpha=0.5), 1)
+        get_neuron_model("li").make_params(dict(dv=1, bias_mant=0, bias_exp=0, alpha=0.5), 1)
     with pytest.raises(SnnDeployError, match="reset 'zero'"):
-        get_model("adlif").make_params(dict(dv=1, dw=1, a_frac=0, b_adapt=0, vth=1, bias_mant=0, bias_exp=0),
+        get_neuron_model("adlif").make_params(dict(dv=1, dw=1, a_frac=0, b_adapt=0, vth=1, bias_mant=0, bias_exp=0),
                                        1, reset="zero")
     with pytest.raises(SnnDeployError, match="no integer neuron step"):
-        get_model("hodgkin_huxley")
-    assert set(MODELS) == {"cuba_lif", "lif", "adlif", "mthr_lif", "spikgru", "li"}
+        get_neuron_model("hodgkin_huxley")
+    assert set(NEURON_MODELS) == {"cuba_lif", "lif", "adlif", "mthr_lif", "spikgru", "li"}

@@ -4,6 +4,7 @@ import pytest
 
 from snn_deploy.activity import Activity, load_activity, save_activity
 from snn_deploy.errors import FormatError
+from snn_deploy import catalogue
 from snn_deploy.ir import (DenseNode, Edge, GraphError, InputNode, Network, NeuronNode, Precision,
                            load_network, network_digest, save_network)
 
@@ -26,6 +27,11 @@ def small_net(fixed: bool = False) -> Network:
              Edge("h1", "fc2"), Edge("fc2", "h2"), Edge("h1", "gate2"), Edge("gate2", "h2", port="gate"),
              Edge("h2", "out"), Edge("out", "readout")]
     precision = Precision("loihi2", "test", formats={"weight_bits": 8}, layers={"fc1": {"exp": 0}}) if fixed else None
+    if fixed:   # a fixed network carries each model's integer parameters (snn_deploy.catalogue: fixed_params)
+        for node in nodes:
+            if isinstance(node, NeuronNode):
+                names = catalogue.get_model_entry(node.model).fixed_params
+                node.params = {k: np.arange(node.size, dtype=np.int64) + i for i, k in enumerate(names)}
     return Network(nodes, edges, meta={"model": "test", "num_classes": 2}, precision=precision).validate()
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from snn_deploy.errors import SnnDeployError
-from snn_deploy.train.config import ALL_MODELS, SNN_MODELS, ModelConfig
+from snn_deploy.train.config import ModelConfig, all_models, snn_models
 from snn_deploy.train.layers import SpikingLayer
 from snn_deploy.train.models import build_model, firing_rates, hidden_layers
 from snn_deploy.train.neurons import ADLIF, ALPHA_RANGE, BETA_RANGE, LIF, UNIT_RANGE
@@ -104,7 +104,7 @@ def test_radlif_model_forward_matches_hand_loop():
     assert torch.allclose(out.logits.double(), torch.softmax(us, -1).sum(1), atol=1e-5)
 
 
-@pytest.mark.parametrize("model", SNN_MODELS)
+@pytest.mark.parametrize("model", snn_models())
 def test_every_snn_model_builds_runs_and_backpropagates(model):
     net = build_model(cfg(model))
     x = (torch.rand(4, 10, 6) < 0.4).float()
@@ -313,7 +313,7 @@ def test_surrogate_params_reach_the_model():
 
 
 def test_all_models_listed_in_config_are_buildable():
-    for m in ALL_MODELS:
+    for m in all_models():
         assert isinstance(build_model(cfg(m, layers=2, hidden=3)), torch.nn.Module)
 
 

@@ -118,9 +118,9 @@ def test_surrogate_gradient_flows_through_step():
 
 
 def test_registry_matches_ir_models_and_rejects_unknown():
-    from snn_deploy.ir import NEURON_MODELS as IR_MODELS
+    from snn_deploy.catalogue import model_names
 
-    assert set(NEURON_MODELS) == set(IR_MODELS)
+    assert set(NEURON_MODELS) == set(model_names())
     with pytest.raises(SnnDeployError, match="unknown neuron model 'izhikevich'"):
         get_neuron_model("izhikevich")
 
@@ -129,54 +129,3 @@ def test_zero_initial_state():
     st = ADLIF.zero_state(3, 4, torch.ones(1))
     assert all(float(getattr(st, f).abs().sum()) == 0.0 for f in ("u", "w", "s"))
     assert st.u.shape == (3, 4)
-
-
-def test_extension_adding_a_neuron_model_end_to_end(monkeypatch):
-    """How to add a neuron model: a params record, a state record, one step function, one registry
-    entry (train/neurons), the IR's model list (snn_deploy/ir.py), the zoo (train/models.SNN_ZOO) and
-    the config's model list. Then training, export and the float IR runner work unchanged."""
-    from dataclasses import dataclass
-
-    from snn_deploy import ir
-    from snn_deploy.train import config, models
-    from snn_deploy.train.export import model_to_ir
-    from snn_deploy.train.ir_runner import run_float_network
-    from snn_deploy.train.neurons import ALPHA_RANGE, NeuronModel, ParamSpec
-
-    @dataclass
-    class IFParams:          # integrate-and-fire with a per-neuron input gain
-        gain: torch.Tensor
-        threshold: float = 1.0
-
-    @dataclass
-    class IFState:
-        u: torch.Tensor
-        s: torch.Tensor
-
-    def if_step(I, state, p, spike_fn):
-        u = state.u - p.threshold * state.s + p.gain * I     # u[t] = u[t-1] - ϑ s[t-1] + g I[t]
-        s = spike_fn(u - p.threshold)
-        return s, IFState(u=u, s=s)
-
-    IF = NeuronModel(name="if", params_cls=IFParams, state_cls=IFState, step=if_step,
-                     specs=(ParamSpec("gain", ALPHA_RANGE, (0.0, 1.0)),))
-    monkeypatch.setitem(NEURON_MODELS, "if", IF)
-    monkeypatch.setattr(ir, "NEURON_MODELS", ir.NEURON_MODELS + ("if",))
-    monkeypatch.setattr(ir, "SPIKING_MODELS", ir.SPIKING_MODELS | {"if"})
-    monkeypatch.setitem(models.SNN_ZOO, "rif", ("if", True))
-    monkeypatch.setattr(config, "ALL_MODELS", config.ALL_MODELS + ("rif",))
-    monkeypatch.setattr(config, "SNN_MODELS", config.SNN_MODELS + ("rif",))
-
-    cfg = config.ModelConfig(model="rif", input_size=5, num_classes=3, hidden=6)
-    net = models.build_model(cfg)
-    x = (torch.rand(4, 12, 5, generator=torch.Generator().manual_seed(0)) < 0.5).float()
-    out = net(x)
-    out.logits.sum().backward()                      # trains through the surrogate (autograd scan)
-    assert net.layers[0].params.gain.grad is not None
-    net.eval()
-    with torch.no_grad():
-        out = net(x)
-    assert out.layer_spikes[0].sum() > 0
-    run = run_float_network(model_to_ir(net), x)
-    assert torch.equal(run.spikes["h1"], out.layer_spikes[0])
-    assert torch.allclose(run.logits, out.logits, atol=1e-5)

@@ -11,14 +11,23 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from snn_deploy import catalogue
+from snn_deploy.catalogue import RESETS  # noqa: F401  (re-exported: the train CLI's choices, torch-free)
 from snn_deploy.errors import SnnDeployError
-from snn_deploy.ir import DEFAULT_READOUT, READOUT_MODES, RESETS
+from snn_deploy.ir import DEFAULT_READOUT, READOUT_MODES
 from snn_deploy.train.data.binning import DEFAULT_DURATION_S, DEFAULT_TIME_STEPS
 
-SNN_MODELS = ("lif", "adlif", "rlif", "radlif", "mthr_lif", "cuba_lif", "spikgru")
 ANN_MODELS = ("mlp", "rnn", "libru", "gru")
-ALL_MODELS = SNN_MODELS + ANN_MODELS
-RECURRENT_SNN_MODELS = ("rlif", "radlif", "cuba_lif", "spikgru")
+RECURRENT_ANN_MODELS = ("rnn", "libru", "gru")
+
+
+def snn_models() -> tuple[str, ...]:
+    """The spiking models of the zoo: every variant of every catalogue entry (registered ones included)."""
+    return tuple(catalogue.zoo())
+
+
+def all_models() -> tuple[str, ...]:
+    return snn_models() + ANN_MODELS
 
 
 @dataclass
@@ -44,8 +53,8 @@ class ModelConfig:
     shared_decays: bool = False
 
     def __post_init__(self) -> None:
-        if self.model not in ALL_MODELS:
-            raise SnnDeployError(f"unknown model {self.model!r}; choose one of {', '.join(ALL_MODELS)}")
+        if self.model not in all_models():
+            raise SnnDeployError(f"unknown model {self.model!r}; choose one of {', '.join(all_models())}")
         for name in ("input_size", "num_classes", "layers", "hidden"):
             if int(getattr(self, name)) <= 0:
                 raise SnnDeployError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
@@ -55,9 +64,10 @@ class ModelConfig:
             raise SnnDeployError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.reset not in RESETS:
             raise SnnDeployError(f"unknown reset {self.reset!r}; choose one of {', '.join(RESETS)}")
-        if self.reset != "subtract" and self.model != "cuba_lif":
-            raise SnnDeployError(f"--reset {self.reset} is for cuba_lif only; {self.model} resets by subtraction "
-                                 "(paper 1's models as run by its code)")
+        if self.reset != "subtract" and self.reset not in self.neuron_entry_resets():
+            having = [m.name for m in catalogue.entries() if self.reset in m.resets and m.variants]
+            raise SnnDeployError(f"--reset {self.reset} is for {', '.join(having)} only; {self.model} resets by "
+                                 "subtraction (paper 1's models as run by its code)")
         if self.shared_decays and not self.spiking:
             raise SnnDeployError(f"shared_decays is for spiking models; {self.model!r} is an ANN baseline")
         if not 0.0 <= self.sparsity < 1.0:
@@ -65,11 +75,17 @@ class ModelConfig:
 
     @property
     def spiking(self) -> bool:
-        return self.model in SNN_MODELS
+        return self.model in catalogue.zoo()
 
     @property
     def recurrent(self) -> bool:
-        return self.model in RECURRENT_SNN_MODELS or self.model in ("rnn", "libru", "gru")
+        zoo = catalogue.zoo()
+        return zoo[self.model][1] if self.model in zoo else self.model in RECURRENT_ANN_MODELS
+
+    def neuron_entry_resets(self) -> tuple[str, ...]:
+        """The reset rules of this spiking model's neuron (none for an ANN baseline)."""
+        zoo = catalogue.zoo()
+        return catalogue.get_model_entry(zoo[self.model][0]).resets if self.model in zoo else ()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

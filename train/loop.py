@@ -44,7 +44,7 @@ from snn_deploy.train.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from snn_deploy.train.config import SNN_MODELS, ModelConfig, TrainConfig
+from snn_deploy.train.config import ModelConfig, TrainConfig, snn_models
 from snn_deploy.train.distributed import (
     DistContext,
     all_reduce_sum,
@@ -385,7 +385,7 @@ def format_summary(result: TrainResult) -> str:
     cfg = result.model_config
     size = f"{cfg.get('layers')}x{cfg.get('hidden')}"
     # ANN baselines (gru, rnn, ...) fire no spikes: their lines name no firing rates
-    spiking = result.model in SNN_MODELS
+    spiking = result.model in snn_models()
     rates = f", firing rates {_fmt_rates(result.firing_rates)}" if spiking and result.firing_rates else ""
     resumed = f", resumed after epoch {result.resumed_from_epoch}" if result.resumed_from_epoch else ""
     return (

@@ -31,25 +31,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from snn_deploy import catalogue
 from snn_deploy.errors import SnnDeployError
 
 from snn_deploy.train.config import ModelConfig
 from snn_deploy.train.ann import ANN
 from snn_deploy.train.layers import SpikingLayer, check_input
-from snn_deploy.train.neurons import NEURON_MODELS
+from snn_deploy.train.neurons import get_neuron_model
 from snn_deploy.train.readout import ModelOutput, Readout
 from snn_deploy.train.surrogate import get_surrogate
 
-# model name -> (neuron model, recurrent synapses)
-SNN_ZOO: dict[str, tuple[str, bool]] = {
-    "lif": ("lif", False),
-    "rlif": ("lif", True),
-    "adlif": ("adlif", False),
-    "radlif": ("adlif", True),
-    "mthr_lif": ("mthr_lif", False),
-    "cuba_lif": ("cuba_lif", True),
-    "spikgru": ("spikgru", True),
-}
 
 
 def hidden_layers(cfg: ModelConfig) -> int:
@@ -62,10 +53,11 @@ class SNN(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        if cfg.model not in SNN_ZOO:
-            raise SnnDeployError(f"{cfg.model!r} is not a spiking model; choose one of {', '.join(SNN_ZOO)}")
-        neuron_name, recurrent = SNN_ZOO[cfg.model]
-        neuron = NEURON_MODELS[neuron_name]
+        zoo = catalogue.zoo()     # model name -> (neuron model, recurrent synapses)
+        if cfg.model not in zoo:
+            raise SnnDeployError(f"{cfg.model!r} is not a spiking model; choose one of {', '.join(zoo)}")
+        neuron_name, recurrent = zoo[cfg.model]
+        neuron = get_neuron_model(neuron_name)
         self.cfg = cfg
         self.spike_fn = get_surrogate(cfg.surrogate, **cfg.surrogate_params)
         sizes = [cfg.input_size] + [cfg.hidden] * hidden_layers(cfg)
@@ -116,4 +108,4 @@ def describe(model: Any) -> str:
     return f"{cfg.model} {'-'.join(map(str, sizes))} ({n:,} parameters)"
 
 
-__all__ = ["ModelOutput", "SNN", "SNN_ZOO", "build_model", "firing_rates", "hidden_layers", "check_input", "describe"]
+__all__ = ["ModelOutput", "SNN", "build_model", "firing_rates", "hidden_layers", "check_input", "describe"]

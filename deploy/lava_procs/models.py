@@ -22,7 +22,7 @@ from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from snn_deploy.convert.fixed_neurons import get_model
+from snn_deploy.convert.fixed_neurons import get_neuron_model
 from snn_deploy.deploy.lava_procs.process import FixedNeurons, GatedNeurons, Recorder, StepSource
 from snn_deploy.deploy.recordings import POTENTIAL_DTYPE, SPIKE_DTYPE, open_rows
 
@@ -141,7 +141,7 @@ class _AbstractFixedNeuronsModel(_Guarded):
 
     def setup(self) -> None:
         p = self.proc_params
-        self._model = get_model(p["model"])
+        self._model = get_neuron_model(p["model"])
         if len(self._model.ports) != len(self.IN_PORTS):
             raise ValueError(f"model {p['model']} reads ports {self._model.ports}, this process has {self.IN_PORTS}")
         self._params = self._model.make_params(p["params"], p["size"], reset=p["reset"],

@@ -1,6 +1,7 @@
-"""What every neuron model declares: its trainable parameters (with ranges) and its step function.
+"""The float implementation record of a neuron model: its records and its step function.
 
-A neuron model is a parameter record + a state record + ONE pure step function
+What the model is (parameters with ranges, state, ports, equations) is its ``snn_deploy.catalogue``
+entry. Its float implementation is a parameter record + a state record + ONE pure step function
 ``step(I, state, params, spike_fn) -> (out, new_state)`` written with torch ops (STYLE.md, after
 norse). ``out`` is the spike tensor for spiking models and the potential for the non-spiking
 readout. Everything else (the training layers, the float IR runner) only loops over time around it.
@@ -8,49 +9,35 @@ readout. Everything else (the training layers, the float IR runner) only loops o
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 
-# Ranges of paper 1's code (idiap/sparch), per time step: α = exp(-1/τ_u), τ_u in [5, 25] steps;
-# β = exp(-1/τ_w), τ_w in [30, 120] steps (DESIGN.md section 3).
-ALPHA_RANGE = (math.exp(-1.0 / 5.0), math.exp(-1.0 / 25.0))
-BETA_RANGE = (math.exp(-1.0 / 30.0), math.exp(-1.0 / 120.0))
-A_RANGE = (-1.0, 1.0)
-B_RANGE = (0.0, 2.0)
-UNIT_RANGE = (0.0, 1.0)   # paper 2 §4.1: α, β clipped to [0, 1]
-THRESHOLD = 1.0           # ϑ (paper 1) = v_th (paper 2)
+from snn_deploy.catalogue import (A_RANGE, ALPHA_RANGE, B_RANGE, BETA_RANGE, THRESHOLD, UNIT_RANGE,  # noqa: F401
+                                  ImplementsEntry, ParamSpec)
 
 
 @dataclass(frozen=True)
-class ParamSpec:
-    """A per-neuron trainable parameter: initialised uniformly in ``init``, clamped to ``clamp`` every forward.
+class NeuronModel(ImplementsEntry):
+    """The float implementation of one catalogue entry (``snn_deploy.catalogue``, by ``name``).
 
-    ``decay`` marks a leak factor (α, β, ρ): with ``ModelConfig.shared_decays`` a layer learns one value
-    of it for all its neurons (Lava's LIF, which netx builds, holds one ``du``/``dv`` per layer).
+    Its trainable parameters (``specs``, with ranges), ports, spiking and potential variable are the
+    entry's; the records and the step are this stage's.
     """
-
-    name: str
-    init: tuple[float, float]
-    clamp: tuple[float, float]
-    decay: bool = False
-
-
-@dataclass(frozen=True)
-class NeuronModel:
-    """Registry record of one neuron model (the ``model`` string of ``snn_deploy.ir.NeuronNode``)."""
 
     name: str
     params_cls: type
     state_cls: type
     step: Callable[..., Any]
-    specs: tuple[ParamSpec, ...]
-    spiking: bool = True
-    ports: tuple[str, ...] = ("input",)
-    potential: str = "u"          # state field holding the membrane potential
 
+    @property
+    def specs(self) -> tuple[ParamSpec, ...]:
+        return self.entry.trainable
+
+    @property
+    def potential(self) -> str:
+        return self.entry.potential
     def zero_state(self, batch: int, size: int, like: torch.Tensor) -> Any:
         """Zero initial state (DESIGN.md section 3: hardware starts from zero; sparch's random start is not copied)."""
         zeros = like.new_zeros(batch, size)

@@ -1,13 +1,4 @@
-"""Current-based LIF (CUBA-LIF), paper 2 Eq. 3-5 (Dampfhoffer et al.), Lava's LIF semantics.
-
-    i[t] = α i[t-1] + I[t]          I[t] = W s_prev[t] + U s[t-1] + b                  (Eq. 3)
-    reset "subtract" (paper 2 Eq. 4):  v[t] = β v[t-1] + (1 - β) i[t] - ϑ s[t-1]
-    reset "zero" (Lava/Loihi hard reset): v[t] = β v[t-1] (1 - s[t-1]) + (1 - β) i[t]
-    s[t] = H(v[t] - ϑ)              strict, as on Loihi                                  (Eq. 5)
-
-α, β per neuron, clamped to [0, 1] (paper 2 §4.1); initialised uniformly in [e^-1/5, e^-1/25]
-(paper 2 initialises them at 0.9, which lies in that range). ϑ = 1; zero initial state. Paper 2
-also clips i and v during training; we do not (a clip would have to be reproduced on hardware).
+"""Float (torch) step of ``cuba_lif``; its equations, sources and ranges: ``snn_deploy.catalogue.CUBA_LIF``.
 """
 from __future__ import annotations
 
@@ -16,7 +7,7 @@ from typing import Union
 
 import torch
 
-from snn_deploy.train.neurons.base import ALPHA_RANGE, UNIT_RANGE, NeuronModel, ParamSpec
+from snn_deploy.train.neurons.base import NeuronModel
 
 
 
@@ -45,9 +36,4 @@ def cuba_lif_step(I: torch.Tensor, state: CubaLIFState, p: CubaLIFParams, spike_
     return s, CubaLIFState(i=i, v=v, s=s)
 
 
-CUBA_LIF = NeuronModel(
-    name="cuba_lif", params_cls=CubaLIFParams, state_cls=CubaLIFState, step=cuba_lif_step,
-    specs=(ParamSpec("alpha", ALPHA_RANGE, UNIT_RANGE, decay=True),
-           ParamSpec("beta", ALPHA_RANGE, UNIT_RANGE, decay=True)),
-    potential="v",
-)
+CUBA_LIF = NeuronModel(name="cuba_lif", params_cls=CubaLIFParams, state_cls=CubaLIFState, step=cuba_lif_step)

@@ -1,11 +1,4 @@
-"""LIF neuron: paper 1 Eq. 7-9 with a = b = 0 (its §2.1.4), as run by its code (idiap/sparch ``LIFLayer``).
-
-    u[t] = α (u[t-1] - ϑ s[t-1]) + (1 - α) I[t]         (reset by subtraction inside the leak)
-    s[t] = H(u[t] - ϑ)                                    (strict: H(x) = 1[x > 0])
-
-Eq. 9 prints ``s[t] = (u[t] >= ϑ)``; the code (``x.gt(0)``) and Loihi (``v > vth``) are strict.
-Printed Eq. 7 puts the reset outside the leak (``- ϑ s[t-1]``); the code multiplies it by α, and
-we follow the code (DESIGN.md section 3). α per neuron in [e^-1/5, e^-1/25]; ϑ = 1; zero start.
+"""Float (torch) step of ``lif``; its equations, sources and ranges: ``snn_deploy.catalogue.LIF``.
 """
 from __future__ import annotations
 
@@ -14,7 +7,7 @@ from typing import Union
 
 import torch
 
-from snn_deploy.train.neurons.base import ALPHA_RANGE, NeuronModel, ParamSpec
+from snn_deploy.train.neurons.base import NeuronModel
 
 
 @dataclass
@@ -36,7 +29,4 @@ def lif_step(I: torch.Tensor, state: LIFState, p: LIFParams, spike_fn) -> tuple[
     return s, LIFState(u=u, s=s)
 
 
-LIF = NeuronModel(
-    name="lif", params_cls=LIFParams, state_cls=LIFState, step=lif_step,
-    specs=(ParamSpec("alpha", ALPHA_RANGE, ALPHA_RANGE, decay=True),),
-)
+LIF = NeuronModel(name="lif", params_cls=LIFParams, state_cls=LIFState, step=lif_step)
