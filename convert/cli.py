@@ -3,13 +3,21 @@
 ``snn-deploy convert model.pt --target loihi-sim|loihi-emu [--profile loihi2] [--data DIR] -o OUT``:
 checkpoint -> float IR -> fixed IR -> design rules -> (float vs fixed on data) -> OUT/
 
+``snn-deploy convert model.nir [--dt SECONDS] ...``: a NIR graph (recognised by its content, an HDF5
+file whose root node is a NIRGraph; convert/import_nir.py) made by snnTorch, Norse, Rockpool, Sinabs
+or ``--export nir``, read as the float IR and then converted the same way. ``--dt`` gives the seconds
+per step where the graph's metadata carries none (and overrides it where it does).
+
     network.h5          fixed IR (meta: target, profile)       network_float.h5   float IR
     quantization.json   per-layer precision, rules, core mapping, accuracy (machine-readable)
     summary.txt         the human summary printed at the end
     netx.net            lava-dl netx HDF5, when the network is netx-expressible (CUBA-LIF chains);
                         ``--netx`` quantizes for it (convert/export_netx.py ``NETX_PRECISION``) and
                         makes a network netx cannot express an error naming the layer and the rule
-    model.nir           with ``--export nir``: the float spiking graph as NIR (convert/export_nir.py)
+    model.nir           with ``--export nir``: the float spiking graph as NIR (convert/export_nir.py), dt in
+                        its metadata; where other readers interpret it differently the caveats are printed
+                        and written into the summary; a model NIR cannot express is a warning there, the
+                        rest of OUT is still written
     model.onnx          with ``--export onnx`` on an ANN baseline: only this file is written
 
 OUT is locked while convert runs; everything is checked and computed before anything is written; the
@@ -34,7 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "convert", help="quantize a trained model to Loihi fixed point and check it against the hardware",
         description="Quantize a trained spiking model (model.pt) to a hardware profile's fixed point, check the "
                     "design rules, compare float vs fixed accuracy on data (emulator), write OUT/network.h5.")
-    p.add_argument("checkpoint", help="checkpoint written by `snn-deploy train` (model.pt)")
+    p.add_argument("checkpoint", metavar="model",
+                   help="checkpoint written by `snn-deploy train` (model.pt), or a NIR graph file (model.nir)")
+    p.add_argument("--dt", type=float, help="seconds per time step of a NIR graph (needed when its metadata has no "
+                   "'dt'; overrides it otherwise)")
     p.add_argument("--target", required=True, help=f"one of {', '.join(TARGETS)} (Lava simulator or our emulator)")
     p.add_argument("--profile", default=DEFAULT_PROFILE,
                    help=f"hardware profile name or .json path (default {DEFAULT_PROFILE}); see hw_profiles/")
@@ -65,7 +76,7 @@ def run_convert(args: argparse.Namespace) -> int:
     result = convert(args.checkpoint, target=args.target, profile=args.profile, data=args.data, split=args.split,
                      limit=args.limit, overrides=overrides, batch_size=args.batch_size, out=args.out,
                      exports=[e.strip() for e in args.export.split(",") if e.strip()], netx=args.netx,
-                     force=args.force)
+                     force=args.force, dt=args.dt)
     print(result["summary"])
     return 0
 
@@ -86,22 +97,27 @@ def _read_overrides(path: Any) -> Any:
 
 def convert(checkpoint: str, *, target: str, profile: str, out: str, data: Any = None, split: str = "test",
             limit: Any = None, overrides: Any = None, batch_size: int = 256, show_progress: bool = True,
-            exports: Any = (), netx: bool = False, force: bool = False) -> dict:
+            exports: Any = (), netx: bool = False, force: bool = False, dt: Any = None) -> dict:
     """The whole convert command (used by the CLI and the demo): ``pipeline.convert`` + OUT/; returns the report.
+
+    ``checkpoint``: a model.pt, or a NIR file (told by its content) read with ``dt`` seconds per step.
 
     ``netx``: quantize with netx's constraints (``export_netx.netx_overrides``) and raise NetxExportError,
     before anything is written, unless netx.net can be written. ``force``: see the module docstring.
     """
+    from snn_deploy.errors import UsageError
     from snn_deploy.outdir import output_dir
 
+    if dt is not None and not dt > 0:
+        raise UsageError(f"--dt must be a positive number of seconds per step, got {dt}")
     with output_dir(out, "convert", force=force) as out_set:
         return _convert(checkpoint, target=target, profile=profile, out_set=out_set, data=data, split=split,
                         limit=limit, overrides=overrides, batch_size=batch_size, show_progress=show_progress,
-                        exports=exports, netx=netx)
+                        exports=exports, netx=netx, dt=dt)
 
 
 def _convert(checkpoint: str, *, target: str, profile: str, out_set: Any, data: Any, split: str, limit: Any,
-             overrides: Any, batch_size: int, show_progress: bool, exports: Any, netx: bool) -> dict:
+             overrides: Any, batch_size: int, show_progress: bool, exports: Any, netx: bool, dt: Any) -> dict:
     from snn_deploy.convert.pipeline import convert as convert_network, quantization_profile
     from snn_deploy.convert.report import format_summary
     from snn_deploy.errors import SnnDeployError, UsageError
@@ -112,35 +128,50 @@ def _convert(checkpoint: str, *, target: str, profile: str, out_set: Any, data: 
     if target not in TARGETS:
         raise UsageError(f"--target: unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     profile = quantization_profile(profile)          # a bad profile fails before the checkpoint is read
-    model, cfg, meta = load_model(checkpoint)
-    exports = _check_exports(exports, cfg)
-    if not cfg.spiking and "onnx" in exports:
-        from snn_deploy.convert.export_onnx import export_onnx
-        with out_set.staging() as tmp:
-            export_onnx(model, cfg, tmp / "model.onnx", time_steps=int(meta["time_steps"]))
-        path = out_set.path / "model.onnx"
-        return {"outputs": [str(path)], "summary": f"{cfg.model}: wrote {path} (ONNX, {meta['time_steps']} steps)"}
-    if not cfg.spiking:
-        raise SnnDeployError(f"{checkpoint}: model {cfg.model!r} is an ANN baseline; only spiking models convert "
-                             "to Loihi (export ANNs to ONNX)")
-    conversion = convert_network(model_to_ir(model, cfg, ir_meta_from_checkpoint(meta, checkpoint)), target=target,
+    from snn_deploy.convert.import_nir import import_nir, is_nir_file
+
+    if is_nir_file(checkpoint):
+        source = import_nir(checkpoint, dt=dt)
+        dt = source.meta["dt"]
+        exports = _check_exports(exports, spiking=True, model="the NIR graph")
+    else:
+        if dt is not None:
+            raise UsageError(f"--dt is for NIR files; {checkpoint} is not one (a checkpoint's time step is its "
+                             "duration / time_steps)")
+        model, cfg, meta = load_model(checkpoint)
+        exports = _check_exports(exports, spiking=cfg.spiking, model=repr(cfg.model))
+        if not cfg.spiking and "onnx" in exports:
+            from snn_deploy.convert.export_onnx import export_onnx
+            with out_set.staging() as tmp:
+                export_onnx(model, cfg, tmp / "model.onnx", time_steps=int(meta["time_steps"]))
+            path = out_set.path / "model.onnx"
+            return {"outputs": [str(path)], "summary": f"{cfg.model}: wrote {path} (ONNX, {meta['time_steps']} steps)"}
+        if not cfg.spiking:
+            raise SnnDeployError(f"{checkpoint}: model {cfg.model!r} is an ANN baseline; only spiking models convert "
+                                 "to Loihi (export ANNs to ONNX)")
+        source = model_to_ir(model, cfg, ir_meta_from_checkpoint(meta, checkpoint))
+        dt = float(meta["duration"]) / int(meta["time_steps"])
+    conversion = convert_network(source, target=target,
                                  profile=profile, data=data, split=split, limit=limit, overrides=overrides,
                                  batch_size=batch_size, netx=netx, progress=show_progress)
     fixed, float_net, netx_status, report = (conversion.network, conversion.float_network, conversion.netx,
                                              conversion.report)
 
+    nir_graph = None
+    if "nir" in exports:
+        nir_graph, report["nir"] = _nir_export(float_net, dt)
     out_dir = out_set.path
     with out_set.staging() as tmp:
         save_network(fixed, tmp / "network.h5")
         save_network(float_net, tmp / "network_float.h5")
         if netx_status["written"]:
             from snn_deploy.convert.export_netx import export_netx
-            export_netx(fixed, tmp / "netx.net")
-        if "nir" in exports:
-            from snn_deploy.convert.export_nir import write_nir
-            write_nir(float_net, tmp / "model.nir", dt=float(meta["duration"]) / int(meta["time_steps"]))
+            export_netx(fixed, tmp / "netx.net", input_message_bits=netx_status.get("input_message_bits", 0))
+        if nir_graph is not None:
+            import nir
+            nir.write(tmp / "model.nir", nir_graph)
         outputs = ["network.h5", "network_float.h5"] + (["netx.net"] if netx_status["written"] else []) + \
-                  (["model.nir"] if "nir" in exports else []) + ["quantization.json", "summary.txt"]
+                  (["model.nir"] if nir_graph is not None else []) + ["quantization.json", "summary.txt"]
         report["outputs"] = [str(out_dir / o) for o in outputs]
         summary = format_summary(report)
         (tmp / "quantization.json").write_text(json.dumps(report, indent=2, default=json_default) + "\n")
@@ -149,15 +180,28 @@ def _convert(checkpoint: str, *, target: str, profile: str, out_set: Any, data: 
     return report
 
 
-def _check_exports(exports: Any, cfg: Any) -> set:
+def _nir_export(float_net: Any, dt: float) -> tuple[Any, dict]:
+    """The NIR graph of ``float_net`` and the report's ``nir`` entry; a network NIR cannot express gives
+    ``(None, {"written": False, "reason": ...})`` (a warning in the summary, not a failed convert)."""
+    from snn_deploy.convert.export_nir import NirExportError, export_nir, nir_caveats
+
+    try:
+        graph = export_nir(float_net, dt)
+    except NirExportError as exc:
+        return None, {"written": False, "reason": str(exc)}
+    dt = float(graph.metadata["dt"])
+    return graph, {"written": True, "path": "model.nir", "dt": dt, "caveats": nir_caveats(float_net, dt)}
+
+
+def _check_exports(exports: Any, *, spiking: bool, model: str) -> set:
     """``--export`` values: nir for spiking models, onnx for ANN baselines; anything else is an error."""
     from snn_deploy.errors import UsageError
 
     exports = set(exports or ())
     if exports - {"nir", "onnx"}:
         raise UsageError(f"unknown --export {sorted(exports - {'nir', 'onnx'})}; choose from nir, onnx")
-    wrong = "onnx" if cfg.spiking else "nir"
+    wrong = "onnx" if spiking else "nir"
     if wrong in exports:
         raise UsageError(f"--export {wrong} is for {'ANN baselines' if wrong == 'onnx' else 'spiking models'}; "
-                             f"model {cfg.model!r} is {'spiking' if cfg.spiking else 'an ANN'}")
+                         f"model {model} is {'spiking' if spiking else 'an ANN'}")
     return exports
