@@ -284,6 +284,7 @@ def _build_network(nodes: dict[str, Any], edges: list[tuple[str, str]], dt: floa
                 dense.weight = dense.weight * pop.row_scale[:, None]
                 if dense.bias is not None:
                     dense.bias = dense.bias * pop.row_scale
+    _move_recurrent_biases(ir_edges, denses, label)
     meta: dict[str, Any] = {"source": "nir", META_DT: dt}
     if output is not None:
         meta["output"] = output
@@ -292,6 +293,23 @@ def _build_network(nodes: dict[str, Any], edges: list[tuple[str, str]], dt: floa
         return _in_layer_order(net.validate())
     except GraphError as exc:
         raise FormatError(f"{label}: graph not expressible in the snn-deploy IR: {exc}") from None
+
+
+def _move_recurrent_biases(edges: list[Edge], denses: dict[str, DenseNode], label: str) -> None:
+    """A bias on a recurrent dense (snnTorch's RSynaptic writes an Affine) is added at every step, as a
+    feed-forward bias is: move it there (our runners keep biases on feed-forward denses)."""
+    source = {e.target: e.source for e in edges if e.target in denses}
+    for e in edges:
+        dense = denses.get(e.source)
+        if dense is None or dense.bias is None or source.get(dense.name) != e.target:
+            continue
+        ff = [denses[f.source] for f in edges if f.target == e.target and f.source in denses
+              and source.get(f.source) != e.target]
+        if not ff:
+            raise FormatError(f"{label}: recurrent linear node {dense.name!r} has a bias and its population "
+                              f"{e.target!r} no feed-forward input to carry it")
+        ff[0].bias = dense.bias if ff[0].bias is None else ff[0].bias + dense.bias
+        dense.bias = None
 
 
 def _in_layer_order(net: Network) -> Network:
