@@ -3,13 +3,21 @@
 ``snn-deploy convert model.pt --target loihi-sim|loihi-emu [--profile loihi2] [--data DIR] -o OUT``:
 checkpoint -> float IR -> fixed IR -> design rules -> (float vs fixed on data) -> OUT/
 
+``snn-deploy convert model.nir [--dt SECONDS] ...``: a NIR graph (recognised by its content, an HDF5
+file whose root node is a NIRGraph; convert/import_nir.py) made by snnTorch, Norse, Rockpool, Sinabs
+or ``--export nir``, read as the float IR and then converted the same way. ``--dt`` gives the seconds
+per step where the graph's metadata carries none (and overrides it where it does).
+
     network.h5          fixed IR (meta: target, profile)       network_float.h5   float IR
     quantization.json   per-layer precision, rules, core mapping, accuracy (machine-readable)
     summary.txt         the human summary printed at the end
     netx.net            lava-dl netx HDF5, when the network is netx-expressible (CUBA-LIF chains);
                         ``--netx`` quantizes for it (convert/export_netx.py ``NETX_PRECISION``) and
                         makes a network netx cannot express an error naming the layer and the rule
-    model.nir           with ``--export nir``: the float spiking graph as NIR (convert/export_nir.py)
+    model.nir           with ``--export nir``: the float spiking graph as NIR (convert/export_nir.py), dt in
+                        its metadata; where other readers interpret it differently the caveats are printed
+                        and written into the summary; a model NIR cannot express is a warning there, the
+                        rest of OUT is still written
     model.onnx          with ``--export onnx`` on an ANN baseline: only this file is written
 
 The command is ``convert.write.convert`` (the pipeline, then OUT/). OUT is locked while convert runs;
@@ -34,7 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "convert", help="quantize a trained model to Loihi fixed point and check it against the hardware",
         description="Quantize a trained spiking model (model.pt) to a hardware profile's fixed point, check the "
                     "design rules, compare float vs fixed accuracy on data (emulator), write OUT/network.h5.")
-    p.add_argument("checkpoint", help="checkpoint written by `snn-deploy train` (model.pt)")
+    p.add_argument("checkpoint", metavar="model",
+                   help="checkpoint written by `snn-deploy train` (model.pt), or a NIR graph file (model.nir)")
+    p.add_argument("--dt", type=float, help="seconds per time step of a NIR graph (needed when its metadata has no "
+                   "'dt'; overrides it otherwise)")
     p.add_argument("--target", required=True, help=f"one of {', '.join(TARGETS)} (Lava simulator or our emulator)")
     p.add_argument("--profile", default=DEFAULT_PROFILE,
                    help=f"hardware profile name or .json path (default {DEFAULT_PROFILE}); see hw_profiles/")
@@ -67,7 +78,7 @@ def run_convert(args: argparse.Namespace) -> int:
     result = convert(args.checkpoint, target=args.target, profile=args.profile, data=args.data, split=args.split,
                      limit=args.limit, overrides=overrides, batch_size=args.batch_size, out=args.out,
                      exports=[e.strip() for e in args.export.split(",") if e.strip()], netx=args.netx,
-                     force=args.force)
+                     force=args.force, dt=args.dt)
     print(result["summary"])
     return 0
 

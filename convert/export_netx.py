@@ -29,8 +29,14 @@ How netx turns those into Lava processes, and what that means for us:
   A ``dense_rec`` layer is re-packed as ``[weight | weight_rec]`` jointly, so the rule applies to both.
 - timing: each Dense sends the previous step's accumulation: one step of delay per synaptic hop,
   recurrent ones included, as our emulator. netx adds nothing else (no extra input neuron layer).
-- input: ``hdf5.Network``'s default ``input_message_bits=0`` takes binary spikes; spike counts > 1
-  would need ``input_message_bits=8`` when loading (not tested here).
+- input: ``hdf5.Network``'s default ``input_message_bits=0`` makes the first Dense read its input as
+  binary (``s_in.astype(bool)``: a count of 4 counts once). With ``input_message_bits > 0`` it takes
+  ``weights.dot(s_in)``, the count times the weight, as our emulator does. netx reads that setting
+  only from its caller (an input layer of the file with a 'neuron' adds a neuron layer and a step,
+  which is not our network), so for count input convert writes the bits needed into the root
+  attribute ``input_message_bits`` (:func:`input_message_bits_for`; netx ignores it) and its summary
+  says to load with ``hdf5.Network(net_config=..., input_message_bits=N)`` (tested against lava-dl
+  on count input: tests/test_export_netx.py).
 - a ``li`` readout is written as a CUBA layer whose current carries only the present input
   (``iDecay = 4096``), with the largest threshold: then Lava's ``v`` is the ``li`` potential, as
   long as it can never exceed that threshold; we accept it only when a static bound proves so
@@ -82,6 +88,12 @@ NETX_PRECISION = {"min_weight_exp": 0, "bias_exp": NETX_BIAS_EXP}
 ATTR_SOURCE = "source"
 SOURCE_TAG = "snn-deploy"
 ATTR_LAYER_NAMES = "layer_names"
+#: Root attribute: the ``input_message_bits`` to load the file with (0: binary spikes suffice).
+ATTR_INPUT_MESSAGE_BITS = "input_message_bits"
+#: Message bits netx is told to use for count input (counts up to 255), and the most a graded
+#: spike carries on Loihi 2.
+COUNT_MESSAGE_BITS = 8
+MAX_MESSAGE_BITS = 24
 
 
 class NetxExportError(SnnDeployError):
@@ -116,6 +128,7 @@ class NetxPlan:
     input_name: str
     input_size: int
     layers: list[NetxLayer]
+    input_message_bits: int = 0
 
 
 def netx_overrides(overrides: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
@@ -136,9 +149,36 @@ def is_netx_expressible(net: Network) -> tuple[bool, str]:
     return True, ""
 
 
-def export_netx(net: Network, path: Union[str, Path]) -> Path:
-    """Write ``net`` (fixed IR) as a netx HDF5 file at ``path`` (atomically); NetxExportError if not expressible."""
+def input_message_bits_for(max_count: Optional[int]) -> int:
+    """The ``input_message_bits`` lava-dl's netx must be loaded with to read input of at most ``max_count``
+    spikes per bin exactly: 0 (its default, binary) for ``max_count <= 1``, else enough bits and at least
+    :data:`COUNT_MESSAGE_BITS`; ``None`` (counts of unknown size) gives :data:`COUNT_MESSAGE_BITS`."""
+    if max_count is None:
+        return COUNT_MESSAGE_BITS
+    if max_count <= 1:
+        return 0
+    bits = max(COUNT_MESSAGE_BITS, int(max_count).bit_length())
+    if bits > MAX_MESSAGE_BITS:
+        raise NetxExportError(f"input counts up to {max_count} per bin need {bits} message bits; netx input "
+                              f"messages carry at most {MAX_MESSAGE_BITS} (bin the data more finely)")
+    return bits
+
+
+def netx_load_hint(bits: int) -> str:
+    """How a lava-dl user loads netx.net so that it reads the input as our emulator does."""
+    if not bits:
+        return "load with lava.lib.dl.netx.hdf5.Network(net_config='netx.net') (binary spike input)"
+    return (f"the input holds spike counts: load with lava.lib.dl.netx.hdf5.Network(net_config='netx.net', "
+            f"input_message_bits={bits}); netx's default input_message_bits=0 reads every count as one spike")
+
+
+def export_netx(net: Network, path: Union[str, Path], input_message_bits: int = 0) -> Path:
+    """Write ``net`` (fixed IR) as a netx HDF5 file at ``path`` (atomically); NetxExportError if not expressible.
+
+    ``input_message_bits`` (:func:`input_message_bits_for`) is recorded in the root attributes for the loader.
+    """
     plan = netx_plan(net)
+    plan.input_message_bits = int(input_message_bits)
     path = Path(path)
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
@@ -348,6 +388,7 @@ def _write_plan(f: h5py.File, plan: NetxPlan) -> None:
     # netx reads only the 'layer' groups; these attributes tell our tools which population is which layer
     f.attrs[ATTR_SOURCE] = SOURCE_TAG
     f.attrs[ATTR_LAYER_NAMES] = json.dumps([plan.input_name] + [spec.name for spec in plan.layers])
+    f.attrs[ATTR_INPUT_MESSAGE_BITS] = int(plan.input_message_bits)
     layer = f.create_group("layer")
     g = layer.create_group("0")
     _write_str(g, "type", "input")

@@ -6,7 +6,9 @@ here writes a file. The source is any of
 - a checkpoint path (``model.pt`` of ``snn-deploy train``) or the ``TrainedModel`` ``sd.train`` returns;
 - a spiking PyTorch module of ``train.models`` (its ``.cfg``), with ``meta`` giving the data binning
   (``time_steps``, ``duration``, ``binary``, ``encoding``) the comparison on data needs;
-- a float network IR (``snn_deploy.ir.Network``, e.g. from ``snn-deploy export``).
+- a float network IR (``snn_deploy.ir.Network``, e.g. from ``snn-deploy export``);
+- a NIR graph file (told by its content; convert/import_nir.py), with ``dt`` seconds per step where
+  its metadata carries none.
 
 Steps: quantize for the profile (``quantize.quantize_network``), netx expressibility, design rules
 (``rules.check_rules``) and, with ``data``, float vs fixed on the emulator (``compare``).
@@ -51,8 +53,8 @@ class Conversion:
         return self.report.get("comparison")
 
 
-def float_network_of(source: Any, meta: Optional[dict[str, Any]] = None) -> Network:
-    """The float IR of ``source`` (checkpoint path, TrainedModel, spiking module, or float Network)."""
+def float_network_of(source: Any, meta: Optional[dict[str, Any]] = None, dt: Optional[float] = None) -> Network:
+    """The float IR of ``source`` (checkpoint path, NIR file, TrainedModel, spiking module, or float Network)."""
     if isinstance(source, Network):
         if source.is_fixed:
             raise SnnDeployError("the network is already fixed point (it has a precision record); give the float "
@@ -63,6 +65,12 @@ def float_network_of(source: Any, meta: Optional[dict[str, Any]] = None) -> Netw
 
         return model_to_ir(source, source.cfg, dict(meta or {}))
     if isinstance(source, (str, os.PathLike)):
+        from snn_deploy.convert.import_nir import import_nir, is_nir_file
+
+        if is_nir_file(source):
+            return import_nir(os.fspath(source), dt=dt)
+        if dt is not None:
+            raise UsageError(f"dt is for NIR files; {os.fspath(source)} is not one")
         from snn_deploy.train.export import checkpoint_to_ir
 
         return checkpoint_to_ir(os.fspath(source))
@@ -73,13 +81,14 @@ def float_network_of(source: Any, meta: Optional[dict[str, Any]] = None) -> Netw
 def convert(source: Any, *, target: str = DEFAULT_TARGET, profile: Any = DEFAULT_PROFILE, data: Any = None,
             split: str = "test", limit: Optional[int] = None, overrides: Optional[dict] = None,
             batch_size: int = 256, netx: bool = False, progress: bool = True,
-            meta: Optional[dict[str, Any]] = None) -> Conversion:
+            meta: Optional[dict[str, Any]] = None, dt: Optional[float] = None) -> Conversion:
     """Quantize ``source`` for ``target`` on ``profile`` (a name in hw_profiles/, a .json path or a profile).
 
     ``data``: a data directory (or SHD-layout .h5), or a pair ``(frames [N, T, C], labels [N])``,
     to compare float vs fixed accuracy on (first ``limit`` samples of ``split``). ``overrides``:
     precision overrides ``{model, types, layers, input}``. ``netx``: quantize with netx's
-    constraints and raise NetxExportError unless netx.net can be written.
+    constraints and raise NetxExportError unless netx.net can be written. ``dt``: seconds per step of
+    a NIR file ``source`` (overrides its metadata 'dt').
     """
     from snn_deploy.convert.quantize import quantize_network
     from snn_deploy.convert.report import build_report
@@ -91,7 +100,7 @@ def convert(source: Any, *, target: str = DEFAULT_TARGET, profile: Any = DEFAULT
         raise SnnDeployError(f"--limit must be a positive number of samples, got {limit}")
     t0 = time.time()
     prof = quantization_profile(profile)
-    float_net = float_network_of(source, meta)
+    float_net = float_network_of(source, meta, dt)
     if netx:
         from snn_deploy.convert.export_netx import netx_overrides
         overrides = netx_overrides(overrides)
@@ -113,6 +122,8 @@ def convert(source: Any, *, target: str = DEFAULT_TARGET, profile: Any = DEFAULT
         with progress_bar(len(y), "float vs fixed", enabled=progress, unit="sample", leave=False) as bar:
             comparison = compare_float_fixed(float_net, fixed, x, y, batch_size=batch_size, progress=bar.update)
         timings["compare"] = time.time() - t1
+    if netx_status["written"]:
+        netx_status.update(_netx_input(float_net, None if data is None else x))
     report = build_report(fixed, target=target, profile=prof.name,
                           checkpoint=str(float_net.meta.get("checkpoint", "(in memory)")), rules=rules,
                           comparison=comparison, netx=netx_status, timings=timings)
@@ -144,8 +155,11 @@ def load_comparison_data(data: Any, split: str, limit: Optional[int], net: Netwo
     from snn_deploy.train.data import DEFAULT_DURATION_S, DEFAULT_TIME_STEPS, open_dataset
 
     meta = net.meta
-    ds = open_dataset(data, split, time_steps=int(meta.get("time_steps", DEFAULT_TIME_STEPS)),
-                      duration=float(meta.get("duration", DEFAULT_DURATION_S)), binary=bool(meta.get("binary", False)))
+    steps = int(meta.get("time_steps", DEFAULT_TIME_STEPS))
+    # a NIR graph carries its step dt, not the binning: bin the data with that dt
+    duration = (float(meta["duration"]) if "duration" in meta else steps * float(meta["dt"]) if "dt" in meta
+                else DEFAULT_DURATION_S)
+    ds = open_dataset(data, split, time_steps=steps, duration=duration, binary=bool(meta.get("binary", False)))
     if ds.num_channels != channels:
         raise SnnDeployError(f"{ds.path}: {ds.num_channels} channels, but the model expects {channels}")
     if ds.num_classes != classes:
@@ -155,6 +169,21 @@ def load_comparison_data(data: Any, split: str, limit: Optional[int], net: Netwo
         raise SnnDeployError(f"{ds.path}: no samples in split {split!r}")
     idx = np.arange(n)
     return ds.frames_batch(idx), np.asarray(ds.labels[idx], dtype=np.int64)
+
+
+def _netx_input(float_net: Network, x: Any) -> dict:
+    """The netx status entries for the input: the message bits netx.net must be loaded with (from the
+    data's largest count when there is data, else from the binning: counts of unknown size unless binary)."""
+    import numpy as np
+
+    from snn_deploy.convert.export_netx import input_message_bits_for, netx_load_hint
+
+    if x is not None:
+        max_count = int(np.max(x)) if np.size(x) else 0
+    else:
+        max_count = 1 if float_net.meta.get("binary", False) else None
+    bits = input_message_bits_for(max_count)
+    return {"input_message_bits": bits, "input_max_count": max_count, "load": netx_load_hint(bits)}
 
 
 def netx_status_of(fixed: Network, float_net: Network, prof: Any, overrides: Any, required: bool) -> dict:

@@ -84,6 +84,16 @@ def format_summary(report: dict[str, Any]) -> str:
     if netx:
         lines.append("")
         lines.append(f"netx: {'written ' + netx['path'] if netx.get('written') else 'not written: ' + str(netx.get('reason'))}")
+        if netx.get("written") and netx.get("load"):
+            lines.append(f"  {netx['load']}")
+    nir_entry = report.get("nir") or {}
+    if nir_entry:
+        lines.append("")
+        if nir_entry.get("written"):
+            lines.append(f"nir: written {nir_entry['path']} (dt = {nir_entry['dt']:g} s in its metadata)")
+            lines += [f"  caveat: {c}" for c in nir_entry.get("caveats", [])]
+        else:
+            lines.append(f"  warning: nir: model.nir not written: {nir_entry.get('reason')}")
     if report.get("outputs"):
         lines += ["", "wrote: " + ", ".join(report["outputs"])]
     return "\n".join(lines)

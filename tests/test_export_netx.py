@@ -182,9 +182,11 @@ def zoo_net() -> Network:
     return quantize_network(net, "loihi2", {"model": {"weight_exp": 0}})
 
 
-def run_netx_on_lava(path, x: np.ndarray, steps: int) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
-    """Load ``path`` with lava-dl, inject ``x [T, C]`` through a ring buffer, run ``steps`` on Lava's
-    fixed-point simulator; per layer block: type name, spikes [steps, N] and LIF voltage v [steps, N]."""
+def run_netx_on_lava(path, x: np.ndarray, steps: int,
+                     input_message_bits: int = 0) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """Load ``path`` with lava-dl (``input_message_bits`` as a user passes it), inject ``x [T, C]`` through a
+    ring buffer, run ``steps`` on Lava's fixed-point simulator; per layer block: type name, spikes
+    [steps, N] and LIF voltage v [steps, N]."""
     netx = pytest.importorskip("lava.lib.dl.netx")
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -192,7 +194,7 @@ def run_netx_on_lava(path, x: np.ndarray, steps: int) -> tuple[list[str], list[n
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.monitor.process import Monitor
 
-    lava_net = netx.hdf5.Network(net_config=str(path))
+    lava_net = netx.hdf5.Network(net_config=str(path), input_message_bits=input_message_bits)
     data = np.zeros((x.shape[1], steps), dtype=np.int64)
     data[:, :len(x)] = x.T
     source = Source(data=data)
@@ -243,3 +245,40 @@ def test_netx_run_on_lava_equals_the_emulator(tmp_path, which):
         assert np.ptp(ours) > 0
         np.testing.assert_array_equal(v, ours, err_msg=f"voltage of layer {name}")
     np.testing.assert_array_equal(volts[2], emu.potentials["readout"][0])  # the li output is its potential
+
+
+@pytest.mark.lava
+def test_netx_reads_spike_counts_exactly_when_loaded_with_the_recorded_message_bits(tmp_path):
+    """Count input (up to 4 spikes per bin): loaded as convert says (the file's input_message_bits),
+    netx equals the emulator; with netx's default (0: binary) it does not."""
+    import h5py
+
+    from snn_deploy.convert.export_netx import ATTR_INPUT_MESSAGE_BITS, input_message_bits_for
+
+    net = fixed_net(readout=True)
+    T = 24
+    x = np.random.default_rng(2).integers(0, 5, size=(T, C)) * (np.random.default_rng(3).random((T, C)) < 0.4)
+    assert x.max() == 4
+    bits = input_message_bits_for(int(x.max()))
+    path = export_netx(net, tmp_path / "netx.net", input_message_bits=bits)
+    with h5py.File(path, "r") as f:
+        assert int(f.attrs[ATTR_INPUT_MESSAGE_BITS]) == bits == 8
+    emu = emulate(net, x[None], record_state=True, pipeline_reset=False)
+    _, spikes, volts = run_netx_on_lava(path, x, emu.num_steps, input_message_bits=bits)
+    for name, lava_spikes in zip(("h1", "h2"), spikes[:2]):
+        assert lava_spikes.sum() >= 10
+        np.testing.assert_array_equal(lava_spikes, emu.spikes[name][0].astype(np.int64), err_msg=name)
+    np.testing.assert_array_equal(volts[2], emu.potentials["readout"][0])
+    _, binary, _ = run_netx_on_lava(path, x, emu.num_steps)
+    assert not np.array_equal(binary[0], spikes[0]), "netx's default reads counts as single spikes"
+
+
+def test_input_message_bits_for_counts():
+    from snn_deploy.convert.export_netx import input_message_bits_for, netx_load_hint
+
+    assert input_message_bits_for(0) == input_message_bits_for(1) == 0
+    assert input_message_bits_for(4) == input_message_bits_for(255) == input_message_bits_for(None) == 8
+    assert input_message_bits_for(256) == 9
+    with pytest.raises(NetxExportError, match="at most 24"):
+        input_message_bits_for(1 << 24)
+    assert "input_message_bits=8" in netx_load_hint(8) and "input_message_bits" not in netx_load_hint(0)

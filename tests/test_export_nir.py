@@ -269,7 +269,7 @@ def test_import_errors_name_the_file_and_node(tmp_path):
     with pytest.raises(FormatError, match="'lif2'.*v_leak must be 0"):
         import_nir(leaky)
     (tmp_path / "junk.nir").write_text("not hdf5")
-    with pytest.raises(FormatError, match="junk.nir: not a readable NIR graph"):
+    with pytest.raises(FormatError, match="junk.nir: not a NIR file: the file is a text file"):
         import_nir(tmp_path / "junk.nir")
     with pytest.raises(FormatError, match="no such NIR file"):
         import_nir(tmp_path / "missing.nir")
@@ -355,14 +355,51 @@ def test_convert_cli_export_errors_are_one_line_and_write_nothing(tmp_path, caps
     from snn_deploy.cli import main
 
     out = tmp_path / "out"
-    adlif = _checkpoint(tmp_path, "adlif", reset="subtract")
     for argv, match, code in [
-        (["--export", "nir"], "population 'h1' (model adlif) cannot be exported to NIR", 1),   # the model's
         (["--export", "nir,tflite"], "unknown --export ['tflite']", 2),                          # the option's
         (["--export", "onnx"], "--export onnx is for ANN baselines", 2),
     ]:
-        ckpt = adlif if "adlif" in match else _checkpoint(tmp_path, "cuba_lif")
-        rc = main(["convert", str(ckpt), "--target", "loihi-emu", "--profile", "loihi2", *argv, "-o", str(out)])
+        rc = main(["convert", str(_checkpoint(tmp_path, "cuba_lif")), "--target", "loihi-emu", "--profile", "loihi2",
+                   *argv, "-o", str(out)])
         err = capsys.readouterr().err.strip().splitlines()
         assert rc == code and len(err) == 1 and match in err[0], err
         assert not out.exists() and not list(tmp_path.glob(".out.*"))
+
+
+def test_convert_cli_nir_inexpressible_model_is_a_warning_not_a_failure(tmp_path, capsys):
+    """adLIF has no NIR primitive: convert still writes everything else and says why model.nir is missing."""
+    import json
+
+    from snn_deploy.cli import main
+
+    out = tmp_path / "out"
+    rc = main(["convert", str(_checkpoint(tmp_path, "adlif", reset="subtract")), "--target", "loihi-emu",
+               "--export", "nir", "-o", str(out)])
+    printed = capsys.readouterr().out
+    assert rc == 0
+    assert (out / "network.h5").exists() and not (out / "model.nir").exists()
+    report = json.loads((out / "quantization.json").read_text())
+    assert report["nir"]["written"] is False
+    assert "population 'h1' (model adlif) cannot be exported to NIR" in report["nir"]["reason"]
+    line = "warning: nir: model.nir not written: population 'h1' (model adlif) cannot be exported to NIR"
+    assert line in printed and line in (out / "summary.txt").read_text()
+
+
+def test_convert_cli_prints_and_writes_the_reader_caveats(tmp_path, capsys):
+    import json
+
+    from snn_deploy.cli import main
+
+    out = tmp_path / "out"
+    assert main(["convert", str(_checkpoint(tmp_path, "lif", reset="subtract")), "--target", "loihi-emu",
+                 "--export", "nir", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "quantization.json").read_text())["nir"]
+    assert report["written"] and report["dt"] == pytest.approx(0.02)
+    graph = nir.read(out / "model.nir")
+    assert graph.nodes["h1"].metadata["reset"] == "subtract" and float(graph.metadata["dt"]) == pytest.approx(0.02)
+    subtract = next(c for c in report["caveats"] if "reset by subtraction" in c)
+    assert subtract.startswith("populations 'h1' reset by subtraction")
+    assert any("dt = 0.02 s" in c and "Norse" in c for c in report["caveats"])
+    for caveat in report["caveats"]:
+        assert f"caveat: {caveat}" in printed and f"caveat: {caveat}" in (out / "summary.txt").read_text()

@@ -70,6 +70,8 @@ def test_netx_convert_loads_in_lava_dl_and_equals_the_emulator(trained, shd_dir,
     assert "netx: written netx.net" in printed
     report = json.loads((out / "quantization.json").read_text())
     assert report["netx"]["written"] and report["comparison"]["samples"] == 16  # float vs fixed kept
+    assert report["netx"]["input_message_bits"] == 0 and report["netx"]["input_max_count"] == 1  # binary data
+    assert report["netx"]["load"] in printed
     fixed = load_network(out / "network.h5")
     assert all(d.weight_exp >= 0 for d in fixed.dense_nodes())
     h1 = next(r for r in report["layers"] if r["layer"] == "h1")
