@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "convert", help="quantize a trained model to Loihi fixed point and check it against the hardware",
         description="Quantize a trained spiking model (model.pt) to a hardware profile's fixed point, check the "
                     "design rules, compare float vs fixed accuracy on data (emulator), write OUT/network.h5.")
-    p.add_argument("checkpoint", help="checkpoint written by `snn-deploy train` (model.pt)")
+    p.add_argument("checkpoint", help="checkpoint written by `snn-deploy train` (model.pt), or a model saved by "
+                   "paper 1's code sparch (read without running it: train/sparch_import.py)")
     p.add_argument("--target", required=True, help=f"one of {', '.join(TARGETS)} (Lava simulator or our emulator)")
     p.add_argument("--profile", default=DEFAULT_PROFILE,
                    help=f"hardware profile name or .json path (default {DEFAULT_PROFILE}); see hw_profiles/")
@@ -108,11 +109,12 @@ def _convert(checkpoint: str, *, target: str, profile: str, out_set: Any, data: 
     from snn_deploy.ir import save_network
     from snn_deploy.train.checkpoint import load_model
     from snn_deploy.train.export import ir_meta_from_checkpoint, model_to_ir
+    from snn_deploy.train.sparch_import import is_sparch_checkpoint, load_sparch_model
 
     if target not in TARGETS:
         raise UsageError(f"--target: unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     profile = quantization_profile(profile)          # a bad profile fails before the checkpoint is read
-    model, cfg, meta = load_model(checkpoint)
+    model, cfg, meta = (load_sparch_model if is_sparch_checkpoint(checkpoint) else load_model)(checkpoint)
     exports = _check_exports(exports, cfg)
     if not cfg.spiking and "onnx" in exports:
         from snn_deploy.convert.export_onnx import export_onnx
