@@ -212,3 +212,16 @@ def test_cli_converts_a_sparch_checkpoint_end_to_end(tmp_path, shd_dir):
     assert [layer["model"] for layer in report["layers"]] == ["adlif", "adlif", "li"]
     assert report["comparison"]["samples"] == 16
     assert (out / "network.h5").is_file() and (out / "network_float.h5").is_file()
+
+
+def test_python_api_and_export_take_a_sparch_path():
+    """``sd.convert(path)`` goes through the same import (train/export.py ``checkpoint_to_ir``)."""
+    import snn_deploy as sd
+
+    conversion = sd.convert(str(FIXTURES / "rlif_nobn.pt"), target="loihi-emu", progress=False)
+    float_net = conversion.float_network
+    assert float_net.meta["model"] == "rlif" and float_net.meta["time_steps"] == 100
+    layer = read_sparch_records(FIXTURES / "rlif_nobn.pt").children()["snn"].children()["0"]
+    sparch_v = layer.children()["V"].tensors()["weight"].numpy()     # sparch computes s @ V.weight
+    rec = next(node for node in float_net.nodes if node.name == "rec1")   # ours: V s, V [out, in]
+    np.testing.assert_array_equal(rec.weight, sparch_v.T * (1 - np.eye(12, dtype=np.float32)))
