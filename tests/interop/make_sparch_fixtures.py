@@ -13,7 +13,9 @@ module), and records sparch's forward on one fixed, seeded input:
 
 - ``<case>.pt``: the pickled module, as a sparch user would hand it to ``snn-deploy convert``;
 - ``<case>.npz``: ``x [B, T, 40]`` (the input), ``h1``, ``h2`` (hidden spikes ``[B, T, 12]``),
-  ``out [B, 4]`` (the readout's ``Σ_t softmax(u[t])``, what ``SNN.forward`` returns).
+  ``v1``, ``v2`` (what each step hands sparch's spike function: ``u[t] - threshold``, recorded by
+  wrapping the layer's ``spike_fct`` attribute for the forward only), ``out [B, 4]`` (the readout's
+  ``Σ_t softmax(u[t])``, what ``SNN.forward`` returns).
 
 Made so that the fixtures test something:
 - Zero initial state: sparch draws ``u``, ``w``, ``s`` (and the readout's ``u``) from ``torch.rand``
