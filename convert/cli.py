@@ -43,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Quantize a trained spiking model (model.pt) to a hardware profile's fixed point, check the "
                     "design rules, compare float vs fixed accuracy on data (emulator), write OUT/network.h5.")
     p.add_argument("checkpoint", metavar="model",
-                   help="checkpoint written by `snn-deploy train` (model.pt), or a NIR graph file (model.nir)")
+                   help="checkpoint written by `snn-deploy train` (model.pt), a model saved by paper 1's code sparch "
+                        "(read without running it: train/sparch_import.py), or a NIR graph file (model.nir)")
     p.add_argument("--dt", type=float, help="seconds per time step of a NIR graph (needed when its metadata has no "
                    "'dt'; overrides it otherwise)")
     p.add_argument("--target", required=True, help=f"one of {', '.join(TARGETS)} (Lava simulator or our emulator)")

@@ -112,13 +112,14 @@ TORCH_SAVE_MEMBER = re.compile(r"(data\.pkl|byteorder|version|\.data/version|\.d
 _SCAN_CHUNK = 1 << 22
 
 
-def check_checkpoint_file(path: Path) -> None:
+def check_checkpoint_file(path: Path, what: str = "an snn-deploy checkpoint") -> None:
     """Refuse, before torch sees it, any file that is not a plain ``torch.save`` ZIP archive.
 
     A ``torch.save`` ZIP must hold only :data:`TORCH_SAVE_MEMBER` entries under one top folder, and
     the bytes ``constants.pkl`` (the member that makes ``torch.load`` call ``torch.jit.load``) must
     not occur anywhere in it: torch's C++ ZIP reader and Python's :mod:`zipfile` could disagree on a
-    crafted archive's directory, a byte scan cannot be fooled that way.
+    crafted archive's directory, a byte scan cannot be fooled that way. ``what`` names the expected
+    file in the refusals ("not WHAT: ..."; the sparch importer passes "a sparch checkpoint").
     """
     kind = identify(path)
     if kind.name == "missing":
@@ -128,22 +129,22 @@ def check_checkpoint_file(path: Path) -> None:
     if kind.name in ("pickle", "tar"):
         # legacy torch.save formats: snn-deploy never writes them, and even the restricted unpickler
         # allocates the storage sizes they claim before reading them
-        raise FormatError(f"{path}: not an snn-deploy checkpoint: the file is {kind} (snn-deploy checkpoints "
-                          "are torch.save ZIP archives)")
+        raise FormatError(f"{path}: not {what}: the file is {kind} ({what.split(' ', 1)[1]}s are torch.save "
+                          "ZIP archives)")
     if kind.name != "torch-zip":
-        raise FormatError(f"{path}: not an snn-deploy checkpoint: the file is {kind}")
+        raise FormatError(f"{path}: not {what}: the file is {kind}")
     tops = {name.split("/", 1)[0] for name in kind.members}
     odd = [name for name in kind.members if "/" not in name or not TORCH_SAVE_MEMBER.fullmatch(name.split("/", 1)[1])]
     if len(tops) != 1 or odd:
-        raise FormatError(f"{path}: not an snn-deploy checkpoint: a ZIP archive with members torch.save does not write "
+        raise FormatError(f"{path}: not {what}: a ZIP archive with members torch.save does not write "
                           f"({', '.join(odd[:3]) or ', '.join(sorted(tops)[:3])})")
     with zipfile.ZipFile(path) as archive:  # torch.save stores; a compressed member could inflate without bound
         packed = [info.filename for info in archive.infolist() if info.compress_type != zipfile.ZIP_STORED]
     if packed:
-        raise FormatError(f"{path}: not an snn-deploy checkpoint: compressed members ({', '.join(packed[:3])}); "
+        raise FormatError(f"{path}: not {what}: compressed members ({', '.join(packed[:3])}); "
                           "torch.save stores them uncompressed")
     if _contains(path, TORCHSCRIPT_MARKER.encode()):
-        raise FormatError(f"{path}: not an snn-deploy checkpoint: the file is a TorchScript archive (it holds code)")
+        raise FormatError(f"{path}: not {what}: the file is a TorchScript archive (it holds code)")
 
 
 def _contains(path: Path, needle: bytes) -> bool:
