@@ -52,6 +52,7 @@ WRAP_JUMP = fp.STATE_HALF        #: a one-step change larger than 2^23 in a wrap
 SPARSE_DENSITY = 0.05            #: feed-forward sources sparser than this use a sparse matmul (measured break-even)
 MIN_THREAD_BATCH = 32            #: fewer samples per thread than this are not worth a thread
 INT32_EXACT_BITS = 31            #: integer sums below 2^31 are exact in int32
+ENGINES = ("auto", "compiled", "numpy")   #: how each population's time loop runs (``emulate(engine=...)``)
 
 
 @dataclass
@@ -175,29 +176,33 @@ def _check_spike_range(inp: InputNode, x: np.ndarray) -> None:
 
 
 def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_state: bool = False,
-            readout: Optional[str] = None, pipeline_reset: bool = True) -> EmulatorRun:
+            readout: Optional[str] = None, pipeline_reset: bool = True, engine: str = "auto") -> EmulatorRun:
     """Run the fixed network ``net`` on ``inputs [B, T, C]`` (integer payloads, or floats: ``encode_inputs``).
 
     ``record=False`` keeps only what the predictions need (memory for big batches);
     ``record_state=True`` also returns every state variable of every population per step;
     ``pipeline_reset=False`` skips the reset after each population's lead-in (plain Lava graph
     without Reset processes; the float network is then matched only after the lead-in transient).
+    ``engine``: ``"compiled"`` runs each population's time loop as ``convert.kernels``' compiled
+    kernel (needs numba, the ``fast`` extra), ``"numpy"`` as numpy array steps, ``"auto"`` the first
+    that is available; all give the same integers.
     """
     if not net.is_fixed:
         raise SnnDeployError("emulate runs a fixed-point network: quantize it first (`snn-deploy convert`)")
     net.validate()
     check_registers(net)
+    engine = resolve_engine(engine)
     x = encode_inputs(net, inputs)
     B, T, _ = x.shape
     depths = population_depths(net)
     S = T + max(depths.values())
     parts = np.array_split(x, _workers(B)) if B else [x]
     if len(parts) == 1:
-        spikes, potentials, states, overflow = _run_graph(net, x, depths, S, record, record_state, pipeline_reset)
+        spikes, potentials, states, overflow = _run_graph(net, x, depths, S, record, record_state, pipeline_reset, engine)
     else:   # numpy releases the GIL inside its array operations: batch slices run side by side
         with ThreadPoolExecutor(len(parts)) as pool:
             runs = list(pool.map(lambda part: _run_graph(net, part, depths, S, record, record_state,
-                                                         pipeline_reset), parts))
+                                                         pipeline_reset, engine), parts))
         spikes, potentials, states, overflow = _join_runs(runs)
     out_pop = net.output()
     mode = readout or net.meta.get("readout", "cumsoftmax")
@@ -208,6 +213,19 @@ def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_sta
     scores, predictions = readout_predictions(trace, mode, scale=readout_scale(net), first=first, stop=stop)
     return EmulatorRun(input_steps=T, num_steps=S, spikes=spikes, potentials=potentials, scores=scores,
                        predictions=predictions, depth=depths, overflow=overflow, states=states)
+
+
+def resolve_engine(engine: str) -> str:
+    """``"compiled"`` or ``"numpy"`` for an ``emulate(engine=...)`` value (``"auto"``: compiled if numba is there)."""
+    from snn_deploy.convert import kernels
+
+    if engine not in ENGINES:
+        raise SnnDeployError(f"unknown emulator engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if engine == "auto":
+        return "compiled" if kernels.available() else "numpy"
+    if engine == "compiled" and not kernels.available():
+        raise SnnDeployError("emulator engine 'compiled' needs numba: pip install 'snn-deploy[fast]'")
+    return engine
 
 
 # ---- internals -------------------------------------------------------------------------------
@@ -251,7 +269,7 @@ def _join_runs(runs: list[tuple]) -> tuple:
 
 
 def _run_graph(net: Network, x: np.ndarray, depths: dict[str, int], S: int, record: bool, record_state: bool,
-               pipeline_reset: bool) -> tuple[dict, dict, dict, dict]:
+               pipeline_reset: bool, engine: str = "numpy") -> tuple[dict, dict, dict, dict]:
     """All populations in layer order on the integer inputs ``x [B, T, C]``: (spikes, potentials, states, overflow)."""
     B = x.shape[0]
     inp = _single_input(net)
@@ -266,7 +284,8 @@ def _run_graph(net: Network, x: np.ndarray, depths: dict[str, int], S: int, reco
     for i, pop in enumerate(order):
         model = get_model(pop.model)
         y, pop_states, counts = _run_population(net, pop, model, outputs, B, S, record_state,
-                                                reset_after=depths[pop.name] - 1 if pipeline_reset else -1)
+                                                reset_after=depths[pop.name] - 1 if pipeline_reset else -1,
+                                                engine=engine)
         overflow[pop.name] = counts
         if record_state:
             states[pop.name] = pop_states
@@ -337,8 +356,8 @@ def _sparse_matmul(src: np.ndarray, nonzero: np.ndarray, w: np.ndarray) -> np.nd
 
 
 def _run_population(net: Network, pop: NeuronNode, model: FixedModel, outputs: dict[str, np.ndarray],
-                    B: int, S: int, record_state: bool,
-                    reset_after: int = -1) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
+                    B: int, S: int, record_state: bool, reset_after: int = -1,
+                    engine: str = "numpy") -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
     ff: dict[str, np.ndarray] = {port: np.zeros((B, S, pop.size), np.int64) for port in model.ports}
     recurrent: list[_Recurrent] = []
     for port in model.ports:
@@ -353,12 +372,20 @@ def _run_population(net: Network, pop: NeuronNode, model: FixedModel, outputs: d
             else:
                 _feed_forward(outputs[net.source_of(dense.name)], w, int(dense.weight_exp), S, out=ff[port])
     params = model.params_from_node(pop)
-    state = model.initial_state(pop.size, (B,))
-    y = np.zeros((B, S, pop.size), np.uint8 if model.spiking else np.int64)
-    rec_states = {n: np.zeros((B, S, pop.size), np.int64) for n in model.state_names} if record_state else {}
+    loop = _compiled_time_loop if engine == "compiled" else _numpy_time_loop
+    return loop(model, params, ff, recurrent, B, S, pop.size, record_state, reset_after)
+
+
+def _numpy_time_loop(model: FixedModel, params: Any, ff: dict[str, np.ndarray], recurrent: list[_Recurrent],
+                     B: int, S: int, size: int, record_state: bool,
+                     reset_after: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
+    """The time loop in numpy: the model's ``step`` on ``[B, N]`` arrays once per step (the fallback)."""
+    state = model.initial_state(size, (B,))
+    y = np.zeros((B, S, size), np.uint8 if model.spiking else np.int64)
+    rec_states = {n: np.zeros((B, S, size), np.int64) for n in model.state_names} if record_state else {}
     counts = {f"saturated_{n}": 0 for n in model.saturating}
     counts.update({f"wrapped_{n}": 0 for n in model.wrapping})
-    prev = np.zeros((B, pop.size), np.int64)
+    prev = np.zeros((B, size), np.int64)
     for t in range(S):
         inputs = {port: ff[port][:, t] for port in model.ports}
         if recurrent and t > 0:
@@ -378,6 +405,46 @@ def _run_population(net: Network, pop: NeuronNode, model: FixedModel, outputs: d
             for n in model.state_names:
                 rec_states[n][:, t] = getattr(state, n)
         if t == reset_after:   # pipeline reset (after the step, as Lava's Reset in post-management)
-            state = model.initial_state(pop.size, (B,))
+            state = model.initial_state(size, (B,))
             prev = np.zeros_like(out)
     return y, rec_states, counts
+
+
+def _compiled_time_loop(model: FixedModel, params: Any, ff: dict[str, np.ndarray], recurrent: list[_Recurrent],
+                        B: int, S: int, size: int, record_state: bool,
+                        reset_after: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
+    """The time loop as ``convert.kernels``' compiled kernel of the model: one call for all steps
+    without recurrence; with it, one BLAS product per recurrent dense and step (into preallocated
+    buffers) and one kernel call per step. The same integers as ``_numpy_time_loop``."""
+    from snn_deploy.convert import kernels
+
+    kernel = kernels.population_kernel(model)
+    state = model.initial_state(size, (B,))
+    y = np.zeros((B, S, size), np.uint8 if model.spiking else np.int64)
+    rec_states = [np.zeros((B, S, size) if record_state else (0, 0, 0), np.int64) for _ in model.state_names]
+    counts = np.zeros(len(model.saturating) + len(model.wrapping), np.int64)
+    float_dt = np.float64 if any(r.weight.dtype == np.float64 for r in recurrent) else np.float32
+    prev = np.zeros((B, size), float_dt)          # the output of the last step, for the recurrent products
+    weights = {port: [r.weight.astype(float_dt, copy=False) for r in recurrent if r.port == port]
+               for port in model.ports}
+    accs = {port: np.zeros((len(weights[port]), B, size), float_dt) for port in model.ports}
+    exps = {port: np.array([r.exp for r in recurrent if r.port == port], np.int64) for port in model.ports}
+    fields = [np.ascontiguousarray(getattr(params, f)) for f in model.param_names]
+    flags = [params.subtract_reset] if hasattr(params, "subtract_reset") else []
+
+    def run(t0: int, t1: int) -> None:
+        kernel(t0, t1, *[ff[p] for p in model.ports], *[accs[p] for p in model.ports],
+               *[exps[p] for p in model.ports], *[getattr(state, n) for n in model.state_names], *fields,
+               *flags, y, prev, *rec_states, record_state, reset_after, counts)
+
+    if not recurrent:
+        run(0, S)
+    else:
+        for t in range(S):
+            for port in model.ports:      # exact: partial sums bounded as checked when r was built
+                for k, w in enumerate(weights[port]):
+                    np.matmul(prev, w, out=accs[port][k])
+            run(t, t + 1)
+    names = [f"saturated_{n}" for n in model.saturating] + [f"wrapped_{n}" for n in model.wrapping]
+    recorded = dict(zip(model.state_names, rec_states)) if record_state else {}
+    return y, recorded, {name: int(c) for name, c in zip(names, counts)}
