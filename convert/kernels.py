@@ -73,54 +73,55 @@ def compiled_update(model: FixedModel) -> Callable:
 def kernel_source(model: FixedModel) -> str:
     """Python source of the kernel of ``model`` (generated from its ports, state and parameter names).
 
-    ``kernel(t0, t1, <ff per port>, <rec acc per port>, <rec exps per port>, <state>, <params>, y, prev,
-    <recorded states>, record_state, reset_after, counts)``: ff ``[B, S, N]`` int64, rec acc
-    ``[R, B, N]`` float, rec exps ``[R]`` int64, state ``[B, N]`` int64 (updated in place), params
-    ``[N]`` (``subtract_reset`` a bool), ``y`` ``[B, S, N]``, ``prev`` ``[B, N]`` float (the output,
-    for the caller's next recurrent product), recorded states ``[B, S, N]`` (ignored unless
-    ``record_state``), counts int64: saturated then wrapped fields, as ``model.saturating/wrapping``.
+    ``kernel(t0, t1, <ff per port>, <ff exps per port>, <rec per port>, <rec exps per port>, <state>,
+    <params>, y, prev, <recorded states>, record_state, reset_after, counts)`` runs steps ``[t0, t1)``:
+    ff ``[R, S, B, N]`` float (delivered feed-forward products), rec ``[R', B, N]`` float (this step's
+    recurrent products), exps int64 (weight exponents), state ``[B, N]`` int64 (updated in place),
+    params ``[N]`` (``subtract_reset`` a bool), ``y`` ``[S, B, N]``, ``prev`` ``[B, N]`` float (the
+    output, for the caller's next recurrent product), recorded states ``[S, B, N]`` (written only when
+    ``record_state``), counts int64: the saturated then the wrapped fields, as ``model.saturating/wrapping``.
     """
-    ports = [f"ff_{i}" for i in range(len(model.ports))]
-    recs = [f"rec_{i}" for i in range(len(model.ports))]
-    exps = [f"exp_{i}" for i in range(len(model.ports))]
+    k = len(model.ports)
+    ffs, ff_exps = [f"ff_{i}" for i in range(k)], [f"ff_exp_{i}" for i in range(k)]
+    recs, rec_exps = [f"rec_{i}" for i in range(k)], [f"rec_exp_{i}" for i in range(k)]
     states = list(model.state_names)
     params = list(model.param_names)
-    has_flag = "subtract_reset" in model.params_type.__dataclass_fields__
-    flags = ["subtract_reset"] if has_flag else []
+    flags = ["subtract_reset"] if "subtract_reset" in model.params_type.__dataclass_fields__ else []
     recorded = [f"rec_state_{n}" for n in states]
-    args = ["t0", "t1", *ports, *recs, *exps, *[f"st_{n}" for n in states], *[f"p_{n}" for n in params],
-            *flags, "y", "prev", *recorded, "record_state", "reset_after", "counts"]
+    args = ["t0", "t1", *ffs, *ff_exps, *recs, *rec_exps, *[f"st_{n}" for n in states],
+            *[f"p_{n}" for n in params], *flags, "y", "prev", *recorded, "record_state", "reset_after", "counts"]
+    ind = " " * 16
     body = [f"def kernel({', '.join(args)}):",
-            "    B = y.shape[0]",
+            "    B = y.shape[1]",
             "    N = y.shape[2]",
             "    for t in range(t0, t1):",
             "        for b in range(B):",
             "            for n in range(N):"]
-    ind = " " * 16
-    for i in range(len(ports)):
-        body += [f"{ind}x_{i} = ff_{i}[b, t, n]",
+    for i in range(k):
+        body += [f"{ind}x_{i} = int64(0)",
+                 f"{ind}for r in range(ff_{i}.shape[0]):",
+                 f"{ind}    x_{i} += shift(int64(ff_{i}[r, t, b, n]), ff_exp_{i}[r])",
                  f"{ind}for r in range(rec_{i}.shape[0]):",
-                 f"{ind}    acc = int64(rec_{i}[r, b, n])",
-                 f"{ind}    e = exp_{i}[r]",
-                 f"{ind}    x_{i} += (acc << e) if e >= 0 else (acc >> -e)"]
-    for n in model.wrapping:
-        body.append(f"{ind}old_{n} = st_{n}[b, n]")
-    call_args = [f"x_{i}" for i in range(len(ports))] + [f"st_{n}[b, n]" for n in states] \
-        + [f"p_{n}[n]" for n in params] + flags
-    body += [f"{ind}out, {', '.join('new_' + n for n in states)}, = update({', '.join(call_args)})",
-             f"{ind}y[b, t, n] = out",
+                 f"{ind}    x_{i} += shift(int64(rec_{i}[r, b, n]), rec_exp_{i}[r])"]
+    body += [f"{ind}old_{n} = st_{n}[b, n]" for n in model.wrapping]
+    call = [f"x_{i}" for i in range(k)] + [f"st_{n}[b, n]" for n in states] + [f"p_{n}[n]" for n in params] + flags
+    body += [f"{ind}out, {', '.join('new_' + n for n in states)}, = update({', '.join(call)})",
+             f"{ind}y[t, b, n] = out",
              f"{ind}prev[b, n] = out"]
-    for k, n in enumerate(model.saturating):
-        body.append(f"{ind}if abs(new_{n}) >= STATE_MAX: counts[{k}] += 1")
-    for k, n in enumerate(model.wrapping, start=len(model.saturating)):
-        body.append(f"{ind}if abs(new_{n} - old_{n}) > WRAP_JUMP: counts[{k}] += 1")
+    body += [f"{ind}if abs(new_{n}) >= STATE_MAX: counts[{j}] += 1" for j, n in enumerate(model.saturating)]
+    body += [f"{ind}if abs(new_{n} - old_{n}) > WRAP_JUMP: counts[{j}] += 1"
+             for j, n in enumerate(model.wrapping, start=len(model.saturating))]
     body.append(f"{ind}if record_state:")
-    body += [f"{ind}    rec_state_{n}[b, t, n] = new_{n}" for n in states]
+    body += [f"{ind}    rec_state_{n}[t, b, n] = new_{n}" for n in states]
     body.append(f"{ind}if t == reset_after:   # pipeline reset, after the step")
-    body += [f"{ind}    st_{n}[b, n] = 0" for n in states]
-    body += [f"{ind}    prev[b, n] = 0", f"{ind}else:"]
+    body += [f"{ind}    st_{n}[b, n] = 0" for n in states] + [f"{ind}    prev[b, n] = 0", f"{ind}else:"]
     body += [f"{ind}    st_{n}[b, n] = new_{n}" for n in states]
     return "\n".join(body) + "\n"
+
+
+def _shift(acc, e):
+    """A dense's weight shift (``fixed_point.weight_shift``) on one int64: ``acc << e``, or ``>> -e`` flooring."""
+    return (acc << e) if e >= 0 else (acc >> -e)
 
 
 @lru_cache(maxsize=None)
@@ -129,7 +130,7 @@ def population_kernel(model: FixedModel) -> Callable[..., Any]:
     import numba
     import numpy as np
 
-    namespace: dict[str, Any] = {"update": compiled_update(model), "int64": np.int64,
+    namespace: dict[str, Any] = {"update": compiled_update(model), "int64": np.int64, "shift": numba.njit(_shift),
                                  "STATE_MAX": fp.STATE_MAX, "WRAP_JUMP": WRAP_JUMP}
     exec(compile(kernel_source(model), f"<kernel {model.name}>", "exec"), namespace)   # our own generated text
     return numba.njit(nogil=True, boundscheck=False)(namespace["kernel"])
