@@ -91,8 +91,6 @@ def _work(net: Network, activity: dict[str, np.ndarray], x: np.ndarray, S: int, 
 
 def measure(net: Network, x: np.ndarray, activity: dict[str, np.ndarray], S: int, repeats: int = 3) -> Roofline:
     """The bound for ``x [B, T, C]`` (integer input) given the recorded spikes ``activity [B, S, N]``."""
-    from threadpoolctl import threadpool_limits
-
     B = x.shape[0]
     best = None
     for layout in ("slices", "blas"):
@@ -107,7 +105,7 @@ def measure(net: Network, x: np.ndarray, activity: dict[str, np.ndarray], S: int
             with ThreadPoolExecutor(slices) as pool:
                 list(pool.map(lambda js: [job() for job in js], jobs))
 
-        with threadpool_limits(1, user_api="blas") if layout == "slices" else contextlib.nullcontext():
+        with emu._one_blas_thread() if layout == "slices" else contextlib.nullcontext():
             run_all()                                           # warm-up
             seconds = min(_timed(run_all) for _ in range(repeats))
         if best is None or seconds < best.seconds:
