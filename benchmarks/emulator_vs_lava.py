@@ -89,6 +89,7 @@ def main(argv=None) -> int:
           + f", {net.inputs()[0].size} inputs; {n} samples x {steps} steps")
 
     lava = run_lava(net, x, progress=lambda k: print(f"  lava: {k} samples done", file=sys.stderr))
+    emulate(net, x[:1])                       # compile the kernels before timing (numba, first call)
     emu_same = run_emulator(net, x)
     agreement = compare_runs(lava, emu_same)
     reps = -(-args.emu_batch // n)
