@@ -33,6 +33,7 @@ the GIL inside array operations); samples are independent, so the slices join to
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ WRAP_JUMP = fp.STATE_HALF        #: a one-step change larger than 2^23 in a wrap
 SPARSE_DENSITY = 0.05            #: feed-forward sources sparser than this use a sparse matmul (measured break-even)
 MIN_THREAD_BATCH = 32            #: fewer samples per thread than this are not worth a thread
 INT32_EXACT_BITS = 31            #: integer sums below 2^31 are exact in int32
+ENGINES = ("auto", "compiled", "numpy")   #: how each population's time loop runs (``emulate(engine=...)``)
 
 
 @dataclass
@@ -118,29 +120,33 @@ def _check_spike_range(inp: InputNode, x: np.ndarray) -> None:
 
 
 def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_state: bool = False,
-            readout: Optional[str] = None, pipeline_reset: bool = True) -> EmulatorRun:
+            readout: Optional[str] = None, pipeline_reset: bool = True, engine: str = "auto") -> EmulatorRun:
     """Run the fixed network ``net`` on ``inputs [B, T, C]`` (integer payloads, or floats: ``encode_inputs``).
 
     ``record=False`` keeps only what the predictions need (memory for big batches);
     ``record_state=True`` also returns every state variable of every population per step;
     ``pipeline_reset=False`` skips the reset after each population's lead-in (plain Lava graph
     without Reset processes; the float network is then matched only after the lead-in transient).
+    ``engine``: ``"compiled"`` runs each population's time loop as ``convert.kernels``' compiled
+    kernel (needs numba, the ``fast`` extra), ``"numpy"`` as numpy array steps, ``"auto"`` the first
+    that is available; all give the same integers.
     """
     if not net.is_fixed:
         raise SnnDeployError("emulate runs a fixed-point network: quantize it first (`snn-deploy convert`)")
     net.validate()
     check_registers(net)
+    engine = resolve_engine(engine)
     x = encode_inputs(net, inputs)
     B, T, _ = x.shape
     depths = net.population_depths()
     S = T + max(depths.values())
     parts = np.array_split(x, _workers(B)) if B else [x]
     if len(parts) == 1:
-        spikes, potentials, states, overflow = _run_graph(net, x, depths, S, record, record_state, pipeline_reset)
-    else:   # numpy releases the GIL inside its array operations: batch slices run side by side
-        with ThreadPoolExecutor(len(parts)) as pool:
+        spikes, potentials, states, overflow = _run_graph(net, x, depths, S, record, record_state, pipeline_reset, engine)
+    else:   # numpy and the kernels release the GIL: batch slices run side by side, one per core
+        with _one_blas_thread(), ThreadPoolExecutor(len(parts)) as pool:
             runs = list(pool.map(lambda part: _run_graph(net, part, depths, S, record, record_state,
-                                                         pipeline_reset), parts))
+                                                         pipeline_reset, engine), parts))
         spikes, potentials, states, overflow = _join_runs(runs)
     out_pop = net.output()
     mode = readout or net.meta.get("readout", DEFAULT_READOUT)
@@ -153,14 +159,20 @@ def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_sta
                        predictions=predictions, depth=depths, overflow=overflow, states=states)
 
 
+def resolve_engine(engine: str) -> str:
+    """``"compiled"`` or ``"numpy"`` for an ``emulate(engine=...)`` value (``"auto"``: compiled if numba is there)."""
+    from snn_deploy.convert import kernels
+
+    if engine not in ENGINES:
+        raise SnnDeployError(f"unknown emulator engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if engine == "auto":
+        return "compiled" if kernels.available() else "numpy"
+    if engine == "compiled" and not kernels.available():
+        raise SnnDeployError("emulator engine 'compiled' needs numba: pip install 'snn-deploy[fast]'")
+    return engine
+
+
 # ---- internals -------------------------------------------------------------------------------
-
-@dataclass
-class _Recurrent:
-    weight: np.ndarray   # float [N, N], transposed for s @ W
-    exp: int
-    port: str
-
 
 def _single_input(net: Network) -> InputNode:
     inputs = net.inputs()
@@ -184,6 +196,18 @@ def _workers(batch: int) -> int:
     return max(1, min(cores, batch // MIN_THREAD_BATCH))
 
 
+def _one_blas_thread():
+    """BLAS on one thread while the batch slices run on one thread per core (``threadpoolctl``, when
+    installed: the ``fast`` extra). Small per-step products on a multi-threaded BLAS under slices
+    that already fill the cores oversubscribe them: measured 6-40x slower per product on 2 loaded
+    cores for ``[128, 128] @ [128, 128]``."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
 def _join_runs(runs: list[tuple]) -> tuple:
     """Concatenate the per-slice records of ``_run_graph`` along the batch and sum the overflow counts."""
     spikes = {k: np.concatenate([r[0][k] for r in runs]) for k in runs[0][0]}
@@ -194,11 +218,14 @@ def _join_runs(runs: list[tuple]) -> tuple:
 
 
 def _run_graph(net: Network, x: np.ndarray, depths: dict[str, int], S: int, record: bool, record_state: bool,
-               pipeline_reset: bool) -> tuple[dict, dict, dict, dict]:
-    """All populations in layer order on the integer inputs ``x [B, T, C]``: (spikes, potentials, states, overflow)."""
-    B = x.shape[0]
+               pipeline_reset: bool, engine: str = "numpy") -> tuple[dict, dict, dict, dict]:
+    """All populations in layer order on the integer inputs ``x [B, T, C]``: (spikes, potentials, states, overflow).
+
+    Inside, every sequence is time-major (``[steps, B, N]``): one step of a batch is contiguous for the
+    kernels, and the rows of steps ``[0, n)`` are one contiguous matrix for the feed-forward products.
+    The records are returned batch-major (``[B, S, N]``)."""
     inp = _single_input(net)
-    outputs: dict[str, np.ndarray] = {inp.name: x}     # T steps; the S - T flush steps carry no input
+    outputs: dict[str, np.ndarray] = {inp.name: x}   # batch-major, T steps only; the populations' are time-major
     out_pop = net.output()
     order = net.layer_order()
     last_use = _last_use(net, order)
@@ -208,20 +235,23 @@ def _run_graph(net: Network, x: np.ndarray, depths: dict[str, int], S: int, reco
     overflow: dict[str, dict[str, int]] = {}
     for i, pop in enumerate(order):
         model = get_neuron_model(pop.model)
-        y, pop_states, counts = _run_population(net, pop, model, outputs, B, S, record_state,
-                                                reset_after=depths[pop.name] - 1 if pipeline_reset else -1)
+        y, pop_states, counts = _run_population(net, pop, model, outputs, x.shape[0], S, record_state,
+                                                reset_after=depths[pop.name] - 1 if pipeline_reset else -1,
+                                                engine=engine)
         overflow[pop.name] = counts
         if record_state:
-            states[pop.name] = pop_states
+            states[pop.name] = {n: _batch_major(v) for n, v in pop_states.items()}
         outputs[pop.name] = y
         if record or pop.name == out_pop.name:
-            if model.spiking:
-                spikes[pop.name] = y
-            else:
-                potentials[pop.name] = y
+            (spikes if model.spiking else potentials)[pop.name] = _batch_major(y)
         for name in [n for n, last in last_use.items() if last == i and n != out_pop.name]:
             outputs.pop(name, None)
     return spikes, potentials, states, overflow
+
+
+def _batch_major(seq: np.ndarray) -> np.ndarray:
+    """``[S, B, N]`` -> a contiguous ``[B, S, N]``."""
+    return np.ascontiguousarray(seq.transpose(1, 0, 2))
 
 
 def _dense_weight(dense: DenseNode) -> np.ndarray:
@@ -237,33 +267,41 @@ def _dense_weight(dense: DenseNode) -> np.ndarray:
     return w
 
 
-def _feed_forward(x: np.ndarray, w: np.ndarray, exp: int, S: int, out: Optional[np.ndarray] = None) -> np.ndarray:
-    """Delivered input ``[B, S, N]`` of a feed-forward dense: ``a[t] = shift(W x[t-1])``, ``a[0] = 0``,
-    added into ``out`` when given (a port's sum, without a temporary ``[B, S, N]``), and returned.
+def _feed_forward(src: np.ndarray, w: np.ndarray, out: np.ndarray, batch_major: bool = False) -> np.ndarray:
+    """Exact products of a feed-forward dense, as delivered: ``out[t] = W src[t - 1]`` (``out[0]`` and the
+    steps past the source's end stay as they are: zero), into ``out [S, B, N]`` (float) and returned.
 
-    ``x`` may have fewer than ``S`` steps (the input: nothing after its ``T`` steps). Sparse sources
-    (spikes) go through an exact integer sparse matmul, dense ones through ``fixed_point.int_matmul``.
+    ``src`` is an integer ``[T_src, B, C]`` (time-major), or ``[B, T_src, C]`` with ``batch_major``
+    (the network's input, not transposed: only its products are); ``out``'s float dtype must be
+    exact for this product (``_float_dtype``). Sparse sources (spikes) go through a sparse matmul,
+    dense ones through BLAS.
     """
-    B, T_src, C = x.shape
-    if out is None:
-        out = np.zeros((B, S, w.shape[0]), np.int64)
-    n = min(T_src, S - 1)
+    T_src = src.shape[1] if batch_major else src.shape[0]
+    B, C = out.shape[1], src.shape[2]
+    n = min(T_src, out.shape[0] - 1)
     if n <= 0:
         return out
-    src = x[:, :n].reshape(B * n, C)
-    nonzero = src != 0
-    if np.count_nonzero(nonzero) < SPARSE_DENSITY * src.size:
-        acc = _sparse_matmul(src, nonzero, w)
+    rows = (src[:, :n] if batch_major else src[:n]).reshape(n * B, C)   # contiguous unless batch_major cuts steps
+    nonzero = rows != 0
+    if np.count_nonzero(nonzero) < SPARSE_DENSITY * rows.size:
+        products = _sparse_matmul(rows, nonzero, w.astype(out.dtype))
+    elif batch_major:
+        products = rows.astype(out.dtype) @ np.ascontiguousarray(w.T.astype(out.dtype))
+    else:      # straight into the delivered steps 1..n, a contiguous block of the time-major out
+        np.matmul(rows.astype(out.dtype), np.ascontiguousarray(w.T.astype(out.dtype)),
+                  out=out[1:n + 1].reshape(n * B, -1))
+        return out
+    if batch_major:
+        out[1:n + 1] = products.reshape(B, n, -1).transpose(1, 0, 2)
     else:
-        acc = fp.int_matmul(src, w)
-    out[:, 1:n + 1] += fp.weight_shift(acc, exp).reshape(B, n, -1)
+        out[1:n + 1] = products.reshape(n, B, -1)
     return out
 
 
 def _sparse_matmul(src: np.ndarray, nonzero: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Exact ``src @ w.T`` for a sparse integer ``src`` [R, C] (``nonzero = src != 0``, whose flatnonzero
-    is several times cheaper than that of ``src`` itself): CSR built from the nonzeros, integer
-    arithmetic in int32 when ``max|src| * max_row sum|w| < 2^31`` (no partial sum can overflow), else int64."""
+    """``src @ w.T`` for a sparse integer ``src`` [R, C] (``nonzero = src != 0``, whose flatnonzero is
+    several times cheaper than that of ``src`` itself), CSR built from the nonzeros, in ``w``'s dtype
+    (a float that the caller chose exact for these bounds)."""
     import scipy.sparse
 
     rows_n, cols_n = src.shape
@@ -272,55 +310,138 @@ def _sparse_matmul(src: np.ndarray, nonzero: np.ndarray, w: np.ndarray) -> np.nd
     rows = idx // cols_n
     indptr = np.zeros(rows_n + 1, np.int64)
     np.cumsum(np.bincount(rows, minlength=rows_n), out=indptr[1:])
-    bound = float(np.abs(flat[idx]).max(initial=0)) * float(np.abs(w).sum(axis=1).max(initial=0))
-    dt = np.int32 if bound < 2.0 ** INT32_EXACT_BITS else np.int64
-    m = scipy.sparse.csr_matrix((flat[idx].astype(dt), (idx - rows * cols_n).astype(np.int32), indptr),
+    m = scipy.sparse.csr_matrix((flat[idx].astype(w.dtype), (idx - rows * cols_n).astype(np.int32), indptr),
                                 shape=src.shape)
-    return np.asarray(m @ np.ascontiguousarray(w.T.astype(dt))).astype(np.int64, copy=False)
+    return np.asarray(m @ np.ascontiguousarray(w.T))
+
+
+def _float_dtype(source: np.ndarray, w: np.ndarray, spiking_source: bool) -> np.dtype:
+    """The float dtype in which ``W x`` is exact for this source: ``max|x| * max_row sum|w|`` below
+    2^24 (float32) or 2^53 (float64) (``fixed_point.exact_float_dtype``); spikes are at most 1."""
+    max_row = float(np.abs(w).sum(axis=1).max()) if w.size else 0.0
+    if spiking_source:
+        max_x = 1.0
+    else:       # two reductions, no |x| temporary
+        max_x = float(max(source.max(), -source.min())) if source.size else 0.0
+    return fp.exact_float_dtype(max_x, max_row)
+
+
+@dataclass
+class _Port:
+    """What a population's port receives at step ``t``: ``sum_k shift(ff[k, t], ff_exps[k])`` plus
+    ``sum_k shift(rec[k], rec_exps[k])``, where ``rec[k] = prev @ rec_weights[k]`` is computed per step
+    from the population's own previous output (all float products, exact)."""
+
+    ff: np.ndarray              # [R, S, B, N] float: delivered feed-forward products
+    ff_exps: np.ndarray         # [R] int64
+    rec_weights: list[np.ndarray]   # [N, N] float, transposed for prev @ W
+    rec: np.ndarray             # [R', B, N] float: this step's recurrent products
+    rec_exps: np.ndarray        # [R'] int64
 
 
 def _run_population(net: Network, pop: NeuronNode, model: FixedNeuronModel, outputs: dict[str, np.ndarray],
-                    B: int, S: int, record_state: bool,
-                    reset_after: int = -1) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
-    ff: dict[str, np.ndarray] = {port: np.zeros((B, S, pop.size), np.int64) for port in model.ports}
-    recurrent: list[_Recurrent] = []
+                    B: int, S: int, record_state: bool, reset_after: int = -1,
+                    engine: str = "numpy") -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
+    """One population over all ``S`` steps: ``(output [S, B, N], recorded states [S, B, N], overflow counts)``."""
+    input_name = _single_input(net).name
+    ff_in: dict[str, list] = {port: [] for port in model.ports}
+    rec_in: dict[str, list] = {port: [] for port in model.ports}
+    dtypes = []
     for port in model.ports:
         for dense in net.incoming(pop.name, port):
             w = _dense_weight(dense)
             if net.is_recurrent(dense.name):
-                max_row = float(np.abs(w).sum(axis=1).max()) if w.size else 0.0
                 # the recurrent input is the population's own output: 0/1 spikes, or a potential up to 2^23 - 1
-                max_in = 1.0 if model.spiking else float(fp.STATE_MAX)
-                dt = fp.exact_float_dtype(max_in, max_row)
-                recurrent.append(_Recurrent(np.ascontiguousarray(w.T.astype(dt)), int(dense.weight_exp), port))
+                dtypes.append(_float_dtype(np.array([fp.STATE_MAX]), w, model.spiking))
+                rec_in[port].append((w, int(dense.weight_exp)))
             else:
-                _feed_forward(outputs[net.source_of(dense.name)], w, int(dense.weight_exp), S, out=ff[port])
+                source = net.source_of(dense.name)
+                node = net.node(source)
+                spiking = isinstance(node, NeuronNode) and get_neuron_model(node.model).spiking
+                dtypes.append(_float_dtype(outputs[source], w, spiking))
+                ff_in[port].append((outputs[source], w, int(dense.weight_exp), source == input_name))
+    dt = np.float64 if np.float64 in dtypes else np.float32     # one float type per population
+    ports = []
+    for port in model.ports:
+        ff = np.zeros((len(ff_in[port]), S, B, pop.size), dt)
+        for k, (src, w, _, batch_major) in enumerate(ff_in[port]):
+            _feed_forward(src, w, ff[k], batch_major=batch_major)
+        ports.append(_Port(ff, np.array([e for _, _, e, _ in ff_in[port]], np.int64),
+                           [np.ascontiguousarray(w.T.astype(dt)) for w, _ in rec_in[port]],
+                           np.zeros((len(rec_in[port]), B, pop.size), dt),
+                           np.array([e for _, e in rec_in[port]], np.int64)))
     params = model.params_from_node(pop)
-    state = model.initial_state(pop.size, (B,))
-    y = np.zeros((B, S, pop.size), np.uint8 if model.spiking else np.int64)
-    rec_states = {n: np.zeros((B, S, pop.size), np.int64) for n in model.state_names} if record_state else {}
+    loop = _compiled_time_loop if engine == "compiled" else _numpy_time_loop
+    return loop(model, params, ports, B, S, pop.size, record_state, reset_after)
+
+
+def _numpy_time_loop(model: FixedNeuronModel, params: Any, ports: list[_Port], B: int, S: int, size: int,
+                     record_state: bool, reset_after: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
+    """The time loop in numpy: the model's ``step`` on ``[B, N]`` arrays once per step (the fallback)."""
+    state = model.initial_state(size, (B,))
+    y = np.zeros((S, B, size), np.uint8 if model.spiking else np.int64)
+    rec_states = {n: np.zeros((S, B, size), np.int64) for n in model.state_names} if record_state else {}
     counts = {f"saturated_{n}": 0 for n in model.saturating}
     counts.update({f"wrapped_{n}": 0 for n in model.wrapping})
-    prev = np.zeros((B, pop.size), np.int64)
+    prev = np.zeros((B, size), ports[0].ff.dtype)
+    recurrent = any(p.rec_weights for p in ports)
     for t in range(S):
-        inputs = {port: ff[port][:, t] for port in model.ports}
-        if recurrent and t > 0:
-            for r in recurrent:
-                # exact: |partial sums| < 2^24 (float32) or 2^53 (float64), checked when r was built
-                acc = (prev.astype(r.weight.dtype) @ r.weight).astype(np.int64)
-                inputs[r.port] = inputs[r.port] + fp.weight_shift(acc, r.exp)
+        inputs = {}
+        for name, port in zip(model.ports, ports):
+            a = np.zeros((B, size), np.int64)
+            for k, e in enumerate(port.ff_exps):   # every product is an exact integer in its float type
+                a += fp.weight_shift(port.ff[k, t].astype(np.int64), e)
+            for w, e in zip(port.rec_weights, port.rec_exps):
+                if t > 0:
+                    a += fp.weight_shift((prev @ w).astype(np.int64), e)
+            inputs[name] = a
         old = state
         out, state = model.apply(inputs, state, params)
-        y[:, t] = out
-        prev = out
+        y[t] = out
+        if recurrent:
+            prev = out.astype(prev.dtype)
         for n in model.saturating:
             counts[f"saturated_{n}"] += int(np.count_nonzero(np.abs(getattr(state, n)) >= fp.STATE_MAX))
         for n in model.wrapping:
             counts[f"wrapped_{n}"] += int(np.count_nonzero(np.abs(getattr(state, n) - getattr(old, n)) > WRAP_JUMP))
         if record_state:
             for n in model.state_names:
-                rec_states[n][:, t] = getattr(state, n)
+                rec_states[n][t] = getattr(state, n)
         if t == reset_after:   # pipeline reset (after the step, as Lava's Reset in post-management)
-            state = model.initial_state(pop.size, (B,))
-            prev = np.zeros_like(out)
+            state = model.initial_state(size, (B,))
+            prev = np.zeros_like(prev)
     return y, rec_states, counts
+
+
+def _compiled_time_loop(model: FixedNeuronModel, params: Any, ports: list[_Port], B: int, S: int, size: int,
+                        record_state: bool, reset_after: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
+    """The time loop as ``convert.kernels``' compiled kernel of the model: one call for all steps
+    without recurrence; with it, one BLAS product per recurrent dense and step (into preallocated
+    buffers) and one kernel call per step. The same integers as ``_numpy_time_loop``."""
+    from snn_deploy.convert import kernels
+
+    kernel = kernels.population_kernel(model)
+    state = model.initial_state(size, (B,))
+    y = np.zeros((S, B, size), np.uint8 if model.spiking else np.int64)
+    rec_states = [np.zeros((S, B, size) if record_state else (0, 0, 0), np.int64) for _ in model.state_names]
+    counts = np.zeros(len(model.saturating) + len(model.wrapping), np.int64)
+    prev = np.zeros((B, size), ports[0].ff.dtype)   # the last step's output, for the recurrent products
+    fields = [np.ascontiguousarray(getattr(params, f)) for f in model.param_names]
+    flags = [params.subtract_reset] if hasattr(params, "subtract_reset") else []
+    args_ports = [p.ff for p in ports] + [p.ff_exps for p in ports] + [p.rec for p in ports] + [p.rec_exps for p in ports]
+
+    def run(t0: int, t1: int) -> None:
+        kernel(t0, t1, *args_ports, *[getattr(state, n) for n in model.state_names], *fields,
+               *flags, y, prev, *rec_states, record_state, reset_after, counts)
+
+    if not any(p.rec_weights for p in ports):
+        run(0, S)
+    else:
+        for t in range(S):
+            for port in ports:      # exact: partial sums bounded as checked when the weights were cast
+                for k, w in enumerate(port.rec_weights):
+                    np.matmul(prev, w, out=port.rec[k])
+            run(t, t + 1)
+    names = [f"saturated_{n}" for n in model.saturating] + [f"wrapped_{n}" for n in model.wrapping]
+    recorded = dict(zip(model.state_names, rec_states)) if record_state else {}
+    return y, recorded, {name: int(c) for name, c in zip(names, counts)}

@@ -147,67 +147,95 @@ class LIFixedState:
 
 
 # ---- steps ----------------------------------------------------------------------------------
+#
+# Each model's arithmetic is written ONCE, as an ``*_update`` function of plain values: the port
+# inputs, then the state fields, then the parameter fields (in their records' order); it returns the
+# output and the new state fields. It uses only ``fp``'s primitives and operators, so the same
+# definition runs on numpy arrays (``*_step``: records in, records out; the emulator's numpy path and
+# the Lava process models), on int64 scalars compiled into a per-element kernel (``convert.kernels``)
+# (and, later, on torch tensors), each binding ``fp`` to its own primitives.
 
-def cuba_lif_step(a_in: np.ndarray, state: CubaLIFFixedState, p: CubaLIFFixedParams) -> tuple[np.ndarray, CubaLIFFixedState]:
+def cuba_lif_update(a_in, u, v, s, du, dv, vth, bias_mant, bias_exp, subtract_reset):
     """Lava's LIF (PyLifModelBitAcc) order: current, voltage, spike, reset. See the module docstring."""
-    u = fp.wrap_current(fp.decay(state.u, p.du + fp.CURRENT_DECAY_OFFSET) + fp.activation(a_in))
-    vth = fp.threshold(p.vth)
-    v = fp.decay(state.v, p.dv + fp.VOLTAGE_DECAY_OFFSET) + u + fp.scale_bias(p.bias_mant, p.bias_exp)
-    if p.subtract_reset:
-        v = v - vth * state.s
+    u = fp.wrap_current(fp.decay(u, du + fp.CURRENT_DECAY_OFFSET) + fp.activation(a_in))
+    vth = fp.threshold(vth)
+    v = fp.decay(v, dv + fp.VOLTAGE_DECAY_OFFSET) + u + fp.scale_bias(bias_mant, bias_exp)
+    if subtract_reset:
+        v = v - vth * s
     v = fp.saturate(v)
     s = fp.spikes(v, vth)
-    if not p.subtract_reset:
-        v = np.where(s > 0, 0, v)
-    return s, CubaLIFFixedState(u=u, v=v, s=s)
+    if not subtract_reset:
+        v = v - v * s                     # zero reset: v = 0 where s
+    return s, u, v, s
 
 
-def lif_step(a_in: np.ndarray, state: LIFFixedState, p: LIFFixedParams) -> tuple[np.ndarray, LIFFixedState]:
+def lif_update(a_in, v, s, dv, vth, bias_mant, bias_exp):
     """``v = sat(dec(v - VTH s_, dv) + (a << 6) + b)``; ``s = v > VTH`` (reset by subtraction in the leak)."""
-    vth = fp.threshold(p.vth)
-    v = fp.decay(state.v - vth * state.s, p.dv) + fp.activation(a_in) + fp.scale_bias(p.bias_mant, p.bias_exp)
-    v = fp.saturate(v)
+    vth = fp.threshold(vth)
+    v = fp.saturate(fp.decay(v - vth * s, dv) + fp.activation(a_in) + fp.scale_bias(bias_mant, bias_exp))
     s = fp.spikes(v, vth)
-    return s, LIFFixedState(v=v, s=s)
+    return s, v, s
 
 
-def adlif_step(a_in: np.ndarray, state: AdLIFFixedState, p: AdLIFFixedParams) -> tuple[np.ndarray, AdLIFFixedState]:
+def adlif_update(a_in, v, w, s, dv, dw, a_frac, b_adapt, vth, bias_mant, bias_exp):
     """``w = sat(dec(w, dw) + frac(v_, a_frac) + b_adapt s_)``; ``v = sat(dec(v - VTH s_, dv) + (a << 6) + b - w)``."""
-    vth = fp.threshold(p.vth)
-    w = fp.saturate(fp.decay(state.w, p.dw) + fp.mul_frac(state.v, p.a_frac) + p.b_adapt * state.s)
-    v = (fp.decay(state.v - vth * state.s, p.dv) + fp.activation(a_in)
-         + fp.scale_bias(p.bias_mant, p.bias_exp) - w)
-    v = fp.saturate(v)
+    vth = fp.threshold(vth)
+    w = fp.saturate(fp.decay(w, dw) + fp.mul_frac(v, a_frac) + b_adapt * s)
+    v = fp.saturate(fp.decay(v - vth * s, dv) + fp.activation(a_in) + fp.scale_bias(bias_mant, bias_exp) - w)
     s = fp.spikes(v, vth)
-    return s, AdLIFFixedState(v=v, w=w, s=s)
+    return s, v, w, s
 
 
-def mthr_lif_step(a_in: np.ndarray, state: MthrLIFFixedState, p: MthrLIFFixedParams) -> tuple[np.ndarray, MthrLIFFixedState]:
+def mthr_lif_update(a_in, v, A, theta, s, dv, da, k, vth, bias_mant, bias_exp):
     """``A = sat(dec(A, da) + 4096 s_)``; ``theta = VTH + frac(A, k)``; ``v = sat(dec(v - theta_ s_, dv) + (a << 6) + b)``."""
-    A = fp.saturate(fp.decay(state.A, p.da) + fp.ADAPT_ONE * state.s)
-    theta = fp.threshold(p.vth) + fp.mul_frac(A, p.k)
-    v = fp.decay(state.v - state.theta * state.s, p.dv) + fp.activation(a_in) + fp.scale_bias(p.bias_mant, p.bias_exp)
-    v = fp.saturate(v)
+    v = fp.saturate(fp.decay(v - theta * s, dv) + fp.activation(a_in) + fp.scale_bias(bias_mant, bias_exp))
+    A = fp.saturate(fp.decay(A, da) + fp.ADAPT_ONE * s)
+    theta = fp.threshold(vth) + fp.mul_frac(A, k)
     s = fp.spikes(v, theta)
-    return s, MthrLIFFixedState(v=v, A=A, theta=theta, s=s)
+    return s, v, A, theta, s
 
 
-def spikgru_step(a_in: np.ndarray, a_gate: np.ndarray, state: SpikGRUFixedState,
-                 p: SpikGRUFixedParams) -> tuple[np.ndarray, SpikGRUFixedState]:
+def spikgru_update(a_in, a_gate, i, v, z, s, du, vth, bias_mant, bias_exp, gate_bias):
     """``z = LUT(a_gate + gate_bias)``; ``i = wrap(dec(i, du+1) + (a << 6) + b)``; ``v = sat(frac(v, z) + frac(i, 4096-z) - VTH s_)``."""
-    vth = fp.threshold(p.vth)
-    z = fp.sigmoid_gate(np.asarray(a_gate, dtype=np.int64) + p.gate_bias)
-    i = fp.wrap_current(fp.decay(state.i, p.du + fp.CURRENT_DECAY_OFFSET) + fp.activation(a_in)
-                        + fp.scale_bias(p.bias_mant, p.bias_exp))
-    v = fp.saturate(fp.mul_frac(state.v, z) + fp.mul_frac(i, fp.FRACTION_ONE - z) - vth * state.s)
+    vth = fp.threshold(vth)
+    z = fp.sigmoid_gate(a_gate + gate_bias)
+    i = fp.wrap_current(fp.decay(i, du + fp.CURRENT_DECAY_OFFSET) + fp.activation(a_in)
+                        + fp.scale_bias(bias_mant, bias_exp))
+    v = fp.saturate(fp.mul_frac(v, z) + fp.mul_frac(i, fp.FRACTION_ONE - z) - vth * s)
     s = fp.spikes(v, vth)
-    return s, SpikGRUFixedState(i=i, v=v, z=z, s=s)
+    return s, i, v, z, s
 
 
-def li_step(a_in: np.ndarray, state: LIFixedState, p: LIFixedParams) -> tuple[np.ndarray, LIFixedState]:
-    """``u = sat(dec(u, dv) + (a << 6) + b)``; returns ``(u, state)``: the output is the potential."""
-    u = fp.saturate(fp.decay(state.u, p.dv) + fp.activation(a_in) + fp.scale_bias(p.bias_mant, p.bias_exp))
-    return u, LIFixedState(u=u)
+def li_update(a_in, u, dv, bias_mant, bias_exp):
+    """``u = sat(dec(u, dv) + (a << 6) + b)``; returns ``(u, u)``: the output is the potential."""
+    u = fp.saturate(fp.decay(u, dv) + fp.activation(a_in) + fp.scale_bias(bias_mant, bias_exp))
+    return u, u
+
+
+def record_step(update: Callable[..., tuple], state_type: type) -> Callable[..., tuple[np.ndarray, Any]]:
+    """The numpy step ``step(*inputs, state, params) -> (output, state)`` of an ``*_update`` definition.
+
+    Inputs are taken as int64 arrays; the update reads the records' fields in their declared order.
+    """
+    def step(*args: Any) -> tuple[np.ndarray, Any]:
+        *inputs, state, params = args
+        out, *fields = update(*[np.asarray(a, dtype=np.int64) for a in inputs],
+                              *[getattr(state, f.name) for f in dataclasses.fields(state)],
+                              *[getattr(params, f.name) for f in dataclasses.fields(params)])
+        return out, state_type(*fields)
+
+    step.__name__ = update.__name__.replace("_update", "_step")
+    step.__doc__ = update.__doc__
+    step.update = update
+    return step
+
+
+cuba_lif_step = record_step(cuba_lif_update, CubaLIFFixedState)
+lif_step = record_step(lif_update, LIFFixedState)
+adlif_step = record_step(adlif_update, AdLIFFixedState)
+mthr_lif_step = record_step(mthr_lif_update, MthrLIFFixedState)
+spikgru_step = record_step(spikgru_update, SpikGRUFixedState)
+li_step = record_step(li_update, LIFixedState)
 
 
 # ---- from float parameters (called by convert.quantize) ----------------------------------------
@@ -314,6 +342,11 @@ class FixedNeuronModel(ImplementsEntry):
     wrapping: tuple[str, ...] = ()      #: state fields that wrap at 24 bits (counted by the emulator)
     saturating: tuple[str, ...] = ()    #: state fields that saturate at +-(2^23 - 1)
     own_dv: bool = True                 #: ``dv`` is our microcode's decay (4096 allowed), not Lava LIF's 12-bit register
+
+    @property
+    def update(self) -> Callable[..., tuple]:
+        """The model's ``*_update`` definition (plain values in, plain values out) behind ``step``."""
+        return self.step.update
 
     @property
     def param_names(self) -> tuple[str, ...]:

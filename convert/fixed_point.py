@@ -101,6 +101,11 @@ FLOAT32_EXACT_BITS = 24                      #: and below 2^24 in float32
 
 
 def _i64(x: ArrayLike) -> np.ndarray:
+    """numpy's int64 view of ``x``. The compiled and torch backends (``convert.kernels``,
+    ``convert.emulator_torch``) bind the primitives below to their own values and replace this
+    conversion by the identity: every primitive is otherwise written in operators only (no
+    ``np.where``/``np.clip``), so the same definition runs on numpy arrays, on torch tensors and on
+    the int64 scalars of a compiled per-element kernel."""
     return np.asarray(x, dtype=np.int64)
 
 
@@ -111,8 +116,8 @@ def mul_frac(x: ArrayLike, frac: ArrayLike) -> np.ndarray:
     Computed as ``(p + ((p >> 63) & 4095)) >> 12`` (for ``p < 0`` that adds 4095 before the flooring
     shift, i.e. rounds toward zero): the same integers with cheaper operations.
     """
-    p = np.multiply(_i64(x), _i64(frac))
-    neg = np.right_shift(p, _SIGN_SHIFT)          # in place from here on: two temporaries, not five
+    p = _i64(x) * _i64(frac)
+    neg = p >> _SIGN_SHIFT                       # in place from here on (arrays): two temporaries, not five
     neg &= _FRACTION_MASK
     p += neg
     p >>= FRACTION_SHIFT
@@ -132,18 +137,18 @@ def wrap_current(x: ArrayLike) -> np.ndarray:
     """24-bit wrap of the current, exactly as Lava: ``x - 2^24`` if ``x > 2^23``; ``x + 2^24`` if ``x <= -2^23``.
 
     For ``|x| <= 3 * 2^23`` this is the wrap into ``(-2^23, 2^23]`` (note: ``-2^23`` maps to ``+2^23``).
+    Lava's two ``np.where`` in sequence, the second testing the first's result but adding to ``x``:
+    a comparison times an integer selects (0 or 1), written so for every backend.
     """
     x = _i64(x)
-    wrapped = np.where(x > STATE_HALF, x - STATE_WRAP, x)
-    return np.where(wrapped <= -STATE_HALF, x + STATE_WRAP, wrapped)
+    wrapped = x - STATE_WRAP * (x > STATE_HALF)
+    return wrapped + (x + STATE_WRAP - wrapped) * (wrapped <= -STATE_HALF)
 
 
 def saturate(x: ArrayLike) -> np.ndarray:
     """24-bit saturation of the voltage (and of our models' other state): clip to ``+-(2^23 - 1)``."""
-    out = np.maximum(_i64(x), STATE_MIN)
-    if isinstance(out, np.ndarray):
-        return np.minimum(out, STATE_MAX, out=out)       # in place on the fresh temporary
-    return np.minimum(out, STATE_MAX)
+    x = _i64(x)
+    return x + (STATE_MAX - x) * (x > STATE_MAX) + (STATE_MIN - x) * (x < STATE_MIN)
 
 
 def activation(a: ArrayLike) -> np.ndarray:
@@ -158,7 +163,7 @@ def threshold(vth_mant: ArrayLike) -> np.ndarray:
 
 def spikes(v: ArrayLike, vth_state: ArrayLike) -> np.ndarray:
     """Strict threshold compare ``v > vth_state`` (``vth_state`` already in state units), as int64 0/1."""
-    return (_i64(v) > _i64(vth_state)).astype(np.int64)
+    return (_i64(v) > _i64(vth_state)) * 1
 
 
 def weight_shift(acc: ArrayLike, weight_exp: int) -> np.ndarray:
@@ -171,7 +176,8 @@ def weight_shift(acc: ArrayLike, weight_exp: int) -> np.ndarray:
 def scale_bias(mant: ArrayLike, exp: ArrayLike) -> np.ndarray:
     """Bias in state units: ``mant << exp`` (Lava's ``scale_bias``; ``exp`` is 0..7, a negative one floors)."""
     mant, exp = _i64(mant), _i64(exp)
-    return np.where(exp >= 0, mant << np.maximum(exp, 0), mant >> np.maximum(-exp, 0))
+    up = exp * (exp >= 0)
+    return (mant << up) >> (up - exp)
 
 
 def _make_sigmoid_lut() -> np.ndarray:
@@ -190,8 +196,15 @@ def sigmoid_gate(g: ArrayLike) -> np.ndarray:
 
     ``g`` is clipped to [-2048, 2047] (sigmoid(+-8) is within 2^-12 of 0 and 1).
     """
-    g = np.clip(_i64(g), GATE_IN_MIN, GATE_IN_MAX)
+    g = _i64(g)
+    g = g + (GATE_IN_MAX - g) * (g > GATE_IN_MAX) + (GATE_IN_MIN - g) * (g < GATE_IN_MIN)
     return SIGMOID_LUT[g - GATE_IN_MIN]
+
+
+#: the primitives above that a neuron step may call: ``convert.kernels`` and the torch backend bind
+#: exactly these (with ``_i64`` replaced) to their own namespace
+PRIMITIVES = ("mul_frac", "decay", "wrap_current", "saturate", "activation", "threshold", "spikes",
+              "scale_bias", "sigmoid_gate")
 
 
 def exact_float_dtype(max_abs_input: float, max_row_abs_sum: float) -> np.dtype:

@@ -44,18 +44,31 @@ CASES = {
 }
 
 
+def engines():
+    """The emulator's engines on this machine: numpy always, the compiled kernels with numba."""
+    from snn_deploy.convert import kernels
+
+    return ["numpy", "compiled"] if kernels.available() else ["numpy"]
+
+
 def assert_bit_exact(net, x, **run_kw):
-    emu = emulate(net, x)
     lava = run_lava(net, x, **run_kw)
+    for engine in engines():     # Lava against every engine; the last one's run is returned
+        emu = assert_engine_bit_exact(net, x, lava, engine)
+    return lava, emu
+
+
+def assert_engine_bit_exact(net, x, lava, engine):
+    emu = emulate(net, x, engine=engine)
     assert (lava.input_steps, lava.num_steps) == (emu.input_steps, emu.num_steps)
     assert set(lava.spikes) == set(emu.spikes) and set(lava.potentials) == set(emu.potentials)
     for name, s in emu.spikes.items():
         assert int(s.sum()) >= MIN_SPIKES, f"layer {name} barely spiked ({int(s.sum())}): the test would prove nothing"
-        np.testing.assert_array_equal(lava.spikes[name], s, err_msg=f"spikes of layer {name}")
+        np.testing.assert_array_equal(lava.spikes[name], s, err_msg=f"spikes of layer {name} ({engine})")
     for name, u in emu.potentials.items():
         assert np.unique(u).size > 10, f"readout {name} hardly varies: the test would prove nothing"
-        np.testing.assert_array_equal(lava.potentials[name], u, err_msg=f"potentials of {name}")
-    return lava, emu
+        np.testing.assert_array_equal(lava.potentials[name], u, err_msg=f"potentials of {name} ({engine})")
+    return emu
 
 
 def assert_lead_in_matters(net, x):

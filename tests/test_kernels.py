@@ -1,0 +1,116 @@
+"""Compiled integer kernels (``convert.kernels``) against the numpy steps of ``convert.fixed_neurons``:
+every model, from random states across the whole 24-bit range with inputs large enough that every
+saturating field saturates and every wrapping field wraps; and the emulator's two engines on whole
+networks. (The numpy steps are the ones Lava's process models run: tests/test_deploy_lava.py runs
+every model on Lava against both engines.)"""
+import numpy as np
+import pytest
+
+from snn_deploy.convert import emulator, fixed_point as fp
+from snn_deploy.convert.fixed_neurons import MODELS, get_model
+from snn_deploy.errors import SnnDeployError
+
+#: register ranges of every integer parameter (as the quantizer and check_registers allow)
+RANGES = dict(du=(0, 4095), dv=(0, 4095), dw=(0, 4095), da=(0, 4095), vth=(0, fp.THRESHOLD_MANT_MAX),
+              bias_mant=(fp.BIAS_MANT_MIN, fp.BIAS_MANT_MAX), bias_exp=(0, fp.BIAS_EXP_MAX),
+              a_frac=(-fp.FRACTION_REG_MAX, fp.FRACTION_REG_MAX), b_adapt=(-2**20, 2**20), k=(0, 2**20),
+              gate_bias=(-fp.GATE_BIAS_MAX, fp.GATE_BIAS_MAX))
+CASES = [(name, reset) for name, m in MODELS.items() for reset in m.resets]
+
+
+def random_case(model, reset, rng, B=3, N=40, S=12):
+    values = {n: rng.integers(*RANGES[n], size=N, endpoint=True) for n in model.param_names}
+    for n in ("du", "dv", "dw", "da"):
+        if n in values:
+            values[n][:4] = 0                      # no leak: the first neurons stay at the limits
+    params = model.make_params(values, N, reset=reset)
+    fields = {n: rng.integers(-fp.STATE_MAX, fp.STATE_MAX, size=(B, N), endpoint=True) for n in model.state_names}
+    for v in fields.values():
+        v[:, :2], v[:, 2:4] = fp.STATE_MAX - 10, -(fp.STATE_MAX - 10)
+    if "s" in fields:
+        fields["s"] = rng.integers(0, 2, size=(B, N))
+        fields["s"][:, :2] = 1                     # mthr_lif's trace: A + 4096 s past 2^23 - 1
+    state = model.state_type(**fields)
+    # products up to 2^18 with a weight shift of -1..1: (a << 6) reaches 2^25, past both 24-bit limits
+    ff = [rng.integers(-2**18, 2**18, size=(2, S, B, N)).astype(np.float64) for _ in model.ports]
+    exps = [np.array([-1, 1], np.int64) for _ in model.ports]
+    return params, state, ff, exps
+
+
+def numpy_reference(model, params, state, ff, exps, S, reset_after):
+    outs, states, counts = [], [], np.zeros(len(model.saturating) + len(model.wrapping), np.int64)
+    for t in range(S):
+        inputs = [sum(fp.weight_shift(f[k, t].astype(np.int64), e[k]) for k in range(f.shape[0]))
+                  for f, e in zip(ff, exps)]
+        old = state
+        out, state = model.step(*inputs, state, params)
+        outs.append(out)
+        states.append(state)
+        for j, n in enumerate(model.saturating):
+            counts[j] += np.count_nonzero(np.abs(getattr(state, n)) >= fp.STATE_MAX)
+        for j, n in enumerate(model.wrapping, start=len(model.saturating)):
+            counts[j] += np.count_nonzero(np.abs(getattr(state, n) - getattr(old, n)) > fp.STATE_HALF)
+        if t == reset_after:
+            state = model.initial_state(out.shape[-1], out.shape[:1])
+    return np.stack(outs), {n: np.stack([getattr(s, n) for s in states]) for n in model.state_names}, counts
+
+
+@pytest.mark.parametrize("name,reset", CASES)
+def test_compiled_kernel_equals_numpy_step_with_saturation_and_wrap(name, reset):
+    kernels = pytest.importorskip("snn_deploy.convert.kernels")
+    pytest.importorskip("numba")
+    model = get_model(name)
+    rng = np.random.default_rng(sum(map(ord, name + reset)))
+    S, reset_after = 12, 5
+    params, state, ff, exps = random_case(model, reset, rng, S=S)
+    want_y, want_states, want_counts = numpy_reference(model, params, state, ff, exps, S, reset_after)
+
+    B, N = state.__dict__[model.state_names[0]].shape
+    y = np.zeros((S, B, N), np.uint8 if model.spiking else np.int64)
+    recorded = [np.zeros((S, B, N), np.int64) for _ in model.state_names]
+    counts = np.zeros_like(want_counts)
+    no_rec = [np.zeros((0, B, N), np.float64) for _ in model.ports]
+    st = [getattr(state, n).copy() for n in model.state_names]
+    flags = [params.subtract_reset] if hasattr(params, "subtract_reset") else []
+    kernels.population_kernel(model)(
+        0, S, *ff, *exps, *no_rec, *[np.zeros(0, np.int64) for _ in model.ports], *st,
+        *[getattr(params, f) for f in model.param_names], *flags, y, np.zeros((B, N)), *recorded, True,
+        reset_after, counts)
+
+    np.testing.assert_array_equal(y, want_y)
+    for n, rec in zip(model.state_names, recorded):
+        np.testing.assert_array_equal(rec, want_states[n], err_msg=f"{name} state {n}")
+    np.testing.assert_array_equal(counts, want_counts)
+    # guards: every saturating field saturated and every wrapping field wrapped, somewhere
+    assert np.all(want_counts > 0), f"{name}: counts {want_counts} for {model.saturating + model.wrapping}"
+
+
+@pytest.mark.parametrize("case", ["radlif", "spikgru", "cuba_lif", "mthr_lif"])
+def test_emulator_engines_give_the_same_integers(case):
+    pytest.importorskip("numba")
+    from snn_deploy.deploy.examples import seeded_inputs, seeded_network
+
+    net = seeded_network(case, bias=8.0, **({"reset": "zero"} if case == "cuba_lif" else {}))
+    x = seeded_inputs(net, 5, 15, max_count=2 if case == "spikgru" else 1)
+    a = emulator.emulate(net, x, record_state=True, engine="compiled")
+    b = emulator.emulate(net, x, record_state=True, engine="numpy")
+    assert sum(int(s.sum()) for s in a.spikes.values()) > 20
+    for rec in ("spikes", "potentials"):
+        for k, v in getattr(a, rec).items():
+            np.testing.assert_array_equal(v, getattr(b, rec)[k], err_msg=f"{rec} {k}")
+    for pop, fields in a.states.items():
+        for n, v in fields.items():
+            np.testing.assert_array_equal(v, b.states[pop][n], err_msg=f"{pop}.{n}")
+    assert a.overflow == b.overflow
+    np.testing.assert_array_equal(a.scores, b.scores)
+
+
+def test_engine_choice_is_checked(monkeypatch):
+    from snn_deploy.convert import kernels
+
+    with pytest.raises(SnnDeployError, match="unknown emulator engine 'gpu'"):
+        emulator.resolve_engine("gpu")
+    monkeypatch.setattr(kernels, "available", lambda: False)
+    assert emulator.resolve_engine("auto") == "numpy"
+    with pytest.raises(SnnDeployError, match=r"needs numba: pip install 'snn-deploy\[fast\]'"):
+        emulator.resolve_engine("compiled")
