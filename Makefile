@@ -1,6 +1,6 @@
 # snn-deploy: `make demo` runs the whole pipeline on the embedded data set, `make test` runs the tests.
 # Both set up the environment first: .venv with Python 3.10 (Lava's only supported version) and every
-# extra (lava, audio, test); torchaudio declares no torch requirement, so it is pinned to lava-dl's
+# extra (lava, audio, fast, test); torchaudio declares no torch requirement, so it is pinned to lava-dl's
 # torch 2.3 here. `make test-installed` checks the built wheel, installed outside the checkout on the
 # newest Python, without Lava (CI's second leg).
 VENV    ?= .venv
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	  "$$py" -m venv "$(VENV)"; \
 	fi; \
 	"$(PY)" -m pip install -q --upgrade pip; \
-	"$(PY)" -m pip install -e ".[lava,audio,test]" "torchaudio>=2.3,<2.4"; \
+	"$(PY)" -m pip install -e ".[lava,audio,fast,test]" "torchaudio>=2.3,<2.4"; \
 	touch "$(STAMP)"
 
 test: setup

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snn_deploy.convert import emulator as emu
-from snn_deploy.convert.fixed_neurons import get_model
+from snn_deploy.convert.fixed_neurons import get_neuron_model
 from snn_deploy.ir import Network
 
 
@@ -54,7 +54,7 @@ def _work(net: Network, activity: dict[str, np.ndarray], x: np.ndarray, S: int, 
     flops = 0.0
     inp = net.inputs()[0].name
     for pop in net.layer_order():
-        model = get_model(pop.model)
+        model = get_neuron_model(pop.model)
         for dense in net.incoming(pop.name):
             w = emu._dense_weight(dense)
             if net.is_recurrent(dense.name):
@@ -67,7 +67,7 @@ def _work(net: Network, activity: dict[str, np.ndarray], x: np.ndarray, S: int, 
                 continue
             source = net.source_of(dense.name)
             src = x if source == inp else activity[source]           # [B, T_src, C]
-            dt = emu._float_dtype(src, w, source != inp and get_model(net.node(source).model).spiking)
+            dt = emu._float_dtype(src, w, source != inp and get_neuron_model(net.node(source).model).spiking)
             wt = np.ascontiguousarray(w.T.astype(dt))
             flops += 2.0 * B * min(src.shape[1], S - 1) * w.size
             for j in range(slices):

@@ -434,9 +434,3 @@ def get_neuron_model(name: str) -> FixedNeuronModel:
         return NEURON_MODELS[name]
     except KeyError:
         raise SnnDeployError(f"no integer neuron step for model {name!r}; known: {sorted(NEURON_MODELS)}") from None
-
-
-# Old names, kept while branches written against them are merged (emulator, nir); remove afterwards.
-FixedModel = FixedNeuronModel
-MODELS = NEURON_MODELS
-get_model = get_neuron_model

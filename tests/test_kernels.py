@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from snn_deploy.convert import emulator, fixed_point as fp
-from snn_deploy.convert.fixed_neurons import MODELS, get_model
+from snn_deploy.convert.fixed_neurons import NEURON_MODELS, get_neuron_model
 from snn_deploy.errors import SnnDeployError
 
 #: register ranges of every integer parameter (as the quantizer and check_registers allow)
@@ -15,7 +15,7 @@ RANGES = dict(du=(0, 4095), dv=(0, 4095), dw=(0, 4095), da=(0, 4095), vth=(0, fp
               bias_mant=(fp.BIAS_MANT_MIN, fp.BIAS_MANT_MAX), bias_exp=(0, fp.BIAS_EXP_MAX),
               a_frac=(-fp.FRACTION_REG_MAX, fp.FRACTION_REG_MAX), b_adapt=(-2**20, 2**20), k=(0, 2**20),
               gate_bias=(-fp.GATE_BIAS_MAX, fp.GATE_BIAS_MAX))
-CASES = [(name, reset) for name, m in MODELS.items() for reset in m.resets]
+CASES = [(name, reset) for name, m in NEURON_MODELS.items() for reset in m.resets]
 
 
 def random_case(model, reset, rng, B=3, N=40, S=12):
@@ -59,7 +59,7 @@ def numpy_reference(model, params, state, ff, exps, S, reset_after):
 def test_compiled_kernel_equals_numpy_step_with_saturation_and_wrap(name, reset):
     kernels = pytest.importorskip("snn_deploy.convert.kernels")
     pytest.importorskip("numba")
-    model = get_model(name)
+    model = get_neuron_model(name)
     rng = np.random.default_rng(sum(map(ord, name + reset)))
     S, reset_after = 12, 5
     params, state, ff, exps = random_case(model, reset, rng, S=S)
