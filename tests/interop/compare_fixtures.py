@@ -1,6 +1,12 @@
 """Shared by make_fixtures.py and tests/test_interop_fixtures.py: import a library's NIR fixture and
-compare our run of it with the spikes the library recorded."""
+compare our run of it with the spikes the library recorded.
+
+``run_fixture(path, rewrite=...)`` also measures an *explanation*: ``rewrite`` turns the graph a
+library wrote into the NIR (forward-Euler) statement of that library's own equations, so the
+agreement after the rewrite shows how much of a difference the stated cause accounts for.
+"""
 from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -10,16 +16,18 @@ def agreement(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(np.asarray(a) == np.asarray(b)))
 
 
-def run_fixture(path: Path) -> dict:
+def run_fixture(path: Path, rewrite: Optional[Callable] = None) -> dict:
     """Import ``path`` (dt from its .npz), run it on the recorded input; per layer (hidden = first
-    population, out = last) the agreement with the library's spikes, or the import's one-line error."""
-    from snn_deploy.convert.import_nir import import_nir
+    population, out = last) the agreement with the library's spikes, or the import's one-line error.
+    ``rewrite(graph, dt, npz)`` (optional) edits the NIR graph before the import."""
+    from snn_deploy.convert.import_nir import import_nir, read_nir_file
     from snn_deploy.errors import FormatError
     from snn_deploy.train.ir_runner import run_float_network
 
     rec = np.load(path.with_suffix(".npz"))
+    dt = float(rec["dt"])
     try:
-        net = import_nir(path, dt=float(rec["dt"]))
+        net = import_nir(path if rewrite is None else rewrite(read_nir_file(path), dt, rec), dt=dt)
     except FormatError as exc:
         return {"error": str(exc).split(": ", 1)[1]}
     run = run_float_network(net, rec["x"][None].astype(np.float32))
@@ -35,4 +43,69 @@ def run_fixture(path: Path) -> dict:
         result["agreement"][layer] = agreement(mine, lib)
         result["ours"][layer] = int(mine.sum())
         result["library_spikes"][layer] = int(lib.sum())
+    return result
+
+
+# ---- the libraries' own equations, stated in NIR ------------------------------------------------
+
+def rockpool_equations(graph, dt: float, rec, *, gain=True, reset=True, recurrence=True):
+    """Rockpool 3.1's LIFTorch (lif_torch.py ``forward``) per step: ``isyn = e_s (isyn + I)``,
+    ``v = e_m v + isyn``, ``s = v >= ϑ``, ``v -= ϑ s``, with exact decays ``e = exp(-dt/τ)``.
+    Its to_nir writes τ_syn, τ_mem, ``r = τ_mem e_m / dt`` and no ``w_in``; read by NIR's Euler rule
+    that is ``α = 1 - dt/τ_syn``, ``β = 1 - dt/τ_mem`` and an input gain ``r (1-α) = e_m`` instead of
+    Rockpool's ``e_s / (1 - e_m)`` (about 10x smaller at τ_syn = 10 dt). This rewrite states
+    Rockpool's equations as NIR: ``gain`` the decays and the input gain, ``reset`` metadata reset
+    'subtract', ``recurrence`` the w_rec its export drops (kept in the .npz, [from, to])."""
+    import nir
+
+    nodes, edges = dict(graph.nodes), list(graph.edges)
+    for name, node in graph.nodes.items():
+        if not isinstance(node, nir.CubaLIF):
+            continue
+        tau_syn, tau_mem = (np.asarray(v, dtype=np.float64) for v in (node.tau_syn, node.tau_mem))
+        e_s, e_m = np.exp(-dt / tau_syn), np.exp(-dt / tau_mem)
+        params = dict(tau_syn=tau_syn, tau_mem=tau_mem, r=np.asarray(node.r, np.float64), w_in=np.ones_like(tau_syn))
+        if gain:   # NIR Euler: α = 1 - dt/τ', so τ' = dt/(1-e); input gain r (1-α) w_in = e_s/(1-e_m)
+            params = dict(tau_syn=dt / (1 - e_s), tau_mem=dt / (1 - e_m), r=np.ones_like(tau_syn),
+                          w_in=e_s / ((1 - e_m) * (1 - e_s)))
+        nodes[name] = nir.CubaLIF(v_leak=np.zeros_like(tau_syn), v_threshold=np.asarray(node.v_threshold),
+                                  v_reset=np.zeros_like(tau_syn), metadata={"reset": "subtract"} if reset else {},
+                                  **params)
+    if recurrence and "w_rec" in rec.files:
+        hidden = next(k for k, v in sorted(graph.nodes.items()) if isinstance(v, nir.CubaLIF))
+        nodes["w_rec"] = nir.Linear(weight=np.asarray(rec["w_rec"], dtype=np.float64).T)
+        edges += [(hidden, "w_rec"), ("w_rec", hidden)]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def rockpool_reference(path: Path) -> dict:
+    """Rockpool's equations (``rockpool_equations``) run in float32 on the file's parameters, plus the
+    ``w_rec`` the export drops: per layer the agreement with Rockpool's own spikes. 100% says the
+    stated equations are all of the difference; what is left against snn-deploy is its reset order
+    (Rockpool decays the subtraction, ``v = e_m (v - ϑ s) + isyn``; snn-deploy's cuba_lif subtracts
+    after the decay, ``v = β v + (1-β) i - ϑ s``, paper 2 Eq. 4; NIR's CubaLIF resets to v_reset)."""
+    import nir
+
+    rec = np.load(path.with_suffix(".npz"))
+    dt, graph = float(rec["dt"]), nir.read(path, type_check=False)
+    order = ["0_LinearTorch", "1_LIFTorch", "2_LinearTorch", "3_LIFTorch"]
+    x = rec["x"].astype(np.float32)
+    result = {}
+    for layer, (lin, pop) in zip(("hidden", "out"), (order[:2], order[2:])):
+        node, weight = graph.nodes[pop], np.asarray(graph.nodes[lin].weight, np.float32)
+        e_s = np.exp(-dt / np.asarray(node.tau_syn, np.float32))
+        e_m = np.exp(-dt / np.asarray(node.tau_mem, np.float32))
+        thr = np.asarray(node.v_threshold, np.float32)
+        w_rec = rec["w_rec"].astype(np.float32) if layer == "hidden" and "w_rec" in rec.files else None
+        isyn, v, s = (np.zeros(len(thr), np.float32) for _ in range(3))
+        out = []
+        for t in range(len(x)):
+            isyn = isyn + weight @ x[t] + (s @ w_rec if w_rec is not None else 0.0)
+            v, isyn = v * e_m, isyn * e_s
+            v = v + isyn
+            s = (v >= thr).astype(np.float32)
+            v = v - s * thr
+            out.append(s)
+        x = np.array(out)
+        result[layer] = agreement(x, rec[f"spikes_{layer}"].reshape(len(x), -1))
     return result

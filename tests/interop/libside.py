@@ -163,31 +163,40 @@ def norse_read(graph, x, dt):
 # ---- Rockpool ------------------------------------------------------------------------------------
 
 def rockpool_cases():
+    """LIFTorch with binary spikes (max_spikes_per_dt=1; the default emits spike counts up to 2**16 a step)
+    at rates of 0.1-0.4. Rockpool's to_nir drops w_rec: it is kept in the .npz (``w_rec``, [from, to]) so
+    the test can show what the file lacks."""
     from rockpool.nn.combinators import Sequential
     from rockpool.nn.modules import LIFTorch, LinearTorch
     from rockpool.nn.modules import to_nir
 
     x = fixed_input()
+    kw = dict(tau_mem=0.02, tau_syn=0.01, threshold=1.0, dt=DT, max_spikes_per_dt=1)
     for name, has_rec in (("lif", False), ("rec", True)):
         torch.manual_seed(0)
-        hidden = LIFTorch(H, tau_mem=0.02, tau_syn=0.01, threshold=0.5, dt=DT, has_rec=has_rec)
+        hidden = LIFTorch(H, has_rec=has_rec, **kw)
         net = Sequential(LinearTorch((C, H), has_bias=False), hidden, LinearTorch((H, O), has_bias=False),
-                         LIFTorch(O, tau_mem=0.02, tau_syn=0.01, threshold=0.5, dt=DT))
+                         LIFTorch(O, **kw))
         with torch.no_grad():
-            net[0].weight.data *= 8.0
-            net[2].weight.data *= 8.0
+            net[0].weight.data *= 0.4
+            net[2].weight.data *= 0.4
+            if has_rec:
+                hidden.w_rec.data *= 0.1
             out, _, rec = net(torch.from_numpy(x)[None], record=True)
         spikes = {"hidden": rec["1_LIFTorch_output"][0].numpy(), "out": out[0].numpy()}
-        yield name, to_nir(net), spikes, {"recurrent": has_rec}
+        extra = {"w_rec": hidden.w_rec.detach().numpy()} if has_rec else {}
+        yield name, to_nir(net), spikes, {"recurrent": has_rec, "extra": extra}
 
 
 def rockpool_read(graph, x):
     from rockpool.nn.modules import from_nir
 
     net = from_nir(graph)
+    pops = {n: m for n, m in net.named_modules() if type(m).__name__ in ("LIFTorch", "LIFNeuronTorch", "ExpSynTorch")}
+    rec = Recorder(pops)
     with torch.no_grad():
-        out, _, rec = net(torch.from_numpy(x)[None], record=True)
-    return {k: v[0].detach().numpy() for k, v in rec.items() if k.endswith("_output")}
+        net(torch.from_numpy(x)[None])   # Rockpool modules take [batch, time, channels]
+    return {k: v[-1].reshape(T, -1) for k, v in rec.out.items()}
 
 
 # ---- Sinabs --------------------------------------------------------------------------------------
@@ -249,7 +258,9 @@ def main(lib: str, fixtures: Path, scratch: Path) -> None:
             nir.write(fixtures / f"{stem}.nir", graph, compression=None)
         except TypeError:
             nir.write(fixtures / f"{stem}.nir", graph)
-        np.savez_compressed(fixtures / f"{stem}.npz", x=x, dt=EXPORT_DT.get(lib, DT), **{f"spikes_{k}": v for k, v in spikes.items()})
+        extra = info.pop("extra", {})
+        np.savez_compressed(fixtures / f"{stem}.npz", x=x, dt=EXPORT_DT.get(lib, DT), **extra,
+                            **{f"spikes_{k}": v for k, v in spikes.items()})
         results["into"][name] = info
     for path in sorted(scratch.glob("ours_*.nir")):
         case = path.stem[len("ours_"):]
