@@ -16,7 +16,9 @@ between them (``Scale -> Linear``, ``Affine -> Scale``) are multiplied into one 
 same map. General ``r`` and ``w_in`` are folded into the incoming dense rows: with ``i := r · I_nir``
 a NIR ``CubaLIF`` is our ``cuba_lif`` driven by ``r (1 - α) w_in · (W x + b)``; a NIR ``LIF``
 without our subtraction metadata is a ``cuba_lif`` with ``α = 0`` (i = I) and reset to zero, which
-is exactly NIR's LIF. Anything that cannot be mapped exactly (``IF``, non-zero ``v_leak`` or
+is exactly NIR's LIF. A neuron node whose parameters are all one value (Sinabs writes one ``tau``
+for a layer) is broadcast, as numpy and NIR's reference simulators do, to the size of the linear
+node driving it. Anything that cannot be mapped exactly (``IF``, non-zero ``v_leak`` or
 ``v_reset``, convolutions, ...) is one ``FormatError`` line naming the node and the reason.
 """
 from __future__ import annotations
@@ -256,7 +258,7 @@ def _build_network(nodes: dict[str, Any], edges: list[tuple[str, str]], dt: floa
         if isinstance(node, nir.Input):
             shape = np.asarray(node.input_type["input"]).ravel()
             encoding = str(_meta_value(node.metadata.get(META_ENCODING, "spikes"))) if node.metadata else "spikes"
-            ir_nodes.append(InputNode(name=name, size=int(np.prod(shape)), encoding=encoding))
+            ir_nodes.append(InputNode(name=name, size=_input_size(name, shape, nodes, edges), encoding=encoding))
         elif isinstance(node, nir.Output):
             preds = [s for s, t in edges if t == name]
             if len(preds) != 1:
@@ -270,7 +272,8 @@ def _build_network(nodes: dict[str, Any], edges: list[tuple[str, str]], dt: floa
             denses[name] = DenseNode(name=name, weight=weight.copy(), bias=bias)
             ir_nodes.append(denses[name])
         elif type(node).__name__ in _NEURON_IMPORTERS:
-            pops[name] = _NEURON_IMPORTERS[type(node).__name__](name, node, dt, where)
+            size = _population_size(node, _driven_size(name, nodes, edges), where)
+            pops[name] = _NEURON_IMPORTERS[type(node).__name__](name, node, dt, where, size)
             ir_nodes.append(pops[name].node)
         else:
             entry = NIR_IMPORT.get(type(node).__name__)
@@ -345,6 +348,45 @@ def _wire(edges: list[tuple[str, str]], nodes: dict[str, Any], denses: dict[str,
     return out
 
 
+def _input_size(name: str, shape: np.ndarray, nodes: dict[str, Any], edges: list[tuple[str, str]]) -> int:
+    """Channels of a NIR Input of ``shape``: their product; but a shape ``[T, C]`` (Sinabs records the
+    sample's time steps in it) whose last entry is the input count of every linear node it drives is
+    ``C`` channels, as a torch Linear applies to the last dimension."""
+    fan_in = {np.asarray(nodes[t].weight).shape[-1] for s, t in edges
+              if s == name and isinstance(nodes[t], LINEAR_TYPES) and np.ndim(nodes[t].weight) == 2}
+    if shape.size > 1 and len(fan_in) == 1 and int(shape[-1]) == next(iter(fan_in)):
+        return int(shape[-1])
+    return int(np.prod(shape))
+
+
+#: the per-neuron parameters of each NIR neuron type (their sizes give the population's size)
+_NEURON_PARAMS = {"CubaLIF": ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in"),
+                  "LIF": ("tau", "r", "v_leak", "v_threshold", "v_reset"), "LI": ("tau", "r", "v_leak")}
+
+
+def _driven_size(name: str, nodes: dict[str, Any], edges: list[tuple[str, str]]) -> Optional[int]:
+    """The output count of the linear nodes driving ``name`` (None if none, or if they disagree)."""
+    rows = {np.asarray(nodes[s].weight).shape[0] for s, t in edges
+            if t == name and isinstance(nodes[s], LINEAR_TYPES) and np.ndim(nodes[s].weight) == 2}
+    return rows.pop() if len(rows) == 1 else None
+
+
+def _population_size(node: Any, driven: Optional[int], where: str) -> int:
+    """Neurons of a NIR neuron node: the size of its parameters, which numpy broadcasting (NIR's
+    reference simulators') lets be 1 for a value shared by all. A node whose parameters are all of
+    size 1 (Sinabs writes one tau for a layer) has the size of the linear node driving it."""
+    sizes = {np.size(getattr(node, key)) for key in _NEURON_PARAMS[type(node).__name__]
+             if getattr(node, key, None) is not None}
+    if len(sizes - {1}) > 1:
+        raise FormatError(f"{where}: its parameters have different sizes {sorted(sizes)}, expected one per neuron")
+    if sizes - {1}:
+        return (sizes - {1}).pop()
+    if driven is None:
+        raise FormatError(f"{where}: every parameter is one value and no single linear node driving it gives "
+                          "the number of neurons")
+    return driven
+
+
 def _nir_array(node: Any, key: str, size: Optional[int] = None) -> np.ndarray:
     value = np.asarray(getattr(node, key), dtype=np.float64).ravel()
     return value if size is None else np.broadcast_to(value, (size,)).copy()
@@ -370,9 +412,8 @@ def _reset_of(node: Any, where: str) -> Optional[str]:
     return value
 
 
-def _cuba_lif_from_nir(name: str, node: Any, dt: float, where: str) -> _Population:
-    thr = _nir_array(node, "v_threshold")
-    size = thr.size
+def _cuba_lif_from_nir(name: str, node: Any, dt: float, where: str, size: int) -> _Population:
+    thr = _nir_array(node, "v_threshold", size)
     _require_zero(node, "v_leak", where)
     reset = _reset_of(node, where) or "zero"
     if reset == "zero":
@@ -385,9 +426,8 @@ def _cuba_lif_from_nir(name: str, node: Any, dt: float, where: str) -> _Populati
     return _Population(pop, scale)
 
 
-def _lif_from_nir(name: str, node: Any, dt: float, where: str) -> _Population:
-    thr = _nir_array(node, "v_threshold")
-    size = thr.size
+def _lif_from_nir(name: str, node: Any, dt: float, where: str, size: int) -> _Population:
+    thr = _nir_array(node, "v_threshold", size)
     _require_zero(node, "v_leak", where)
     decay = _decay_from_tau(_nir_array(node, "tau", size), dt, where, "tau")
     scale = _nir_array(node, "r", size)
@@ -400,14 +440,14 @@ def _lif_from_nir(name: str, node: Any, dt: float, where: str) -> _Population:
     return _Population(pop, scale)
 
 
-def _li_from_nir(name: str, node: Any, dt: float, where: str) -> _Population:
-    r = _nir_array(node, "r")
+def _li_from_nir(name: str, node: Any, dt: float, where: str, size: int) -> _Population:
+    r = _nir_array(node, "r", size)
     _require_zero(node, "v_leak", where)
-    alpha = _decay_from_tau(_nir_array(node, "tau", r.size), dt, where, "tau")
-    return _Population(NeuronNode(name=name, model="li", size=r.size, params={"alpha": alpha}), r)
+    alpha = _decay_from_tau(_nir_array(node, "tau", size), dt, where, "tau")
+    return _Population(NeuronNode(name=name, model="li", size=size, params={"alpha": alpha}), r)
 
 
-_NEURON_IMPORTERS: dict[str, Callable[[str, Any, float, str], _Population]] = {
+_NEURON_IMPORTERS: dict[str, Callable[[str, Any, float, str, int], _Population]] = {
     "CubaLIF": _cuba_lif_from_nir,
     "LIF": _lif_from_nir,
     "LI": _li_from_nir,

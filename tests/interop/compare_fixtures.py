@@ -109,3 +109,25 @@ def rockpool_reference(path: Path) -> dict:
         x = np.array(out)
         result[layer] = agreement(x, rec[f"spikes_{layer}"].reshape(len(x), -1))
     return result
+
+
+def sinabs_equations(graph, dt: float, rec):
+    """Sinabs 3.1 (layers/functional/lif.py) per step, time in steps: LIF ``v = a v + (1-a) I``,
+    ``s = v >= ϑ``, ``v -= ϑ s`` (the subtraction is decayed at the next step: snn-deploy's ``lif``);
+    ExpLeak ``v = a v + I`` (norm_input False); exact decays ``a = exp(-dt/τ)``. Its to_nir writes τ and
+    r = 1, which NIR's Euler rule reads as ``a = 1 - dt/τ`` and a zero reset. Stated in NIR: τ' = dt/(1-a),
+    LIF metadata reset 'subtract', LI ``r = 1/(1-a)``."""
+    import nir
+
+    nodes = dict(graph.nodes)
+    for name, node in graph.nodes.items():
+        if isinstance(node, (nir.LIF, nir.LI)):
+            tau = np.asarray(node.tau, dtype=np.float64)
+            a = np.exp(-dt / tau)
+            if isinstance(node, nir.LIF):
+                nodes[name] = nir.LIF(tau=dt / (1 - a), r=np.asarray(node.r), v_leak=np.asarray(node.v_leak),
+                                      v_threshold=np.asarray(node.v_threshold), v_reset=np.zeros_like(tau),
+                                      metadata={"reset": "subtract"})
+            else:
+                nodes[name] = nir.LI(tau=dt / (1 - a), r=1 / (1 - a), v_leak=np.asarray(node.v_leak))
+    return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), type_check=False)

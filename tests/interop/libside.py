@@ -21,8 +21,9 @@ import torch
 
 T, C, H, O = 40, 8, 6, 3
 DT = 1e-3
-#: the dt each library's export assumes (snnTorch writes tau = dt/(1-β) with its dt = 1e-4 s)
-EXPORT_DT = {"snntorch": 1e-4}
+#: the dt each library's export assumes (snnTorch writes tau = dt/(1-β) with its dt = 1e-4 s; Sinabs
+#: counts time in steps, tau_mem = 5 is five steps)
+EXPORT_DT = {"snntorch": 1e-4, "sinabs": 1.0}
 SEED = 0
 
 
@@ -204,11 +205,12 @@ def rockpool_read(graph, x):
 def sinabs_cases():
     import sinabs
     import sinabs.layers as sl
+    from sinabs.activation import SingleSpike
 
     x = fixed_input()
-    for name in ("iaf", "lif"):
-        hidden = sl.IAF() if name == "iaf" else sl.LIF(tau_mem=torch.tensor(5.0))
-        net = torch.nn.Sequential(linear(C, H, 2.0), hidden, linear(H, O, 2.0, seed=1), sl.ExpLeak(tau_mem=torch.tensor(5.0)))
+    for name in ("iaf", "lif"):   # SingleSpike: binary spikes (the default MultiSpike emits counts)
+        hidden = sl.IAF(spike_fn=SingleSpike) if name == "iaf" else sl.LIF(tau_mem=torch.tensor(5.0), spike_fn=SingleSpike)
+        net = torch.nn.Sequential(linear(C, H, 2.0 if name == "iaf" else 16.0), hidden, linear(H, O, 2.0, seed=1), sl.ExpLeak(tau_mem=torch.tensor(5.0)))
         with torch.no_grad():
             net(torch.from_numpy(x)[None])   # sinabs layers take [batch, time, ...]
         rec = Recorder({"hidden": hidden, "out": net[3]})
