@@ -131,3 +131,31 @@ def sinabs_equations(graph, dt: float, rec):
             else:
                 nodes[name] = nir.LI(tau=dt / (1 - a), r=1 / (1 - a), v_leak=np.asarray(node.v_leak))
     return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), type_check=False)
+
+
+def norse_equations(graph, dt: float, rec):
+    """Norse 1.1's to_nir (utils/export_nir.py) writes ``tau = dt / tau_inv``, i.e. ``dt · τ`` (1e-5 s
+    for τ = 10 ms at dt = 1 ms) where NIR means ``τ = 1 / tau_inv``; its own from_nir reads
+    ``tau_inv = 1 / tau`` back, so Norse does not read its own file either. Nothing in the file says
+    which convention wrote it (no metadata), so snn-deploy refuses such a τ < dt; this rewrite
+    states Norse's meaning, ``τ = tau / dt``. LIFBoxCell is then NIR's LIF under Euler; LIFCell adds its
+    input to the current unscaled (``i += I`` where NIR's Euler step has ``dt/τ_syn · w_in · I``), so
+    its export also lacks ``w_in = τ_syn / dt``. The readout Norse exported as None is gone: the dense left without a target
+    is dropped and the hidden layer is the output."""
+    import nir
+
+    nodes, edges = dict(graph.nodes), list(graph.edges)
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.Affine) and not any(s == name for s, _ in edges):
+            feeding = [s for s, t in edges if t == name]
+            del nodes[name]
+            edges = [(s, t) for s, t in edges if name not in (s, t)] + [(f, "output") for f in feeding]
+    for name, node in graph.nodes.items():
+        keys = {"CubaLIF": ("tau_syn", "tau_mem"), "LIF": ("tau",), "LI": ("tau",)}.get(type(node).__name__, ())
+        if keys:
+            fields = {k: np.asarray(v) for k, v in vars(node).items() if k not in ("input_type", "output_type")}
+            fields.update({k: np.asarray(getattr(node, k), dtype=np.float64) / dt for k in keys})
+            if isinstance(node, nir.CubaLIF):   # Norse adds the input to i unscaled: w_in = τ_syn / dt
+                fields["w_in"] = fields["tau_syn"] / dt
+            nodes[name] = type(node)(**fields)
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)

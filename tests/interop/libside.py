@@ -132,7 +132,7 @@ def norse_cases():
             cell = norse.LIFRecurrentCell(C, H, p=norse.LIFParameters(tau_syn_inv=torch.tensor(200.0),
                                                                       tau_mem_inv=torch.tensor(100.0),
                                                                       v_th=torch.tensor(0.5)))
-        layers = [cell] if kind == "rec" else [linear(C, H, 3.0), cell]
+        layers = [cell] if kind == "rec" else [linear(C, H, 12.0), cell]
         return norse.SequentialState(*layers, linear(H, O, 3.0, seed=1), norse.LICell())
 
     for name in ("lif", "cuba", "rec"):
