@@ -159,3 +159,7 @@ def norse_equations(graph, dt: float, rec):
                 fields["w_in"] = fields["tau_syn"] / dt
             nodes[name] = type(node)(**fields)
     return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+#: the rewrite that states each library's own equations in NIR (make_fixtures records the agreement after it)
+EQUATIONS = {"rockpool": rockpool_equations, "sinabs": sinabs_equations, "norse": norse_equations}

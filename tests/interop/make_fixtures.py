@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "interop" / "fixtures"
 sys.path.insert(0, str(ROOT / "tests" / "interop"))
 
-from compare_fixtures import agreement, run_fixture  # noqa: E402
+from compare_fixtures import EQUATIONS, agreement, rockpool_reference, run_fixture  # noqa: E402
 
 EXPLAIN = {  # why a measured difference is what it is (checked against each library's source)
     ("snntorch", "leaky_default"): "snnTorch's default Leaky resets by subtraction, one step late (reset_delay=True); "
@@ -53,33 +53,36 @@ EXPLAIN = {  # why a measured difference is what it is (checked against each lib
 
 
 def our_side(scratch: Path) -> dict:
-    """Export our two networks and run them; returns {case: {"dt", "spikes": {layer: [T, N]}}}."""
+    """Export our networks and run them; returns {case: {"dt", "spikes": {layer: [T, N]}}}. Each network
+    is written twice: with its LI readout and without it (``*_no_readout``, h1 the output), so readers
+    that lack LI still measure the rest."""
     from libside import fixed_input
     from snn_deploy.convert.export_nir import write_nir
     from snn_deploy.ir import DenseNode, Edge, InputNode, Network, NeuronNode
     from snn_deploy.train.ir_runner import run_float_network
 
-    rng = np.random.default_rng(3)
     x = fixed_input()
     cases = {}
     for case, model, reset, dt in (("cuba_lif_rec_zero", "cuba_lif", "zero", 0.014),
                                    ("lif_subtract", "lif", "subtract", 0.004)):
+        rng = np.random.default_rng(3)
         params = ({"alpha": np.full(7, 0.5), "beta": np.full(7, 0.8), "threshold": np.full(7, 0.6)}
                   if model == "cuba_lif" else {"alpha": np.full(7, 0.8), "threshold": np.full(7, 0.6)})
         nodes = [InputNode("x", 8), DenseNode("fc1", rng.normal(0.5, 0.8, (7, 8))),
-                 NeuronNode("h1", model, 7, reset=reset, params=params),
-                 DenseNode("fc2", rng.normal(0.0, 0.8, (3, 7))),
-                 NeuronNode("readout", "li", 3, params={"alpha": np.full(3, 0.9)})]
-        edges = [Edge("x", "fc1"), Edge("fc1", "h1"), Edge("h1", "fc2"), Edge("fc2", "readout")]
+                 NeuronNode("h1", model, 7, reset=reset, params=params)]
+        edges = [Edge("x", "fc1"), Edge("fc1", "h1")]
         if model == "cuba_lif":
-            nodes.insert(2, DenseNode("rec1", rng.normal(0.0, 0.4, (7, 7))))
+            nodes.append(DenseNode("rec1", rng.normal(0.0, 0.4, (7, 7))))
             edges += [Edge("h1", "rec1"), Edge("rec1", "h1")]
-        net = Network(nodes, edges, meta={"dt": dt}).validate()
-        write_nir(net, scratch / f"ours_{case}.nir")
-        run = run_float_network(net, x[None])
-        spikes = {"h1": run.spikes["h1"][0].numpy()}
-        (scratch / f"ours_{case}.json").write_text(json.dumps({"dt": dt}))
-        cases[case] = {"dt": dt, "spikes": spikes, "model": model, "reset": reset}
+        readout = [DenseNode("fc2", rng.normal(0.0, 0.8, (3, 7))),
+                   NeuronNode("readout", "li", 3, params={"alpha": np.full(3, 0.9)})]
+        for name, extra_nodes, extra_edges in (
+                (case, readout, [Edge("h1", "fc2"), Edge("fc2", "readout")]), (f"{case}_no_readout", [], [])):
+            net = Network(nodes + extra_nodes, edges + extra_edges, meta={"dt": dt}).validate()
+            write_nir(net, scratch / f"ours_{name}.nir")
+            run = run_float_network(net, x[None])
+            (scratch / f"ours_{name}.json").write_text(json.dumps({"dt": dt}))
+            cases[name] = {"dt": dt, "spikes": {"h1": run.spikes["h1"][0].numpy()}, "model": model, "reset": reset}
     return cases
 
 
@@ -97,9 +100,12 @@ def out_rows(lib: str, scratch: Path, ours: dict) -> list[dict]:
             parts = []
             for key in got.files:
                 arr = np.asarray(got[key]).reshape(len(ref), -1) if np.size(got[key]) % len(ref) == 0 else None
-                if arr is not None and arr.shape == ref.shape:
-                    parts.append(f"{key}: {100 * agreement(arr, ref):.1f}% identical (rate {arr.mean():.3f} vs "
-                                 f"ours {ref.mean():.3f})")
+                if arr is None or arr.shape != ref.shape or not (arr == np.round(arr)).all() or arr.min() < 0:
+                    continue   # a current or membrane (Norse's CubaLIF synapse module), not spikes
+                counts = f", up to {int(arr.max())} spikes a step (compared as spiked or not)" if arr.max() > 1 else ""
+                arr = (arr > 0).astype(ref.dtype)
+                parts.append(f"{key}: {100 * agreement(arr, ref):.1f}% identical (rate {arr.mean():.3f} vs "
+                             f"ours {ref.mean():.3f}{counts})")
             row["result"] = "; ".join(parts) or f"ran, no layer of our hidden size (outputs {got.files})"
         rows.append(row)
     return rows
@@ -111,13 +117,12 @@ def main() -> None:
     args = ap.parse_args()
     envs = dict(e.split("=", 1) for e in args.env)
     scratch = Path(tempfile.mkdtemp(prefix="interop-"))
+    made = scratch / "fixtures"
+    made.mkdir()
     ours = our_side(scratch)
-    FIXTURES.mkdir(parents=True, exist_ok=True)
-    for old in FIXTURES.glob("*_*.n*"):
-        old.unlink()
     versions, rows, expected = {}, [], {}
     for lib, python in envs.items():
-        subprocess.run([python, str(ROOT / "tests" / "interop" / "libside.py"), lib, str(FIXTURES), str(scratch)],
+        subprocess.run([python, str(ROOT / "tests" / "interop" / "libside.py"), lib, str(made), str(scratch)],
                        check=True, stderr=subprocess.DEVNULL)
         results = json.loads((scratch / f"{lib}_results.json").read_text())
         versions.update(results["versions"])
@@ -125,17 +130,50 @@ def main() -> None:
             if case == "error":
                 rows.append({"library": lib, "case": "-", "direction": "into snn-deploy", "result": f"export fails: {info}"})
                 continue
-            measured = run_fixture(FIXTURES / f"{lib}_{case}.nir")
+            measured = run_fixture(made / f"{lib}_{case}.nir")
+            if lib in EQUATIONS:   # the difference explained: the file rewritten as the library's equations
+                explained = run_fixture(made / f"{lib}_{case}.nir", EQUATIONS[lib])
+                measured["explained"] = explained.get("agreement", explained)
+            if lib == "rockpool":
+                measured["reference"] = rockpool_reference(made / f"{lib}_{case}.nir")
             expected[f"{lib}_{case}"] = measured
             if "error" in measured:
                 text = f"refused: {measured['error']}"
             else:
                 text = "; ".join(f"{layer}: {100 * a:.1f}% identical" for layer, a in measured["agreement"].items())
+            if isinstance(measured.get("explained"), dict) and "error" not in measured["explained"]:
+                text += " (as the library's equations: " + "; ".join(
+                    f"{layer} {100 * a:.1f}%" for layer, a in measured["explained"].items()) + ")"
             rows.append({"library": lib, "case": case, "direction": "into snn-deploy", "result": text})
         rows += out_rows(lib, scratch, ours)
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    for old in FIXTURES.glob("*_*.n*"):
+        if not (made / old.name).exists():
+            old.unlink()
+    for new in sorted(made.iterdir()):
+        if not same_content(new, FIXTURES / new.name):   # unchanged fixtures keep their bytes (HDF5 and zip
+            shutil.copyfile(new, FIXTURES / new.name)    # members carry write times)
     (FIXTURES / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
     write_doc(rows, versions)
     shutil.rmtree(scratch)
+
+
+def same_content(a: Path, b: Path) -> bool:
+    """Whether two .npz or .nir files hold the same arrays (and, for HDF5, the same structure)."""
+    import h5py
+
+    if not b.exists():
+        return False
+    if a.suffix == ".npz":
+        x, y = np.load(a), np.load(b)
+        return sorted(x.files) == sorted(y.files) and all(np.array_equal(x[k], y[k]) for k in x.files)
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        def items(f):
+            out = {}
+            f.visititems(lambda name, obj: out.__setitem__(name, obj[()] if isinstance(obj, h5py.Dataset) else None))
+            return out
+        ia, ib = items(fa), items(fb)
+        return ia.keys() == ib.keys() and all(np.array_equal(ia[k], ib[k]) for k in ia)
 
 
 def write_doc(rows: list[dict], versions: dict) -> None:
