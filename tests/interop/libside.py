@@ -237,6 +237,13 @@ def sinabs_read(graph, x):
 CASES = {"snntorch": snntorch_cases, "norse": norse_cases, "rockpool": rockpool_cases, "sinabs": sinabs_cases}
 
 
+def _sort_edges(graph) -> None:
+    graph.edges = sorted(tuple(e) for e in graph.edges)
+    for node in graph.nodes.values():
+        if isinstance(node, nir.NIRGraph):
+            _sort_edges(node)
+
+
 def main(lib: str, fixtures: Path, scratch: Path) -> None:
     x = fixed_input()
     results = {"into": {}, "out": {}, "versions": {lib: __import__(lib).__version__, "nir": getattr(nir, "version", "?")}}
@@ -256,6 +263,7 @@ def main(lib: str, fixtures: Path, scratch: Path) -> None:
             graph.nodes = {k: v for k, v in graph.nodes.items() if v is not None}
             graph.edges = [e for e in graph.edges if e[0] not in dropped and e[1] not in dropped]
             info["dropped_by_export"] = dropped
+        _sort_edges(graph)   # nirtorch collects edges in a set: sorted, a regeneration writes the same file
         try:   # uncompressed: small, and Norse writes 0-d arrays (nir 1.0.4, Sinabs' pin, has no option)
             nir.write(fixtures / f"{stem}.nir", graph, compression=None)
         except TypeError:
