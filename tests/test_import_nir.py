@@ -121,3 +121,23 @@ def test_file_structure_is_checked_before_nir_reads_it(tmp_path, capsys):
         f.create_dataset("node/nodes/fc1/weight", shape=(6000, 8000), chunks=(60, 80), dtype="f8")
     with pytest.raises(FormatError, match="holds 0 of its 10000 chunks"):
         import_nir(path)
+
+
+def test_size_one_parameters_broadcast_and_a_time_by_channel_input_reads_as_channels():
+    """Sinabs writes one tau for a layer and its Input as [T, C]: the population takes the size of the
+    dense driving it (numpy broadcasting), the input C channels; sizes that disagree are refused."""
+    w = np.arange(12.0).reshape(3, 4) / 10
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input(input_type=np.array([40, 4])), "fc": nir.Linear(weight=w),
+               "lif": nir.LIF(tau=np.array([5.0]), r=np.array([1.0]), v_leak=np.array([0.0]),
+                              v_threshold=np.array([1.0]), v_reset=np.array([0.0])),
+               "output": nir.Output(output_type=np.array([3]))},
+        edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")], type_check=False)
+    net = import_nir(graph, dt=1.0)
+    assert net.node("input").size == 4 and net.node("lif").size == 3
+    np.testing.assert_allclose(net.node("lif").params["beta"], np.full(3, 0.8))
+    np.testing.assert_allclose(net.node("lif").params["threshold"], np.ones(3))
+    graph.nodes["lif"].tau = np.full(2, 5.0)   # as a file holds it (NIR's constructor would refuse)
+    graph.nodes["lif"].v_threshold = np.ones(3)
+    with pytest.raises(FormatError, match=r"node 'lif' \(LIF\): its parameters have different sizes \[2, 3\]"):
+        import_nir(graph, dt=1.0)

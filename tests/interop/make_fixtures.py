@@ -32,23 +32,44 @@ sys.path.insert(0, str(ROOT / "tests" / "interop"))
 
 from compare_fixtures import EQUATIONS, agreement, rockpool_reference, run_fixture  # noqa: E402
 
-EXPLAIN = {  # why a measured difference is what it is (checked against each library's source)
+EXPLAIN = {  # why a measured difference is what it is (checked against each library's source; the
+    # "as the library's equations" figures rewrite the file by compare_fixtures.EQUATIONS and import that)
     ("snntorch", "leaky_default"): "snnTorch's default Leaky resets by subtraction, one step late (reset_delay=True); "
                                    "NIR's LIF resets to v_reset at once",
     ("snntorch", "rsynaptic_zero_delayed"): "RSynaptic with reset_delay=False crashes in snnTorch 1.0.0; with the "
                                             "delayed reset the reset acts one step late",
-    ("norse", "*"): "Norse's to_nir writes its LICell readout as None (dropped here) and time constants as "
-                    "dt / tau_inv (1e-5 s for a 10 ms membrane at dt = 1 ms), which no dt reads back; its "
-                    "recurrent cell's input weights are left unconnected",
-    ("snntorch", "*"): "snnTorch writes tau = dt/(1-β) with its own dt = 1e-4 s; the fixture is read with that dt",
-    ("sinabs", "iaf"): "NIR's IF (v' = R I) has no exact snn-deploy model: refused with one line",
-    ("rockpool", "*"): "Rockpool writes dt nowhere; read with dt = 1 ms (its modules' dt). The remaining difference "
-                       "(hidden 78.8% feed-forward, 32.9% recurrent) is NOT yet explained: Rockpool's LIFTorch "
-                       "exports CubaLIF with its own r / w_in convention and (per the issue) infers dt = "
-                       "tau_mem/(1+r) on import; deriving it is open work. Reading our files it fails "
-                       "(its from_nir graph takes no record=, its LIF lacks tau_mem)",
-    ("sinabs", "lif"): "Sinabs writes ExpLeak's tau as one value for the layer (an LI of size 1): refused; "
-                       "broadcasting size-1 parameters on import is open work",
+    ("snntorch", "*"): "snnTorch writes tau = dt/(1-β) with its own dt = 1e-4 s; the fixture is read with that dt. "
+                       "Reading our files, its import_from_nir fixes dt = 1e-4 s: it has no LI (the rows with the "
+                       "readout fail), asserts CubaLIF's r = tau_mem/dt ('r not supported' for our r = 1), and for "
+                       "LIF divides the threshold by w_scale = r dt/tau (0.005 for our tau = 0.02 s): no spikes",
+    ("norse", "*"): "Norse 1.1's to_nir writes tau = dt/tau_inv, i.e. dt·τ (1e-5 s for τ = 10 ms at dt = 1 ms) "
+                    "where NIR's tau is τ = 1/tau_inv (its own from_nir reads 1/tau, so Norse does not read "
+                    "its own file back either), adds LIFCell input to the current unscaled (the file lacks "
+                    "w_in = τ_syn/dt), writes its LICell readout as None (dropped) and leaves its recurrent "
+                    "cell's input weights unconnected. Nothing in the file tells this convention from NIR's, so "
+                    "snn-deploy refuses τ < dt; stated as Norse's equations (τ = tau/dt, w_in = τ_syn/dt) the "
+                    "LIF and CUBA fixtures agree 100%. Reading our files with our dt, its CubaLIF spikes "
+                    "identically; its LIF resets to zero where ours subtracts (metadata it ignores)",
+    ("rockpool", "*"): "Rockpool's LIFTorch steps isyn = e_s (isyn + I), v = e_m v + isyn, s = v >= ϑ, v -= ϑ s "
+                       "with exact decays e = exp(-dt/τ); its to_nir writes τ_syn, τ_mem, r = τ_mem e_m/dt, no "
+                       "w_in, no dt and no w_rec. Under NIR's Euler rule (dt = 1 ms, its modules' dt) the file "
+                       "means decays 1 - dt/τ, an input gain r(1-α) = e_m instead of e_s/(1-e_m) (about 10x "
+                       "smaller), a zero reset and no recurrence: that is the difference as written. Stated as "
+                       "Rockpool's equations (exp decays, its gain, subtraction reset, the dropped w_rec from the "
+                       ".npz) snn-deploy agrees to 92-99%; the rest is the reset order (Rockpool decays the "
+                       "subtraction, v = e_m (v - ϑ s) + isyn; our cuba_lif subtracts after the decay, paper 2 "
+                       "Eq. 4), and the file's parameters run through Rockpool's equations reproduce its spikes "
+                       "100% (compare_fixtures.rockpool_reference). Reading our files it infers dt = "
+                       "tau_mem/(1+r) (tau_mem/2 for our r = 1), emits several spikes a step and resets by "
+                       "subtraction; its from_nir fails on NIR's LIF (reads a tau_mem the node does not have)",
+    ("sinabs", "iaf"): "NIR's IF (v' = R I) has no exact snn-deploy model: every model's input enters as "
+                       "(1 - decay) I and a decay of 1 drops it (the catalogue's input_factor folds that (1 - p) "
+                       "into the weights only for the fixed-point form); refused with one line",
+    ("sinabs", "lif"): "Sinabs counts time in steps (dt = 1, tau_mem = 5 steps) and writes one tau for the layer "
+                       "(size 1, broadcast on import). Its LIF steps v = a v + (1-a) I, s = v >= ϑ, v -= ϑ s with "
+                       "a = exp(-1/τ): snn-deploy's lif exactly, but the file says NIR's Euler decay 1 - 1/τ and a "
+                       "zero reset; stated as Sinabs' equations the agreement is 100%. Sinabs 3.1 pins NIR 1.0.4, "
+                       "which has no v_reset: it cannot read our (NIR 1.0.8) files",
 }
 
 
