@@ -139,5 +139,5 @@ def test_size_one_parameters_broadcast_and_a_time_by_channel_input_reads_as_chan
     np.testing.assert_allclose(net.node("lif").params["threshold"], np.ones(3))
     graph.nodes["lif"].tau = np.full(2, 5.0)   # as a file holds it (NIR's constructor would refuse)
     graph.nodes["lif"].v_threshold = np.ones(3)
-    with pytest.raises(FormatError, match=r"node 'lif' \(LIF\): its parameters have different sizes \[2, 3\]"):
+    with pytest.raises(FormatError, match=r"node 'lif' \(LIF\): its parameters have different sizes \[1, 2, 3\]"):
         import_nir(graph, dt=1.0)
