@@ -102,10 +102,13 @@ READER_CAVEATS: tuple[tuple[str, str], ...] = (
     ("subtract", "populations {names} reset by subtraction: only snn-deploy reads the node metadata 'reset'; "
                  "Norse, snnTorch, Rockpool and Sinabs reset them to v_reset = 0"),
     ("always", "the time step dt = {dt:g} s is only in metadata['dt']: pass it to Norse's from_nir(..., dt={dt:g}) "
-               "(its default 0.001 changes every decay); Rockpool infers dt from tau_mem/(1+r) instead"),
+               "(its default 0.001 changes every decay); Rockpool infers dt from tau_mem/(1+r) instead (tau_mem/2 here), "
+               "emits several spikes a step and resets by subtraction"),
     ("cuba_lif", "snnTorch's import_from_nir reads CubaLIF's r as tau_mem/dt and refuses r = 1 ('r not supported'); "
                  "its reset also acts one step late unless reset_delay=False"),
-    ("li", "the li readout: Norse drops it, snnTorch has no LI import, Rockpool rounds its tau to whole steps"),
+    ("lif", "snnTorch's import_from_nir fixes dt = 1e-4 s and divides LIF thresholds by r dt/tau: the lif "
+            "populations fire only if the network's dt is 1e-4 s"),
+    ("li", "the li readout: Norse drops it, snnTorch has no LI import, Rockpool truncates its tau to whole seconds"),
     ("always", "Sinabs 3.1 reads NIR 1.0.4 files only (no v_reset, no CubaLIF): it cannot read this file"),
 )
 
