@@ -106,3 +106,37 @@ def test_netx_mode_refuses_what_netx_cannot_express_naming_layer_and_rule(tmp_pa
     assert len(err) == 1 and err[0].startswith("error: --netx: netx.net cannot be written"), err
     assert "population 'h1': du differs between neurons" in err[0] and "--shared-decays" in err[0], err[0]
     assert not out.exists()
+
+
+@pytest.mark.lava
+def test_readme_recipe_on_spike_counts_loads_with_the_recorded_bits_and_equals_the_emulator(
+        tmp_path_factory, shd_dir, capsys):
+    """Issue 12 item 5: the README's netx recipe on count input (no --binary: several spikes per bin). convert
+    --netx records the input bits netx needs and prints how to load; loaded so, netx equals the emulator."""
+    import_netx()
+    from test_export_netx import run_netx_on_lava
+
+    root = tmp_path_factory.mktemp("netx_counts")
+    counts_train = [a for a in TRAIN if a != "--binary"]
+    assert main(["train", "--data", str(shd_dir), "-o", str(root / "run"), *counts_train]) == 0
+    out = root / "out"
+    assert main(["convert", str(root / "run" / "model.pt"), "--target", "loihi-sim", "--netx", "--data",
+                 str(shd_dir), "--limit", "16", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "quantization.json").read_text())
+    bits, peak = report["netx"]["input_message_bits"], report["netx"]["input_max_count"]
+    assert peak > 1 and bits > 0 and report["netx"]["load"] in printed and f"input_message_bits={bits}" in printed
+    fixed = load_network(out / "network.h5")
+    ds = open_dataset(shd_dir, "test", time_steps=TIME_STEPS, duration=1.4, binary=False)
+    x = ds.frames_batch(np.arange(16)).astype(np.int64)
+    samples = [s for s in x if s.max() > 1][:2]
+    assert samples, "guard: the compared samples carry counts above 1"
+    total = 0
+    for sample in samples:
+        emu = emulate(fixed, sample[None], record_state=True, pipeline_reset=False)
+        _, spikes, volts = run_netx_on_lava(out / "netx.net", sample, emu.num_steps, input_message_bits=bits)
+        for name, lava_spikes in zip(("h1", "h2"), spikes):
+            np.testing.assert_array_equal(lava_spikes, emu.spikes[name][0], err_msg=f"spikes of layer {name}")
+            total += int(lava_spikes.sum())
+        np.testing.assert_array_equal(volts[2], emu.potentials["readout"][0], err_msg="readout potential")
+    assert total >= 10, f"too few spikes to compare: {total}"
