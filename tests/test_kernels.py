@@ -88,7 +88,7 @@ def test_compiled_kernel_equals_numpy_step_with_saturation_and_wrap(name, reset)
 @pytest.mark.parametrize("case", ["radlif", "spikgru", "cuba_lif", "mthr_lif"])
 def test_emulator_engines_give_the_same_integers(case):
     pytest.importorskip("numba")
-    from snn_deploy.deploy.examples import seeded_inputs, seeded_network
+    from networks import seeded_inputs, seeded_network   # tests/networks.py
 
     net = seeded_network(case, bias=8.0, **({"reset": "zero"} if case == "cuba_lif" else {}))
     x = seeded_inputs(net, 5, 15, max_count=2 if case == "spikgru" else 1)
