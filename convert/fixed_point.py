@@ -213,16 +213,17 @@ def rebind(func: Callable, namespace: dict) -> Callable:
     return types.FunctionType(func.__code__, namespace, func.__name__, func.__defaults__, func.__closure__)
 
 
-def bind_primitives(label: str, overrides: dict, wrap: Optional[Callable] = None) -> types.ModuleType:
-    """This module with its ``PRIMITIVES`` re-bound to a namespace in which ``overrides`` replace names
-    (``_i64``, ``SIGMOID_LUT``), each primitive passed through ``wrap`` (a compiler) when given.
+def bind_primitives(label: str, overrides: dict, wrap: Optional[Callable] = None,
+                    names: tuple[str, ...] = PRIMITIVES) -> types.ModuleType:
+    """This module with the functions ``names`` (default ``PRIMITIVES``) re-bound to a namespace in which
+    ``overrides`` replace names (``_i64``, ``SIGMOID_LUT``), each passed through ``wrap`` (a compiler) when given.
 
     How another backend runs the same definitions: ``convert.kernels`` (numba, ``_i64`` the identity on
     int64 scalars) and ``convert.emulator_torch`` (torch tensors, the LUT a tensor on the device).
     """
     namespace = dict(globals())
     namespace.update(overrides)
-    for name in PRIMITIVES:    # resolved at call time, when every name is bound
+    for name in names:         # resolved at call time, when every name is bound
         func = rebind(globals()[name], namespace)
         namespace[name] = wrap(func) if wrap else func
     module = types.ModuleType(f"{__name__}[{label}]")
