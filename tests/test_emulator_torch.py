@@ -14,7 +14,8 @@ from snn_deploy.convert import emulator_torch, fixed_point as fp
 from snn_deploy.convert.emulator import emulate
 from snn_deploy.convert.fixed_neurons import get_neuron_model
 from snn_deploy.errors import SnnDeployError, UsageError
-from snn_deploy.ir import DenseNode, Edge, InputNode, Network, NeuronNode, Precision, save_network
+from snn_deploy.ir import save_network
+from test_emulator import recurrent_readout_network
 from test_kernels import CASES, numpy_reference, random_case
 
 CPU = torch.device("cpu")
@@ -102,15 +103,7 @@ def test_torch_engine_equals_numpy_engine_when_driven_into_saturation_and_wrap(c
 
 def test_recurrent_readout_on_potentials_near_2_23_uses_exact_float64():
     # li with a recurrent dense on its own potential (up to 2^23 - 1): float32 products would drop bits
-    rng = np.random.default_rng(1)
-    n = 16
-    w, v = 2 * rng.integers(-100, 100, (n, 4)), 2 * rng.integers(-4, 4, (n, n))
-    params = dict(dv=np.full(n, 400), bias_mant=np.zeros(n, np.int64), bias_exp=np.zeros(n, np.int64))
-    net = Network([InputNode("input", 4), DenseNode("fc", w, weight_exp=6), DenseNode("rec", v, weight_exp=-8),
-                   NeuronNode("ro", "li", n, params=params)],
-                  [Edge("input", "fc"), Edge("fc", "ro"), Edge("ro", "rec"), Edge("rec", "ro")],
-                  meta={"output": "ro"}, precision=Precision("loihi2", "test", layers={"ro": {"scale": 64.0}})).validate()
-    x = (rng.random((8, 40, 4)) < 0.5).astype(np.uint8)
+    net, _, _, x = recurrent_readout_network()
     a = emulate(net, x, pipeline_reset=False, engine="torch", record_state=True)
     b = emulate(net, x, pipeline_reset=False, engine="numpy", record_state=True)
     assert np.abs(b.potentials["ro"]).max() == fp.STATE_MAX and np.unique(b.potentials["ro"]).size > 1000
