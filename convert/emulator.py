@@ -423,7 +423,7 @@ def _run_population(net: Network, pop: NeuronNode, model: FixedNeuronModel, outp
                            np.zeros((len(rec_in[port]), B, pop.size), dt),
                            np.array([e for _, e in rec_in[port]], np.int64)))
     params = model.params_from_node(pop)
-    loop = _compiled_time_loop if engine == "compiled" else _numpy_time_loop
+    loop = _compiled_time_loop if engine == "compiled" and model.update is not None else _numpy_time_loop
     return loop(model, params, ports, B, S, pop.size, record_state, reset_after)
 
 

@@ -345,9 +345,10 @@ class FixedNeuronModel(ImplementsEntry):
     own_dv: bool = True                 #: ``dv`` is our microcode's decay (4096 allowed), not Lava LIF's 12-bit register
 
     @property
-    def update(self) -> Callable[..., tuple]:
-        """The model's ``*_update`` definition (plain values in, plain values out) behind ``step``."""
-        return self.step.update
+    def update(self) -> Optional[Callable[..., tuple]]:
+        """The model's ``*_update`` definition (plain values in, plain values out) behind ``step``, which the
+        compiled engine compiles; None for a step written on records only (it then runs on the numpy path)."""
+        return getattr(self.step, "update", None)
 
     def update_on(self, primitives: Any, wrap: Optional[Callable] = None) -> Callable[..., tuple]:
         """``update`` with ``fp`` bound to ``primitives`` (``fixed_point.bind_primitives``): the same code

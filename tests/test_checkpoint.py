@@ -173,3 +173,24 @@ def test_rng_state_round_trip_through_a_safe_file(tmp_path):
     assert torch.equal(first[0], again[0])
     assert np.array_equal(first[1], again[1])
     assert first[2] == again[2]
+
+
+def test_archive_layout_of_newer_torch_is_accepted(tmp_path):
+    """torch >= 2.5's torch.save adds .format_version and .storage_alignment to the archive (seen with
+    torch 2.14 in CI's newest-Python leg): such a checkpoint must still load; a code/ member still refuses it."""
+    import zipfile
+
+    model, cfg = _model()
+    old = save_checkpoint(tmp_path / "old.pt", model, cfg, None, META)
+    newer = tmp_path / "newer.pt"
+    with zipfile.ZipFile(old) as src, zipfile.ZipFile(newer, "w", zipfile.ZIP_STORED) as dst:
+        top = src.namelist()[0].split("/", 1)[0]
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        dst.writestr(f"{top}/.format_version", "1")
+        dst.writestr(f"{top}/.storage_alignment", "64")
+    assert load_checkpoint(newer).model_config == cfg
+    with zipfile.ZipFile(newer, "a", zipfile.ZIP_STORED) as dst:
+        dst.writestr(f"{top}/code/__torch__.py", "")
+    with pytest.raises(FormatError, match="not an snn-deploy checkpoint: the file is a TorchScript archive"):
+        load_checkpoint(newer)

@@ -108,7 +108,10 @@ def save_checkpoint(
 
 
 #: what ``torch.save`` writes in its ZIP archive, below the archive's one top folder
-TORCH_SAVE_MEMBER = re.compile(r"(data\.pkl|byteorder|version|\.data/version|\.data/serialization_id|data/\d+)")
+#: What ``torch.save`` writes inside its archive's top folder; torch >= 2.5 adds ``.format_version`` and
+#: ``.storage_alignment`` (seen with torch 2.14), torch 2.3 writes neither.
+TORCH_SAVE_MEMBER = re.compile(
+    r"(data\.pkl|byteorder|version|\.format_version|\.storage_alignment|\.data/version|\.data/serialization_id|data/\d+)")
 _SCAN_CHUNK = 1 << 22
 
 
