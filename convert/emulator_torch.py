@@ -33,7 +33,7 @@ import torch
 
 from snn_deploy.convert import emulator
 from snn_deploy.convert import fixed_point as fp
-from snn_deploy.convert.fixed_neurons import FixedNeuronModel
+from snn_deploy.convert.fixed_neurons import FixedNeuronModel, get_neuron_model
 from snn_deploy.errors import UsageError
 from snn_deploy.ir import Network, NeuronNode
 
@@ -93,6 +93,8 @@ def run_graph(net: Network, x: np.ndarray, depths: dict[str, int], S: int, recor
     """``convert.emulator._run_graph`` on torch tensors of ``device``: (spikes, potentials, states, overflow),
     the records numpy arrays as the numpy engine returns them."""
     dev = check_device(device)
+    for pop in net.layer_order():     # a records-only step cannot run here: say so before any work
+        get_neuron_model(pop.model).update_on(torch_primitives(dev))
     # spike counts are checked to [0, 255] by encode_inputs: uint8 on the device (1/8 of the transfer)
     small = net.inputs()[0].encoding == "spikes"
     x_dev = torch.from_numpy(np.ascontiguousarray(x, np.uint8 if small else np.int64)).to(dev)

@@ -352,7 +352,11 @@ class FixedNeuronModel(ImplementsEntry):
 
     def update_on(self, primitives: Any, wrap: Optional[Callable] = None) -> Callable[..., tuple]:
         """``update`` with ``fp`` bound to ``primitives`` (``fixed_point.bind_primitives``): the same code
-        object on another backend's values, passed through ``wrap`` (a compiler) when given."""
+        object on another backend's values, passed through ``wrap`` (a compiler) when given. A step written
+        on records only has none: SnnDeployError."""
+        if self.update is None:
+            raise SnnDeployError(f"neuron model {self.name!r}: its integer step is written on records only (no "
+                                 "*_update definition), which only the numpy emulator engine runs: use engine 'numpy'")
         namespace = dict(self.update.__globals__)
         namespace["fp"] = primitives
         func = fp.rebind(self.update, namespace)

@@ -4,6 +4,8 @@ every wrapping field wraps), whole seeded networks of every model (spikes, poten
 overflow counts, scores), networks driven into saturation and wrap, a recurrent readout whose
 products need float64; and ``snn-deploy run --device`` (one error line without CUDA or with Lava).
 The numpy engine is the one Lava's process models run (tests/test_deploy_lava.py)."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,7 @@ from networks import seeded_inputs, seeded_network
 from snn_deploy.cli import main
 from snn_deploy.convert import emulator_torch, fixed_point as fp
 from snn_deploy.convert.emulator import emulate
+from snn_deploy.convert import fixed_neurons
 from snn_deploy.convert.fixed_neurons import get_neuron_model
 from snn_deploy.errors import SnnDeployError, UsageError
 from snn_deploy.ir import save_network
@@ -110,9 +113,16 @@ def test_recurrent_readout_on_potentials_near_2_23_uses_exact_float64():
     assert_same_run(a, b)
 
 
-def test_device_choice_is_checked():
+def test_device_choice_is_checked(monkeypatch):
     net = seeded_network("lif", layers=2, hidden=4)
     x = seeded_inputs(net, 1, 3)
+    lif = get_neuron_model("lif")
+    records_only = dataclasses.replace(lif, step=lambda *args: lif.step(*args))   # an extension's step, no *_update
+    monkeypatch.setitem(fixed_neurons.NEURON_MODELS, "lif", records_only)
+    with pytest.raises(SnnDeployError, match="'lif': its integer step is written on records only"):
+        emulate(net, x, engine="torch")
+    np.testing.assert_array_equal(emulate(net, x, engine="numpy").spikes["h1"], emulate(net, x).spikes["h1"])
+    monkeypatch.undo()
     with pytest.raises(SnnDeployError, match="only the emulator engine 'torch' runs on a device, not 'numpy'"):
         emulate(net, x, engine="numpy", device="cpu")
     with pytest.raises(UsageError, match="device tpu: not a torch device"):
