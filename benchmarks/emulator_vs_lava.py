@@ -3,14 +3,16 @@ through the batched integer emulator, in one run. Prints samples/s of both, the 
 emulator >= 300x Lava, 1000x the stretch), Lava's time per step, checks that both gave identical
 activity, and measures the emulator's roofline in the same run (``roofline.py``: the network's own
 exact float products alone, on this machine now; target: the emulator at >= 50% of it), with the
-BLAS library and kernel it ran (threadpoolctl). Both engines are timed side by side: the compiled
-kernels (numba, the ``fast`` extra) and the numpy fallback.
+BLAS library and kernel it ran (threadpoolctl). The engines are timed side by side: the compiled
+kernels (numba, the ``fast`` extra), the numpy fallback and the torch engine on ``--torch-device``
+(``cpu``, or ``cuda`` on a GPU machine: ``--emu-batch 4096 --torch-device cuda``); every engine's
+batched run is checked to give the same integers as the first's.
 
 By default the network is a seeded RadLIF (3 hidden layers of 128, 700 input channels like SHD) on
 random spike inputs; ``--network OUT/network.h5 --data DIR`` uses a converted network and real data.
 
     .venv/bin/python benchmarks/emulator_vs_lava.py [--samples 4] [--emu-batch 256] [--steps 100]
-        [--model radlif] [--hidden 128] [--hidden-layers 3] [--inputs 700] [--json out.json]
+        [--model radlif] [--hidden 128] [--hidden-layers 3] [--inputs 700] [--torch-device cpu] [--json out.json]
 
 ``--samples`` samples run on Lava (a few: Lava takes ~1-10 ms per step). The emulator runs the same
 samples (for the bit-exact check and a small-batch figure), then the same samples tiled into a batch
@@ -19,6 +21,7 @@ of ``--emu-batch`` (its intended use: many samples at once). The ratio uses the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -41,6 +44,20 @@ import roofline  # noqa: E402  (benchmarks/roofline.py)
 TARGET_RATIO = 300.0          #: the emulator's batched throughput over Lava's (issue 15)
 STRETCH_RATIO = 1000.0
 TARGET_ROOFLINE = 0.5         #: fraction of the roofline measured in the same run
+
+
+@contextlib.contextmanager
+def torch_threads(n):
+    """torch's intra-op threads set to ``n`` (None: unchanged) inside, restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def load_inputs(net, args) -> np.ndarray:
@@ -80,6 +97,11 @@ def main(argv=None) -> int:
     p.add_argument("--samples", type=int, default=4, help="samples run on Lava")
     p.add_argument("--emu-batch", type=int, default=256, help="batch for the emulator's throughput")
     p.add_argument("--repeats", type=int, default=3, help="timed repeats (the best counts) of each measurement")
+    p.add_argument("--torch-device", default="cpu", help="device of the torch engine (cpu, cuda)")
+    p.add_argument("--torch-threads", type=int, default=1,
+                   help="torch's CPU threads while the torch engine is timed (default 1: its per-step operations on "
+                        "[batch, neurons] tensors are too small for intra-op threads; on 2 loaded cores 2 threads "
+                        "measured 3x slower than 1)")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args(argv)
 
@@ -96,16 +118,26 @@ def main(argv=None) -> int:
     reps = -(-args.emu_batch // n)
     big = np.concatenate([x] * reps)[:args.emu_batch]
     engines = ["compiled", "numpy"] if kernels.available() else ["numpy"]
+    runs = {e: (e, None) for e in engines}
+    runs[f"torch-{args.torch_device}"] = ("torch", args.torch_device)
     emu_sps: dict[str, float] = {}
-    for engine in engines:
-        emulate(net, big[:min(8, len(big))], engine=engine)            # warm-up (and compilation)
-        best = float("inf")
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            emulate(net, big, engine=engine)            # records every layer, as run_emulator
-            best = min(best, time.perf_counter() - t0)
-        emu_sps[engine] = len(big) / best
-    full = emulate(net, big, engine=engines[0])                       # activity for the roofline's paths
+    engines_agree = True
+    full = None                                                         # the first engine's activity
+    for label, (engine, device) in runs.items():
+        with torch_threads(args.torch_threads if engine == "torch" else None):
+            emulate(net, big[:min(8, len(big))], engine=engine, device=device)   # warm-up (and compilation)
+            best = float("inf")
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                got = emulate(net, big, engine=engine, device=device)     # records every layer, as run_emulator
+                best = min(best, time.perf_counter() - t0)
+        emu_sps[label] = len(big) / best
+        if full is None:
+            full = got                                                  # also the roofline's activity
+        else:
+            engines_agree &= all(np.array_equal(v, full.spikes[k]) for k, v in got.spikes.items()) and all(
+                np.array_equal(v, full.potentials[k]) for k, v in got.potentials.items())
+        del got
     bound = roofline.measure(net, encode_inputs(net, big), full.spikes, full.num_steps, repeats=args.repeats)
 
     lava_sps = n / lava.seconds
@@ -120,7 +152,8 @@ def main(argv=None) -> int:
         "lava_setup_s": lava.setup_seconds,
         "emulator_samples_per_s_same_batch": emu_same_sps,
         "emulator_engine": best_engine, "emulator_samples_per_s": emu_sps[best_engine],
-        "emulator_samples_per_s_by_engine": emu_sps, "emulator_batch": len(big),
+        "emulator_samples_per_s_by_engine": emu_sps, "emulator_batch": len(big), "engines_agree": engines_agree,
+        "torch_threads": args.torch_threads,
         "ratio": ratio, "target_ratio": TARGET_RATIO, "stretch_ratio": STRETCH_RATIO,
         "ratio_same_batch": emu_same_sps / lava_sps,
         "roofline_samples_per_s": bound.samples_per_s, "roofline_fraction": fraction,
@@ -134,7 +167,9 @@ def main(argv=None) -> int:
     print(f"lava:     {lava_sps:10.2f} samples/s   ({1e3 * lava.seconds_per_step:.3f} ms per step, "
           f"{lava.num_steps} steps per sample, {lava.setup_seconds:.1f} s setup not counted)")
     print(f"emulator: {emu_same_sps:10.2f} samples/s on the same {n} samples; in a batch of {len(big)}: "
-          + ", ".join(f"{e} {v:.0f} samples/s" for e, v in emu_sps.items()))
+          + ", ".join(f"{e} {v:.0f} samples/s" for e, v in emu_sps.items())
+          + (f" (torch on {args.torch_threads} CPU thread(s))" if args.torch_device == "cpu" else "")
+          + ("; every engine the same integers" if engines_agree else "; ENGINES DIFFER"))
     print(f"bound:    {bound.samples_per_s:10.0f} samples/s from the network's own products alone "
           f"({bound.flops / bound.seconds / 1e9:.1f} GFLOP/s, {bound.layout}; feed-forward paths "
           + ", ".join(f"{k} {v}" for k, v in bound.paths.items()) + ")")
@@ -147,7 +182,7 @@ def main(argv=None) -> int:
                            if agreement.identical else f"DIFFERENT: {result['first_difference']}"))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
-    return 0 if agreement.identical else 1
+    return 0 if agreement.identical and engines_agree else 1
 
 
 if __name__ == "__main__":

@@ -34,10 +34,11 @@ the GIL inside array operations); samples are independent, so the slices join to
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -53,7 +54,7 @@ WRAP_JUMP = fp.STATE_HALF        #: a one-step change larger than 2^23 in a wrap
 SPARSE_DENSITY = 0.05            #: feed-forward sources sparser than this use a sparse matmul (measured break-even)
 MIN_THREAD_BATCH = 32            #: fewer samples per thread than this are not worth a thread
 INT32_EXACT_BITS = 31            #: integer sums below 2^31 are exact in int32
-ENGINES = ("auto", "compiled", "numpy")   #: how each population's time loop runs (``emulate(engine=...)``)
+ENGINES = ("auto", "compiled", "numpy", "torch")   #: how each population's time loop runs (``emulate(engine=...)``)
 
 
 @dataclass
@@ -120,7 +121,8 @@ def _check_spike_range(inp: InputNode, x: np.ndarray) -> None:
 
 
 def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_state: bool = False,
-            readout: Optional[str] = None, pipeline_reset: bool = True, engine: str = "auto") -> EmulatorRun:
+            readout: Optional[str] = None, pipeline_reset: bool = True, engine: str = "auto",
+            device: Optional[str] = None) -> EmulatorRun:
     """Run the fixed network ``net`` on ``inputs [B, T, C]`` (integer payloads, or floats: ``encode_inputs``).
 
     ``record=False`` keeps only what the predictions need (memory for big batches);
@@ -128,25 +130,34 @@ def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_sta
     ``pipeline_reset=False`` skips the reset after each population's lead-in (plain Lava graph
     without Reset processes; the float network is then matched only after the lead-in transient).
     ``engine``: ``"compiled"`` runs each population's time loop as ``convert.kernels``' compiled
-    kernel (needs numba, the ``fast`` extra), ``"numpy"`` as numpy array steps, ``"auto"`` the first
-    that is available; all give the same integers.
+    kernel (needs numba, the ``fast`` extra), ``"numpy"`` as numpy array steps, ``"torch"`` the whole
+    graph on torch tensors on ``device`` (``"cpu"``, ``"cuda"``: ``convert.emulator_torch``; a
+    ``device`` alone picks it), ``"auto"`` compiled if available, else numpy; all give the same integers.
     """
     if not net.is_fixed:
         raise SnnDeployError("emulate runs a fixed-point network: quantize it first (`snn-deploy convert`)")
     net.validate()
     check_registers(net)
-    engine = resolve_engine(engine)
+    engine = resolve_engine("torch" if device is not None and engine == "auto" else engine)
+    if device is not None and engine != "torch":
+        raise SnnDeployError(f"device {device!r}: only the emulator engine 'torch' runs on a device, not {engine!r}")
     x = encode_inputs(net, inputs)
     B, T, _ = x.shape
     depths = net.population_depths()
     S = T + max(depths.values())
-    parts = np.array_split(x, _workers(B)) if B else [x]
-    if len(parts) == 1:
-        spikes, potentials, states, overflow = _run_graph(net, x, depths, S, record, record_state, pipeline_reset, engine)
+    parts = np.array_split(x, _workers(B)) if B and engine != "torch" else [x]
+    if engine == "torch":   # torch runs its own threads (CPU) or the device
+        from snn_deploy.convert import emulator_torch
+
+        spikes, potentials, states, overflow = emulator_torch.run_graph(
+            net, x, depths, S, record, record_state, pipeline_reset, device or "cpu")
+    elif len(parts) == 1:
+        spikes, potentials, states, overflow = _run_graph(net, x, depths, S, record, record_state, pipeline_reset,
+                                                          _numpy_population(engine))
     else:   # numpy and the kernels release the GIL: batch slices run side by side, one per core
         with _one_blas_thread(), ThreadPoolExecutor(len(parts)) as pool:
             runs = list(pool.map(lambda part: _run_graph(net, part, depths, S, record, record_state,
-                                                         pipeline_reset, engine), parts))
+                                                         pipeline_reset, _numpy_population(engine)), parts))
         spikes, potentials, states, overflow = _join_runs(runs)
     out_pop = net.output()
     mode = readout or net.meta.get("readout", DEFAULT_READOUT)
@@ -160,7 +171,7 @@ def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_sta
 
 
 def resolve_engine(engine: str) -> str:
-    """``"compiled"`` or ``"numpy"`` for an ``emulate(engine=...)`` value (``"auto"``: compiled if numba is there)."""
+    """The engine an ``emulate(engine=...)`` value runs (``"auto"``: compiled if numba is there, else numpy)."""
     from snn_deploy.convert import kernels
 
     if engine not in ENGINES:
@@ -217,13 +228,27 @@ def _join_runs(runs: list[tuple]) -> tuple:
     return spikes, potentials, states, overflow
 
 
-def _run_graph(net: Network, x: np.ndarray, depths: dict[str, int], S: int, record: bool, record_state: bool,
-               pipeline_reset: bool, engine: str = "numpy") -> tuple[dict, dict, dict, dict]:
+PopulationRunner = Callable[..., tuple[Any, dict[str, Any], dict[str, int]]]
+
+
+def _numpy_population(engine: str) -> PopulationRunner:
+    """``_run_population`` with the time loop of ``engine`` (numpy or compiled)."""
+    return functools.partial(_run_population, engine=engine)
+
+
+def _run_graph(net: Network, x: Any, depths: dict[str, int], S: int, record: bool, record_state: bool,
+               pipeline_reset: bool, run_population: Optional[PopulationRunner] = None,
+               batch_major: Optional[Callable[[Any], np.ndarray]] = None) -> tuple[dict, dict, dict, dict]:
     """All populations in layer order on the integer inputs ``x [B, T, C]``: (spikes, potentials, states, overflow).
 
     Inside, every sequence is time-major (``[steps, B, N]``): one step of a batch is contiguous for the
     kernels, and the rows of steps ``[0, n)`` are one contiguous matrix for the feed-forward products.
-    The records are returned batch-major (``[B, S, N]``)."""
+    ``run_population(net, pop, model, outputs, B, S, record_state, reset_after)`` runs one population
+    on the outputs so far (numpy arrays here, the default numpy loop; torch tensors for
+    ``convert.emulator_torch``), and ``batch_major`` turns its sequences into the returned batch-major
+    (``[B, S, N]``) numpy records."""
+    run_population = run_population or _numpy_population("numpy")
+    batch_major = batch_major or _batch_major
     inp = _single_input(net)
     outputs: dict[str, np.ndarray] = {inp.name: x}   # batch-major, T steps only; the populations' are time-major
     out_pop = net.output()
@@ -235,15 +260,14 @@ def _run_graph(net: Network, x: np.ndarray, depths: dict[str, int], S: int, reco
     overflow: dict[str, dict[str, int]] = {}
     for i, pop in enumerate(order):
         model = get_neuron_model(pop.model)
-        y, pop_states, counts = _run_population(net, pop, model, outputs, x.shape[0], S, record_state,
-                                                reset_after=depths[pop.name] - 1 if pipeline_reset else -1,
-                                                engine=engine)
+        y, pop_states, counts = run_population(net, pop, model, outputs, x.shape[0], S, record_state,
+                                               reset_after=depths[pop.name] - 1 if pipeline_reset else -1)
         overflow[pop.name] = counts
         if record_state:
-            states[pop.name] = {n: _batch_major(v) for n, v in pop_states.items()}
+            states[pop.name] = {n: batch_major(v) for n, v in pop_states.items()}
         outputs[pop.name] = y
         if record or pop.name == out_pop.name:
-            (spikes if model.spiking else potentials)[pop.name] = _batch_major(y)
+            (spikes if model.spiking else potentials)[pop.name] = batch_major(y)
         for name in [n for n, last in last_use.items() if last == i and n != out_pop.name]:
             outputs.pop(name, None)
     return spikes, potentials, states, overflow
@@ -318,12 +342,46 @@ def _sparse_matmul(src: np.ndarray, nonzero: np.ndarray, w: np.ndarray) -> np.nd
 def _float_dtype(source: np.ndarray, w: np.ndarray, spiking_source: bool) -> np.dtype:
     """The float dtype in which ``W x`` is exact for this source: ``max|x| * max_row sum|w|`` below
     2^24 (float32) or 2^53 (float64) (``fixed_point.exact_float_dtype``); spikes are at most 1."""
-    max_row = float(np.abs(w).sum(axis=1).max()) if w.size else 0.0
     if spiking_source:
         max_x = 1.0
     else:       # two reductions, no |x| temporary
         max_x = float(max(source.max(), -source.min())) if source.size else 0.0
-    return fp.exact_float_dtype(max_x, max_row)
+    return fp.exact_float_dtype(max_x, _max_row_sum(w))
+
+
+def _max_row_sum(w: np.ndarray) -> float:
+    """``max_row sum|w|``: the largest output of ``W x`` for inputs of magnitude 1."""
+    return float(np.abs(w).sum(axis=1).max()) if w.size else 0.0
+
+
+@dataclass
+class _Incoming:
+    """One dense into a population: its integer weights ``[N, C]`` (mask applied) and exponent, its port,
+    and its source (the population itself when ``recurrent``: then the bound of the source is 1 for
+    spikes, ``2^23 - 1`` for a potential; ``from_input``: the network's batch-major input)."""
+
+    port: str
+    weight: np.ndarray
+    exp: int
+    source: str
+    recurrent: bool
+    spiking_source: bool
+    from_input: bool
+
+
+def _incoming(net: Network, pop: NeuronNode, model: FixedNeuronModel) -> list[_Incoming]:
+    """The denses into ``pop``, port by port in the model's port order (every engine wires them alike)."""
+    input_name = _single_input(net).name
+    out = []
+    for port in model.ports:
+        for dense in net.incoming(pop.name, port):
+            source = net.source_of(dense.name)
+            recurrent = net.is_recurrent(dense.name)
+            node = net.node(source)
+            spiking = isinstance(node, NeuronNode) and get_neuron_model(node.model).spiking
+            out.append(_Incoming(port, _dense_weight(dense), int(dense.weight_exp), source, recurrent, spiking,
+                                 source == input_name))
+    return out
 
 
 @dataclass
@@ -343,23 +401,17 @@ def _run_population(net: Network, pop: NeuronNode, model: FixedNeuronModel, outp
                     B: int, S: int, record_state: bool, reset_after: int = -1,
                     engine: str = "numpy") -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
     """One population over all ``S`` steps: ``(output [S, B, N], recorded states [S, B, N], overflow counts)``."""
-    input_name = _single_input(net).name
     ff_in: dict[str, list] = {port: [] for port in model.ports}
     rec_in: dict[str, list] = {port: [] for port in model.ports}
     dtypes = []
-    for port in model.ports:
-        for dense in net.incoming(pop.name, port):
-            w = _dense_weight(dense)
-            if net.is_recurrent(dense.name):
-                # the recurrent input is the population's own output: 0/1 spikes, or a potential up to 2^23 - 1
-                dtypes.append(_float_dtype(np.array([fp.STATE_MAX]), w, model.spiking))
-                rec_in[port].append((w, int(dense.weight_exp)))
-            else:
-                source = net.source_of(dense.name)
-                node = net.node(source)
-                spiking = isinstance(node, NeuronNode) and get_neuron_model(node.model).spiking
-                dtypes.append(_float_dtype(outputs[source], w, spiking))
-                ff_in[port].append((outputs[source], w, int(dense.weight_exp), source == input_name))
+    for d in _incoming(net, pop, model):
+        if d.recurrent:
+            # the recurrent input is the population's own output: 0/1 spikes, or a potential up to 2^23 - 1
+            dtypes.append(_float_dtype(np.array([fp.STATE_MAX]), d.weight, d.spiking_source))
+            rec_in[d.port].append((d.weight, d.exp))
+        else:
+            dtypes.append(_float_dtype(outputs[d.source], d.weight, d.spiking_source))
+            ff_in[d.port].append((outputs[d.source], d.weight, d.exp, d.from_input))
     dt = np.float64 if np.float64 in dtypes else np.float32     # one float type per population
     ports = []
     for port in model.ports:

@@ -153,7 +153,8 @@ class LIFixedState:
 # output and the new state fields. It uses only ``fp``'s primitives and operators, so the same
 # definition runs on numpy arrays (``*_step``: records in, records out; the emulator's numpy path and
 # the Lava process models), on int64 scalars compiled into a per-element kernel (``convert.kernels``)
-# (and, later, on torch tensors), each binding ``fp`` to its own primitives.
+# and on torch tensors (``convert.emulator_torch``), each binding ``fp`` to its own primitives
+# (``FixedNeuronModel.update_on``).
 
 def cuba_lif_update(a_in, u, v, s, du, dv, vth, bias_mant, bias_exp, subtract_reset):
     """Lava's LIF (PyLifModelBitAcc) order: current, voltage, spike, reset. See the module docstring."""
@@ -348,6 +349,18 @@ class FixedNeuronModel(ImplementsEntry):
         """The model's ``*_update`` definition (plain values in, plain values out) behind ``step``, which the
         compiled engine compiles; None for a step written on records only (it then runs on the numpy path)."""
         return getattr(self.step, "update", None)
+
+    def update_on(self, primitives: Any, wrap: Optional[Callable] = None) -> Callable[..., tuple]:
+        """``update`` with ``fp`` bound to ``primitives`` (``fixed_point.bind_primitives``): the same code
+        object on another backend's values, passed through ``wrap`` (a compiler) when given. A step written
+        on records only has none: SnnDeployError."""
+        if self.update is None:
+            raise SnnDeployError(f"neuron model {self.name!r}: its integer step is written on records only (no "
+                                 "*_update definition), which only the numpy emulator engine runs: use engine 'numpy'")
+        namespace = dict(self.update.__globals__)
+        namespace["fp"] = primitives
+        func = fp.rebind(self.update, namespace)
+        return wrap(func) if wrap else func
 
     @property
     def param_names(self) -> tuple[str, ...]:

@@ -20,7 +20,8 @@ Number formats (Loihi):
 from __future__ import annotations
 
 import math
-from typing import Union
+import types
+from typing import Callable, Optional, Union
 
 import numpy as np
 
@@ -205,6 +206,29 @@ def sigmoid_gate(g: ArrayLike) -> np.ndarray:
 #: exactly these (with ``_i64`` replaced) to their own namespace
 PRIMITIVES = ("mul_frac", "decay", "wrap_current", "saturate", "activation", "threshold", "spikes",
               "scale_bias", "sigmoid_gate")
+
+
+def rebind(func: Callable, namespace: dict) -> Callable:
+    """``func``'s own code object with ``namespace`` as its globals (no copy of the source)."""
+    return types.FunctionType(func.__code__, namespace, func.__name__, func.__defaults__, func.__closure__)
+
+
+def bind_primitives(label: str, overrides: dict, wrap: Optional[Callable] = None,
+                    names: tuple[str, ...] = PRIMITIVES) -> types.ModuleType:
+    """This module with the functions ``names`` (default ``PRIMITIVES``) re-bound to a namespace in which
+    ``overrides`` replace names (``_i64``, ``SIGMOID_LUT``), each passed through ``wrap`` (a compiler) when given.
+
+    How another backend runs the same definitions: ``convert.kernels`` (numba, ``_i64`` the identity on
+    int64 scalars) and ``convert.emulator_torch`` (torch tensors, the LUT a tensor on the device).
+    """
+    namespace = dict(globals())
+    namespace.update(overrides)
+    for name in names:         # resolved at call time, when every name is bound
+        func = rebind(globals()[name], namespace)
+        namespace[name] = wrap(func) if wrap else func
+    module = types.ModuleType(f"{__name__}[{label}]")
+    module.__dict__.update(namespace)
+    return module
 
 
 def exact_float_dtype(max_abs_input: float, max_row_abs_sum: float) -> np.dtype:

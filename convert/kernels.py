@@ -41,23 +41,12 @@ def _identity(x):
     return x
 
 
-def rebind(func: Callable, namespace: dict) -> Callable:
-    """``func``'s own code object with ``namespace`` as its globals (no copy of the source)."""
-    return types.FunctionType(func.__code__, namespace, func.__name__, func.__defaults__, func.__closure__)
-
-
 @lru_cache(maxsize=None)
 def compiled_primitives() -> types.ModuleType:
     """``fixed_point`` with its ``PRIMITIVES`` compiled by numba (``_i64`` the identity)."""
     import numba
 
-    namespace = dict(vars(fp))
-    namespace["_i64"] = numba.njit(_identity)
-    for name in fp.PRIMITIVES:   # resolved lazily at first call, when every name is compiled
-        namespace[name] = numba.njit(rebind(getattr(fp, name), namespace))
-    module = types.ModuleType("snn_deploy.convert.fixed_point[numba]")
-    module.__dict__.update(namespace)
-    return module
+    return fp.bind_primitives("numba", {"_i64": numba.njit(_identity)}, numba.njit)
 
 
 @lru_cache(maxsize=None)
@@ -65,9 +54,7 @@ def compiled_update(model: FixedNeuronModel) -> Callable:
     """The model's ``*_update`` compiled on int64 scalars, its ``fp`` the compiled primitives."""
     import numba
 
-    namespace = dict(model.update.__globals__)
-    namespace["fp"] = compiled_primitives()
-    return numba.njit(rebind(model.update, namespace))
+    return model.update_on(compiled_primitives(), numba.njit)
 
 
 def kernel_source(model: FixedNeuronModel) -> str:

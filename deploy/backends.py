@@ -77,26 +77,33 @@ def default_backend(net: Network, target: Optional[str] = None) -> str:
     return DEFAULT_BACKEND[target]
 
 
-def run_backend(name: str, net: Network, inputs: np.ndarray, *, progress: Optional[Progress] = None) -> BackendRun:
-    """Run integer ``inputs [B, T, C]`` through ``net`` on backend ``name``."""
+def run_backend(name: str, net: Network, inputs: np.ndarray, *, progress: Optional[Progress] = None,
+                device: Optional[str] = None) -> BackendRun:
+    """Run integer ``inputs [B, T, C]`` through ``net`` on backend ``name`` (the emulator on ``device``)."""
     if name == "lava":
         require_lava("backend lava")
         return run_lava(net, inputs, progress=progress)
     if name == "emulator":
-        return run_emulator(net, inputs, progress=progress)
+        return run_emulator(net, inputs, progress=progress, device=device)
     raise SnnDeployError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
 def run_emulator(net: Network, inputs: np.ndarray, *, progress: Optional[Progress] = None,
-                 chunk: int = EMULATOR_CHUNK) -> BackendRun:
-    """``convert.emulator.emulate`` in chunks of samples, as a ``BackendRun``."""
+                 chunk: Optional[int] = None, device: Optional[str] = None) -> BackendRun:
+    """``convert.emulator.emulate`` in chunks of samples, as a ``BackendRun``.
+
+    ``device`` (``cpu``, ``cuda``): the torch engine there (``convert.emulator_torch``), on the whole
+    batch at once by default (a GPU wants big batches; the caller's batch bounds the memory); without
+    it the numpy/compiled engine, ``EMULATOR_CHUNK`` samples per call by default.
+    """
     from snn_deploy.convert.emulator import emulate
 
     inputs = np.asarray(inputs)
+    chunk = chunk or (EMULATOR_CHUNK if device is None else max(1, inputs.shape[0]))
     parts = []
     for start in range(0, inputs.shape[0], chunk):
         t0 = time.perf_counter()
-        emu = emulate(net, inputs[start:start + chunk])
+        emu = emulate(net, inputs[start:start + chunk], device=device)
         parts.append(BackendRun(backend="emulator", input_steps=emu.input_steps, num_steps=emu.num_steps,
                                 spikes=emu.spikes, potentials=emu.potentials, seconds=time.perf_counter() - t0))
         if progress:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from snn_deploy.deploy.records import BACKENDS
+from snn_deploy.deploy.records import BACKENDS, DEVICES
 from snn_deploy.ir import TARGETS
 
 
@@ -21,9 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, required=True, help="data directory (or SHD-layout .h5 file)")
     p.add_argument("--split", default="test", help="data split to run (default: test)")
     p.add_argument("--backend", choices=BACKENDS,
-                   help="default: lava for target loihi-sim, the emulator for loihi-emu")
+                   help="default: lava for target loihi-sim, the emulator for loihi-emu or with --device")
     p.add_argument("--target", choices=TARGETS,
                    help="default: the network's target (from convert); loihi2 needs Intel's lava-loihi")
+    p.add_argument("--device", choices=DEVICES,
+                   help="run the emulator on torch tensors on this device (cuda: a GPU, for big evaluations); "
+                        "default: the numpy/compiled emulator on the CPU. The same integers either way")
     p.add_argument("--limit", type=int, help="run only the first N samples of the split")
     p.add_argument("--verify", type=int, default=0, metavar="N",
                    help="also run the first N samples on the other backend; fail on the first differing value")
@@ -45,5 +48,5 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_command(RunOptions(out=args.out, data=args.data, split=args.split, backend=args.backend,
                            target=args.target, limit=args.limit, verify=args.verify, batch=args.batch,
                            time_steps=args.time_steps, show_progress=not (args.no_progress or args.quiet),
-                           output=args.output, force=args.force))
+                           output=args.output, force=args.force, device=args.device))
     return 0

@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 BACKENDS = ("lava", "emulator")
+DEVICES = ("cpu", "cuda")        #: where ``--device`` runs the emulator's torch engine
 
 
 @dataclass

@@ -42,6 +42,7 @@ class RunOptions:
     show_progress: bool = True
     output: Optional[Path] = None    #: where activity.h5 and run.json go (default: ``out``)
     force: bool = False              #: replace activity.h5/run.json run did not write; write into a foreign --output
+    device: Optional[str] = None     #: the emulator on torch on this device (default: numpy/compiled on the CPU)
 
     @property
     def output_dir(self) -> Path:
@@ -84,7 +85,7 @@ def run_command(opts: RunOptions, log: Callable[[str], None] = print) -> RunReco
 def _run(opts: RunOptions, out_set: Any, log: Callable[[str], None]) -> RunRecord:
     sim = simulate(opts.out, data=opts.data, split=opts.split, backend=opts.backend, target=opts.target,
                    limit=opts.limit, verify=opts.verify, batch=opts.batch, time_steps=opts.time_steps,
-                   progress=opts.show_progress)
+                   progress=opts.show_progress, device=opts.device)
     run, activity, verification = sim.backend_run, sim.activity, sim.verification
     result = RunRecord(
         backend=activity.backend, samples=activity.num_samples, accuracy=float(activity.accuracy),
@@ -93,7 +94,8 @@ def _run(opts: RunOptions, out_set: Any, log: Callable[[str], None]) -> RunRecor
         verification=verification)
     result.outputs = [str(opts.output_dir / ACTIVITY_FILE), str(opts.output_dir / RUN_FILE)]
     record = {"command": "run", "network": str(opts.out / NETWORK_FILE), "network_digest": activity.network_digest,
-              "data": str(opts.data), "split": opts.split, "target": sim.target, **result.to_dict(),
+              "data": str(opts.data), "split": opts.split, "target": sim.target, "device": opts.device,
+              **result.to_dict(),
               "wall_seconds": sim.wall_seconds}
     with out_set.staging() as tmp:
         save_activity(activity, tmp / ACTIVITY_FILE)

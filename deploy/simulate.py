@@ -158,11 +158,12 @@ def predict(net: Network, run: BackendRun) -> np.ndarray:
 def simulate(network: Any, inputs: Any = None, *, labels: Any = None, data: Any = None, split: str = "test",
              backend: Optional[str] = None, target: Optional[str] = None, limit: Optional[int] = None,
              verify: int = 0, batch: int = DEFAULT_BATCH, time_steps: Optional[int] = None,
-             progress: bool = True) -> Simulation:
+             progress: bool = True, device: Optional[str] = None) -> Simulation:
     """Run ``network`` on ``inputs`` (or ``data``'s ``split``); see the module docstring.
 
     ``backend`` defaults to the target's (lava for loihi-sim, the emulator for loihi-emu);
-    ``target`` to the network's (``meta['target']`` from convert). A failed verification is
+    ``target`` to the network's (``meta['target']`` from convert). ``device`` (``cpu``, ``cuda``)
+    runs the emulator on torch tensors there, in batches of ``batch``. A failed verification is
     reported in ``Simulation.verification`` (``identical`` False), not raised: the caller decides.
     """
     from snn_deploy.convert.emulator import encode_inputs
@@ -171,13 +172,16 @@ def simulate(network: Any, inputs: Any = None, *, labels: Any = None, data: Any 
     net = load_deployable(network)
     target = target or str(net.meta.get("target", "loihi-sim"))
     check_target(target)
-    asked_backend, backend = backend, backend or default_backend(net, target)
+    asked_backend = backend          # a device alone asks for the emulator (it runs nothing else)
+    backend = backend or ("emulator" if device is not None else default_backend(net, target))
     if backend not in BACKENDS:
         raise UsageError(f"--backend: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "lava":
         require_lava("--backend lava" if asked_backend else f"target {target} (runs on Lava by default)")
     elif verify:
         require_lava("--verify (runs the other backend, Lava)")
+    if device is not None:
+        check_device_option(device, backend)
     if (inputs is None) == (data is None):
         raise SnnDeployError("give either inputs (an array of frames) or data (a data directory), not both or neither")
     source = "the network"
@@ -202,7 +206,7 @@ def simulate(network: Any, inputs: Any = None, *, labels: Any = None, data: Any 
             idx = np.arange(start, min(n, start + batch))
             x = ds.frames_batch(idx)
             frames.append(x)
-            parts.append(run_backend(backend, net, encode_inputs(net, x), progress=bar.update))
+            parts.append(run_backend(backend, net, encode_inputs(net, x), progress=bar.update, device=device))
     run = BackendRun.concatenate(parts)
     all_frames = np.concatenate(frames)
     verification = _verify(net, run, all_frames[:verify], backend, progress) if verify else None
@@ -212,6 +216,17 @@ def simulate(network: Any, inputs: Any = None, *, labels: Any = None, data: Any 
         predictions=predict(net, run), inputs=_padded_inputs(all_frames, run.num_steps, ds.input_kind),
         spikes=run.spikes, potentials=run.potentials)
     return Simulation(activity, run, target, verification, time.perf_counter() - t0)
+
+
+def check_device_option(device: str, backend: str) -> None:
+    """``--device`` runs the emulator's torch engine: a usage error with Lava, or for a device this
+    machine lacks (``--device cuda`` without CUDA), before any data is read."""
+    from snn_deploy.convert.emulator_torch import check_device
+
+    if backend != "emulator":
+        raise UsageError(f"--device {device}: the device runs the emulator (--backend emulator); "
+                         f"backend {backend} runs on Lava's CPU simulator")
+    check_device(device, "--device")
 
 
 def run(network: Any, inputs: Any = None, **options: Any) -> Activity:

@@ -208,14 +208,9 @@ def test_sparse_and_dense_feed_forward_paths_are_the_same_integers():
             np.testing.assert_array_equal(got, want)
 
 
-def test_recurrent_dense_on_a_non_spiking_population_is_exact_for_potentials_near_2_23():
-    # li (dv=400) with a recurrent dense: its input is the potential itself (up to 2^23 - 1), so the
-    # partial sums reach ~2^34 and a float32 matmul (exact below 2^24 only) would drop low bits
-    from snn_deploy.convert import fixed_point as fp
-    from snn_deploy.convert.fixed_neurons import get_neuron_model
-
+def recurrent_readout_network(n=16):
+    """An li readout (dv=400) with a recurrent dense on its own potential, its weights and inputs."""
     rng = np.random.default_rng(1)
-    n = 16
     w, v = 2 * rng.integers(-100, 100, (n, 4)), 2 * rng.integers(-4, 4, (n, n))   # on the even grid of 8-bit weights
     params = dict(dv=np.full(n, 400), bias_mant=np.zeros(n, np.int64), bias_exp=np.zeros(n, np.int64))
     net = Network([InputNode("input", 4), DenseNode("fc", w, weight_exp=6), DenseNode("rec", v, weight_exp=-8),
@@ -223,6 +218,17 @@ def test_recurrent_dense_on_a_non_spiking_population_is_exact_for_potentials_nea
                   [Edge("input", "fc"), Edge("fc", "ro"), Edge("ro", "rec"), Edge("rec", "ro")],
                   meta={"output": "ro"}, precision=Precision("loihi2", "test", layers={"ro": {"scale": 64.0}})).validate()
     x = (rng.random((8, 40, 4)) < 0.5).astype(np.uint8)
+    return net, w, v, x
+
+
+def test_recurrent_dense_on_a_non_spiking_population_is_exact_for_potentials_near_2_23():
+    # li (dv=400) with a recurrent dense: its input is the potential itself (up to 2^23 - 1), so the
+    # partial sums reach ~2^34 and a float32 matmul (exact below 2^24 only) would drop low bits
+    from snn_deploy.convert import fixed_point as fp
+    from snn_deploy.convert.fixed_neurons import get_neuron_model
+
+    net, w, v, x = recurrent_readout_network()
+    n = w.shape[0]
     run = emulate(net, x, pipeline_reset=False)
     # independent int64 loop: u[t] = li_step(shift(W x[t-1], 6) + shift(V u[t-1], -8));
     # float32 sums got 809 of these 5376 potentials wrong
