@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -169,7 +169,7 @@ def _integers(node, key: str, values: np.ndarray, prefix: str) -> np.ndarray:
         bad = ~np.isfinite(values) | (values != np.round(values))
         if np.any(bad):
             where = np.unravel_index(int(np.argmax(bad)), values.shape)
-            raise RegisterError(f"{prefix}{_where(node)} field {key!r} value {values[where]!r}{_index(where)} "
+            raise RegisterError(f"{prefix}{_where(node)} field {key!r} value {_plain(values[where])!r}{_index(where)} "
                                 "is not an integer")
         if values.size and np.abs(values).max() >= 2.0 ** 62:
             raise RegisterError(f"{prefix}{_where(node)} field {key!r} value {np.abs(values).max():.3g} "
@@ -196,3 +196,8 @@ def _where(node) -> str:
 
 def _index(where: tuple) -> str:
     return f" at index {list(map(int, where))}" if where else ""
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python number it holds (numpy 2 prints ``np.float64(0.5)`` otherwise)."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -59,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(sys.stdout, "reconfigure"):  # a non-UTF-8 byte of a path prints as itself, never crashes
         sys.stdout.reconfigure(errors="surrogateescape")
     try:
-        return _main(argv)
+        try:
+            return _main(argv)
+        finally:  # what is still buffered (argparse's --help, a short summary) meets a closed pipe here
+            sys.stdout.flush()
     except KeyboardInterrupt:
         return interrupted()
     except BrokenPipeError:

@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from snn_deploy.convert.export_onnx import TORCHSCRIPT_EXPORTER
 from snn_deploy.energy import analytic
 from snn_deploy.energy.baselines import SnnShape, resolve_baseline
 from snn_deploy.energy.onnx_count import UnsupportedOpsError, count_onnx
@@ -24,7 +25,7 @@ class Recurrent(nn.Module):
 def export(module, path, dynamic_time=True):
     axes = {0: "batch", 1: "time"} if dynamic_time else {0: "batch"}
     torch.onnx.export(module.eval(), torch.zeros(1, T, M), str(path), input_names=["x"],
-                      dynamic_axes={"x": axes}, opset_version=17)
+                      dynamic_axes={"x": axes}, opset_version=17, **TORCHSCRIPT_EXPORTER)
     return path
 
 

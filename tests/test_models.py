@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from snn_deploy.convert.export_onnx import TORCHSCRIPT_EXPORTER
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.train.config import ModelConfig, all_models, snn_models
 from snn_deploy.train.layers import SpikingLayer
@@ -334,7 +335,8 @@ def test_ann_exports_to_onnx_and_matches():
 
         x = torch.rand(2, 5, 6)
         buf = io.BytesIO()
-        torch.onnx.export(Logits(net).eval(), (x,), buf, input_names=["x"], output_names=["logits"], opset_version=17)
+        torch.onnx.export(Logits(net).eval(), (x,), buf, input_names=["x"], output_names=["logits"], opset_version=17,
+                          **TORCHSCRIPT_EXPORTER)
         net.eval()  # export restores the wrapper's (training) mode on the whole tree
         sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
         got = sess.run(None, {"x": x.numpy()})[0]
