@@ -176,12 +176,12 @@ def simulate(network: Any, inputs: Any = None, *, labels: Any = None, data: Any 
     backend = backend or ("emulator" if device is not None else default_backend(net, target))
     if backend not in BACKENDS:
         raise UsageError(f"--backend: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if device is not None:                # a usage error comes before what the machine lacks
+        check_device_option(device, backend)
     if backend == "lava":
         require_lava("--backend lava" if asked_backend else f"target {target} (runs on Lava by default)")
     elif verify:
         require_lava("--verify (runs the other backend, Lava)")
-    if device is not None:
-        check_device_option(device, backend)
     if (inputs is None) == (data is None):
         raise SnnDeployError("give either inputs (an array of frames) or data (a data directory), not both or neither")
     source = "the network"
