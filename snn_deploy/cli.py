@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import signal
 import sys
 
-from snn_deploy import __version__
+from snn_deploy import __version__, interrupt
 from snn_deploy.errors import SnnDeployError, UsageError
 from snn_deploy.log import add_common_options, setup_logging
 
@@ -58,15 +57,19 @@ def main(argv: list[str] | None = None) -> int:
     torch's RuntimeError), 130 interrupt. ``SNN_DEPLOY_DEBUG=1`` re-raises those last three (traceback)."""
     if hasattr(sys.stdout, "reconfigure"):  # a non-UTF-8 byte of a path prints as itself, never crashes
         sys.stdout.reconfigure(errors="surrogateescape")
+    previous = interrupt.install()
     try:
         try:
-            return _main(argv)
-        finally:  # what is still buffered (argparse's --help, a short summary) meets a closed pipe here
-            sys.stdout.flush()
-    except KeyboardInterrupt:
-        return interrupted()
-    except BrokenPipeError:
-        return _stdout_closed()
+            try:
+                return _main(argv)
+            finally:  # what is still buffered (argparse's --help, a short summary) meets a closed pipe here
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            return interrupted()
+        except BrokenPipeError:
+            return _stdout_closed()
+    finally:
+        interrupt.restore(previous)
 
 
 def _main(argv: list[str] | None) -> int:
@@ -112,8 +115,8 @@ def _failure(exc: BaseException, message: str) -> int:
 
 
 def interrupted() -> int:
-    """Ctrl-C: one word, status 130; a second Ctrl-C while we say so is ignored."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Ctrl-C: one word, status 130 (the interrupt is handled: ``snn_deploy.interrupt`` stops re-delivering it)."""
+    interrupt.handled()
     print("interrupted", file=sys.stderr)
     return 130
 
