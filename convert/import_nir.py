@@ -43,6 +43,7 @@ UNIT_SCALE_RTOL = 1e-9
 #: Structure bounds of a NIR file (far above any network snn-deploy runs).
 MAX_DEPTH = 16
 MAX_OBJECTS = 100_000
+MAX_TYPE_BYTES = 64              #: a node type name is a short string (NIRGraph, CubaLIF, ...)
 LINEAR_TYPES = (nir.Affine, nir.Linear)
 
 
@@ -71,7 +72,7 @@ def read_nir_file(path: Path) -> nir.NIRGraph:
         raise FormatError(f"{path}: not a NIR file: the file is {kind} (NIR files are HDF5)")
     try:
         with h5py.File(path, "r") as f:
-            if _type_name(f.get("node")) != "NIRGraph":
+            if not isinstance(f.get("node", getlink=True), h5py.HardLink) or _type_name(f.get("node")) != "NIRGraph":
                 raise FormatError(f"{path}: not a NIR file: an HDF5 file without a 'node' group of type NIRGraph")
             datasets: list[h5py.Dataset] = []
             _check_group(f["node"], "node", path, datasets, depth=0)
@@ -90,18 +91,28 @@ def read_nir_file(path: Path) -> nir.NIRGraph:
 
 
 def _type_name(group: Any) -> Optional[str]:
-    if not isinstance(group, h5py.Group) or not isinstance(group.get("type"), h5py.Dataset):
+    """A node's ``type`` string, read only when it is a short string stored in this very file (a link, an
+    external or virtual dataset could make the read fetch another file's bytes)."""
+    if not isinstance(group, h5py.Group) or not isinstance(group.get("type", getlink=True), h5py.HardLink):
         return None
     ds = group["type"]
-    if ds.dtype.kind not in "SOU" or ds.shape not in ((), (1,)):
+    if not isinstance(ds, h5py.Dataset) or ds.dtype.kind not in "SOU" or ds.shape not in ((), (1,)) \
+            or ds.dtype.itemsize > MAX_TYPE_BYTES:
         return None
+    check_stored(ds, Path(ds.file.filename))
     value = ds[()] if ds.shape == () else ds[0]
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _check_group(group: h5py.Group, where: str, path: Path, datasets: list, depth: int) -> None:
+def _check_group(group: h5py.Group, where: str, path: Path, datasets: list, depth: int,
+                 seen: Optional[set] = None) -> None:
+    seen = set() if seen is None else seen
     if depth > MAX_DEPTH:
         raise FormatError(f"{path}: '{where}' is nested deeper than {MAX_DEPTH} levels")
+    address = h5py.h5o.get_info(group.id).addr
+    if address in seen or len(seen) > MAX_OBJECTS:   # NIR writes a tree; a group reached twice makes a graph
+        raise FormatError(f"{path}: '{where}' is a group reached twice (or too many groups), expected a tree")
+    seen.add(address)
     kind = _type_name(group) if "type" in group else None
     if kind is not None and kind not in NIR_IMPORT:
         raise FormatError(f"{path}: node '{where}' has type {kind!r}, not a NIR 1.0 node type")
@@ -116,7 +127,7 @@ def _check_group(group: h5py.Group, where: str, path: Path, datasets: list, dept
             if len(datasets) > MAX_OBJECTS:
                 raise FormatError(f"{path}: more than {MAX_OBJECTS} arrays, expected a network's parameters")
         else:
-            _check_group(item, f"{where}/{name}", path, datasets, depth + 1)
+            _check_group(item, f"{where}/{name}", path, datasets, depth + 1, seen)
 
 
 # ---- the graph ---------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,10 @@ def manifest_path(directory: Path, command: str) -> Path:
     return Path(directory) / f"{PREFIX}{command}{MANIFEST_SUFFIX}"
 
 
+#: What a command's name may be (it becomes part of the hidden file names).
+COMMAND_NAME = re.compile(r"[a-z][a-z0-9-]*")
+
+
 def read_manifest(directory: Path, command: str) -> dict[str, str]:
     """``{name: sha256}`` of the set ``command`` last committed in ``directory`` ({} if none)."""
     path = manifest_path(directory, command)
@@ -77,7 +82,18 @@ def read_manifest(directory: Path, command: str) -> dict[str, str]:
         return {}
     except (OSError, ValueError, AttributeError) as exc:
         raise SnnDeployError(f"{path}: unreadable manifest of snn-deploy {command} ({exc})") from None
-    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+    return _checked_names(files, path) if isinstance(files, dict) else {}
+
+
+def _checked_names(files: dict, source: Path) -> dict[str, str]:
+    """A manifest's ``{name: digest}``, every name one plain entry of its own directory: a manifest is a
+    file anyone may have put there, and its names decide what is moved and removed."""
+    for name in files:
+        if (not isinstance(name, str) or name in ("", ".", "..") or name.startswith(".")
+                or name != os.path.basename(name) or any(c in name for c in "/\\\0")):
+            raise SnnDeployError(f"{source}: manifest names {name!r}, which is not a file of this directory; "
+                                 "remove the manifest if snn-deploy did not write it")
+    return {str(k): str(v) for k, v in files.items()}
 
 
 def _visible(directory: Path) -> list[str]:
@@ -201,8 +217,9 @@ def recover(directory: Path) -> None:
     for name in sorted(os.listdir(directory)):
         if not name.startswith(PREFIX):
             continue
-        if name.endswith(JOURNAL_SUFFIX):
-            _roll_forward(Path(directory), name[len(PREFIX):-len(JOURNAL_SUFFIX)])
+        command = name[len(PREFIX):-len(JOURNAL_SUFFIX)]
+        if name.endswith(JOURNAL_SUFFIX) and COMMAND_NAME.fullmatch(command):
+            _roll_forward(Path(directory), command)
     for name in sorted(os.listdir(directory)):
         if name.startswith(PREFIX) and name.endswith((STAGE_SUFFIX, TRASH_SUFFIX)):
             _remove(Path(directory) / name)
@@ -274,7 +291,10 @@ def _roll_forward(directory: Path, command: str) -> None:
     trash = directory / f"{PREFIX}{command}{TRASH_SUFFIX}"
     new_manifest = journal / manifest_path(directory, command).name
     if new_manifest.is_file():
-        new = json.loads(new_manifest.read_text())["files"]
+        try:
+            new = _checked_names(dict(json.loads(new_manifest.read_text())["files"]), new_manifest)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SnnDeployError(f"{new_manifest}: unreadable manifest of snn-deploy {command} ({exc})") from None
         old = read_manifest(directory, command)
         for name in new:
             src, dst = journal / name, directory / name

@@ -72,3 +72,25 @@ def test_a_set_replaces_its_own_files_only(tmp_path):
         (d / "c").write_text("4")
     assert (out / "c").read_text() == "4" and (out / "notes").read_text() == "mine"
     assert not [p.name for p in out.iterdir() if p.name.endswith((".tmp", ".new", ".old", ".lock"))]
+
+
+def test_a_manifest_naming_paths_outside_its_directory_is_refused_and_nothing_moves(tmp_path):
+    """A manifest is a file anyone may have put there: names like ../x or /abs must never be removed or moved."""
+    import json
+
+    from snn_deploy.errors import SnnDeployError
+    from snn_deploy.outdir import settle
+
+    victim_dir, victim_file = tmp_path / "victim", tmp_path / "victim2"
+    victim_dir.mkdir()
+    (victim_dir / "keep.txt").write_text("mine")
+    victim_file.write_text("mine too")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".snn-deploy-foo.json").write_text(json.dumps({"files": {str(victim_dir): "x", "../victim2": "x"}}))
+    journal = out / ".snn-deploy-foo.new"
+    journal.mkdir()
+    (journal / ".snn-deploy-foo.json").write_text(json.dumps({"files": {}}))
+    with pytest.raises(SnnDeployError, match="not a file of this directory"):
+        settle(out, "run")
+    assert (victim_dir / "keep.txt").read_text() == "mine" and victim_file.read_text() == "mine too"

@@ -194,3 +194,19 @@ def test_archive_layout_of_newer_torch_is_accepted(tmp_path):
         dst.writestr(f"{top}/code/__torch__.py", "")
     with pytest.raises(FormatError, match="not an snn-deploy checkpoint: the file is a TorchScript archive"):
         load_checkpoint(newer)
+
+
+def test_a_storage_claiming_more_values_than_it_holds_is_refused_before_torch_reads_it(tmp_path):
+    """torch 2.3.1 believes a storage's claimed size and reads past its record: the claim is checked first."""
+    import zipfile
+
+    model, cfg = _model()
+    good = save_checkpoint(tmp_path / "good.pt", model, cfg, None, META)
+    short = tmp_path / "short.pt"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(short, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info, data[:4] if info.filename.endswith("/data/0") else data)   # one value left
+    with pytest.raises(FormatError, match=r"storage 0 claims \d+ values but holds 4 bytes"):
+        load_checkpoint(short)
+    assert load_checkpoint(good).model_config == cfg

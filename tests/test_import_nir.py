@@ -141,3 +141,39 @@ def test_size_one_parameters_broadcast_and_a_time_by_channel_input_reads_as_chan
     graph.nodes["lif"].v_threshold = np.ones(3)
     with pytest.raises(FormatError, match=r"node 'lif' \(LIF\): its parameters have different sizes \[1, 2, 3\]"):
         import_nir(graph, dt=1.0)
+
+
+def test_a_type_kept_in_another_file_or_a_graph_of_links_is_refused_without_reading_them(tmp_path):
+    """A node's 'type' stored externally (pointing at a local secret) must not be read into a message; hard
+    links that make the groups a graph (exponential to walk) are refused at once."""
+    import time
+
+    import h5py
+
+    from snn_deploy.convert.import_nir import read_nir_file
+    from snn_deploy.errors import FormatError
+
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"SECRET-TOKEN-abc123\n")
+    leaky = tmp_path / "leaky.nir"
+    with h5py.File(leaky, "w") as f:
+        node = f.create_group("node")
+        node.create_dataset("type", shape=(), dtype="S20", external=[(str(secret), 0, 20)])
+    with pytest.raises(FormatError) as err:
+        read_nir_file(leaky)
+    assert "SECRET" not in str(err.value)
+
+    dag = tmp_path / "dag.nir"
+    with h5py.File(dag, "w") as f:
+        node = f.create_group("node")
+        node["type"] = np.bytes_("NIRGraph")
+        level = node.create_group("nodes")
+        for depth in range(12):
+            child = f.create_group(f"g{depth}")
+            for k in range(6):
+                level[f"l{k}"] = child      # six hard links to one group
+            level = child
+    t0 = time.monotonic()
+    with pytest.raises(FormatError, match="reached twice"):
+        read_nir_file(dag)
+    assert time.monotonic() - t0 < 5

@@ -160,8 +160,73 @@ def _contains(path: Path, needle: bytes) -> bool:
     return False
 
 
+#: Bytes per value of the storage types ``torch.save`` names in its persistent ids.
+STORAGE_ITEMSIZE = {"DoubleStorage": 8, "FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2,
+                    "LongStorage": 8, "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1,
+                    "BoolStorage": 1, "UntypedStorage": 1}
+
+
+class _Inert(dict):
+    """What every global of the scanned pickle becomes: accepts any construction, state and items
+    (an OrderedDict is filled after it is built), runs nothing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def append(self, item: Any) -> None:
+        pass
+
+    def extend(self, items: Any) -> None:
+        pass
+
+
+class _StorageSizeScan(pickle.Unpickler):
+    """Walks a checkpoint's ``data.pkl`` building nothing, and compares every storage's claimed number of
+    values with the bytes of its ``data/<key>`` member: torch 2.3.1 believes the claim and reads past
+    the record (a small file could leak memory into weights or crash the loader)."""
+
+    def __init__(self, file: Any, archive: zipfile.ZipFile, top: str, path: Path) -> None:
+        super().__init__(file)
+        self.archive, self.top, self.path = archive, top, path
+
+    def find_class(self, module: str, name: str) -> Any:
+        return ("storage", name) if name in STORAGE_ITEMSIZE else _Inert
+
+    def persistent_load(self, pid: Any) -> Any:
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage" and isinstance(pid[1], tuple)
+                and isinstance(pid[2], str) and isinstance(pid[4], int)):
+            raise FormatError(f"{self.path}: not an snn-deploy checkpoint: a storage reference torch.save does not write")
+        numel, key = pid[4], pid[2]
+        try:
+            stored = self.archive.getinfo(f"{self.top}/data/{key}").file_size
+        except KeyError:
+            raise FormatError(f"{self.path}: storage {key} is missing from the archive") from None
+        if stored != numel * STORAGE_ITEMSIZE[pid[1][1]]:
+            raise FormatError(f"{self.path}: storage {key} claims {numel} values but holds {stored} bytes "
+                              f"({pid[1][1]}): a damaged or crafted file")
+        return None
+
+
+def check_storage_sizes(path: Path) -> None:
+    """Every storage of the archive holds the bytes its pickle claims (run after ``check_checkpoint_file``)."""
+    with zipfile.ZipFile(path) as archive:
+        pkl = [n for n in archive.namelist() if n.endswith("/data.pkl")]
+        top = pkl[0].rsplit("/", 1)[0]
+        with archive.open(pkl[0]) as f:
+            try:
+                _StorageSizeScan(f, archive, top, path).load()
+            except FormatError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a damaged pickle fails in many ways
+                raise FormatError(f"{path}: not an snn-deploy checkpoint (its data.pkl does not read: {exc!s:.120})") from None
+
+
 def _read_payload(path: Path, map_location: str | torch.device) -> Any:
     check_checkpoint_file(path)
+    check_storage_sizes(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:

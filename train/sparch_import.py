@@ -58,6 +58,7 @@ SPARCH_MODULE = "sparch.models.snns"
 #: sparch bins spike data into 100 steps over 1.4 s (sparch/dataloaders/spiking_datasets.py)
 SPARCH_TIME_STEPS, SPARCH_DURATION = 100, 1.4
 #: data.pkl of a sparch model is tens of KB (its tensors are separate members); refuse absurd ones
+HEAD_BYTES = 4096                 #: what is_sparch_checkpoint reads of data.pkl
 MAX_PICKLE_BYTES = 64 << 20
 
 
@@ -196,6 +197,8 @@ def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, requires_
     if backward_hooks:
         raise Refused("a tensor with backward hooks")
     numel = math.prod(size)
+    if numel > storage.numel():   # stride 0 or overlaps: a one-value storage must not become gigabytes
+        raise Refused(f"a tensor of {numel} values over a storage of {storage.numel()}")
     if numel and offset + sum((n - 1) * s for n, s in zip(size, stride)) >= storage.numel():
         raise Refused(f"a tensor of size {list(size)} beyond its storage of {storage.numel()} values")
     return torch.as_strided(storage, size, stride, offset).clone()
@@ -270,9 +273,11 @@ def is_sparch_checkpoint(path: str | Path) -> bool:
     pkl = [m for m in kind.members if m.endswith("/data.pkl") and m.count("/") == 1]
     try:
         with zipfile.ZipFile(path) as archive:
-            if len(pkl) != 1 or archive.getinfo(pkl[0]).file_size > MAX_PICKLE_BYTES:
-                return False
-            head = archive.read(pkl[0])
+            info = archive.getinfo(pkl[0]) if len(pkl) == 1 else None
+            if info is None or info.compress_type != zipfile.ZIP_STORED or info.file_size > MAX_PICKLE_BYTES:
+                return False                      # torch.save stores; a deflated member could claim any size
+            with archive.open(info) as f:
+                head = f.read(HEAD_BYTES)         # the first opcodes name the first class
         strings: list[str] = []
         for count, (op, arg, _) in enumerate(pickletools.genops(head)):
             if op.name == "GLOBAL":

@@ -225,3 +225,12 @@ def test_python_api_and_export_take_a_sparch_path():
     sparch_v = layer.children()["V"].tensors()["weight"].numpy()     # sparch computes s @ V.weight
     rec = next(node for node in float_net.nodes if node.name == "rec1")   # ours: V s, V [out, in]
     np.testing.assert_array_equal(rec.weight, sparch_v.T * (1 - np.eye(12, dtype=np.float32)))
+
+
+def test_a_one_value_storage_cannot_become_a_huge_tensor():
+    """stride 0 (or overlapping strides) must not let a 1-value storage clone into gigabytes."""
+    from snn_deploy.train.sparch_import import Refused, _rebuild_tensor
+
+    with pytest.raises(Refused, match="values over a storage of 1"):
+        _rebuild_tensor(torch.zeros(1), 0, (20000, 20000), (0, 0))
+    assert _rebuild_tensor(torch.arange(6.0), 0, (2, 3), (3, 1)).shape == (2, 3)
