@@ -62,12 +62,11 @@ def torch_threads(n):
 
 def load_inputs(net, args) -> np.ndarray:
     if args.data:
-        from snn_deploy.convert.emulator import encode_inputs
         from snn_deploy.train.data import DEFAULT_DURATION_S, open_dataset
 
         ds = open_dataset(args.data, args.split, time_steps=int(net.meta.get("time_steps", args.steps)),
                           duration=float(net.meta.get("duration", DEFAULT_DURATION_S)), binary=bool(net.meta.get("binary", False)))
-        return encode_inputs(net, ds.frames_batch(np.arange(min(args.samples, len(ds)))))
+        return ds.frames_batch(np.arange(min(args.samples, len(ds))))
     from networks import seeded_inputs   # tests/networks.py
 
     return seeded_inputs(net, args.samples, args.steps, density=args.density)
@@ -106,7 +105,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     net = build_network(args)
-    x = load_inputs(net, args)
+    x = encode_inputs(net, load_inputs(net, args))   # the payloads both backends get, as `snn-deploy run` gives them
     n, steps = x.shape[0], x.shape[1]
     print(f"network: {net.meta.get('model', '?')} " + "-".join(str(p.size) for p in net.layer_order())
           + f", {net.inputs()[0].size} inputs; {n} samples x {steps} steps")
@@ -138,7 +137,7 @@ def main(argv=None) -> int:
             engines_agree &= all(np.array_equal(v, full.spikes[k]) for k, v in got.spikes.items()) and all(
                 np.array_equal(v, full.potentials[k]) for k, v in got.potentials.items())
         del got
-    bound = roofline.measure(net, encode_inputs(net, big), full.spikes, full.num_steps, repeats=args.repeats)
+    bound = roofline.measure(net, big, full.spikes, full.num_steps, repeats=args.repeats)
 
     lava_sps = n / lava.seconds
     emu_same_sps = n / emu_same.seconds
@@ -158,7 +157,7 @@ def main(argv=None) -> int:
         "ratio_same_batch": emu_same_sps / lava_sps,
         "roofline_samples_per_s": bound.samples_per_s, "roofline_fraction": fraction,
         "roofline_layout": bound.layout, "roofline_gflops": bound.flops / bound.seconds / 1e9,
-        "feed_forward_paths": bound.paths, "target_roofline": TARGET_ROOFLINE,
+        "product_paths": bound.paths, "target_roofline": TARGET_ROOFLINE,
         "blas": roofline.blas_description(), "load_average": list(os.getloadavg()),
         "identical": agreement.identical, "spikes_compared": agreement.spikes_compared,
         "first_difference": agreement.first.describe("lava", "emulator") if agreement.first else None,
@@ -171,7 +170,7 @@ def main(argv=None) -> int:
           + (f" (torch on {args.torch_threads} CPU thread(s))" if args.torch_device == "cpu" else "")
           + ("; every engine the same integers" if engines_agree else "; ENGINES DIFFER"))
     print(f"bound:    {bound.samples_per_s:10.0f} samples/s from the network's own products alone "
-          f"({bound.flops / bound.seconds / 1e9:.1f} GFLOP/s, {bound.layout}; feed-forward paths "
+          f"({bound.flops / bound.seconds / 1e9:.1f} GFLOP/s, {bound.layout}; fastest paths "
           + ", ".join(f"{k} {v}" for k, v in bound.paths.items()) + ")")
     print(f"roofline: {100 * fraction:9.0f}% ({best_engine}; target >= {100 * TARGET_ROOFLINE:.0f}%: "
           f"{'met' if fraction >= TARGET_ROOFLINE else 'NOT met'})")

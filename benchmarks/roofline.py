@@ -1,10 +1,13 @@
 """The emulator's roofline on this machine: the time of the network's own exact float products alone.
 
 For a batch ``B`` of the network, the bound is the time of
-- every feed-forward dense's products over the whole sequence, on the path the emulator picks for
-  that source's actual activity (sparse CSR below ``SPARSE_DENSITY``, else one BLAS GEMM), with the
-  operands already converted (conversions are the emulator's overhead, not the bound);
-- every recurrent dense's product, once per step, ``[B_slice, N] @ [N, N]``;
+- every feed-forward dense's products over the whole sequence, each on the FASTEST of the ways this
+  machine has to compute it, timed here for that source's actual activity: one BLAS GEMM on the
+  operands already converted to float, a scipy CSR product on the CSR already built, and the
+  emulator's compiled gather kernel (``convert.kernels.gather_products``, with numba); conversions and
+  the CSR's construction are the emulator's overhead, not the bound;
+- every recurrent dense's product, once per step, ``[B_slice, N] @ [N, N]``, on the faster of numpy's
+  BLAS and the one a compiled kernel calls (numba's ``np.dot``, scipy's BLAS);
 - one pass over each population's state per step (``[fields, B_slice, N]`` int64 copied once);
 measured in the emulator's thread layout (one batch slice per core, BLAS on one thread) and on the
 whole batch with BLAS's own threads; the faster is the bound. ``samples/s = B / seconds``.
@@ -15,10 +18,13 @@ import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
 from snn_deploy.convert import emulator as emu
+from snn_deploy.convert import kernels
 from snn_deploy.convert.fixed_neurons import get_neuron_model
 from snn_deploy.ir import Network
 
@@ -29,7 +35,7 @@ class Roofline:
     seconds: float
     layout: str               #: "slices" (one per core, BLAS 1 thread) or "blas" (whole batch, BLAS threads)
     flops: float              #: dense-equivalent float operations of the products per batch
-    paths: dict[str, str]     #: per feed-forward dense: "sparse" or "dense"
+    paths: dict[str, str]     #: per dense: the fastest way ("dense", "sparse", "gather"; recurrent: "numpy", "compiled")
 
 
 def blas_description() -> str:
@@ -45,8 +51,60 @@ def blas_description() -> str:
                      f"{i.get('num_threads')} threads" for i in libs)
 
 
-def _work(net: Network, activity: dict[str, np.ndarray], x: np.ndarray, S: int, slices: int):
-    """Per slice, the closures that do the bound's work, and the paths / flops."""
+@lru_cache(maxsize=None)
+def _compiled_recurrent_steps() -> Callable:
+    """``steps`` products ``prev @ wt`` as a compiled kernel makes them (numba's ``np.dot``)."""
+    import numba
+
+    @numba.njit(nogil=True)
+    def steps_of(prev, wt, out, steps):
+        for _ in range(steps):
+            np.dot(prev, wt, out)
+
+    return steps_of
+
+
+def _fastest(candidates: dict[str, Callable[[], object]], repeats: int) -> tuple[str, Callable[[], object]]:
+    """The candidate with the shortest best-of-``repeats`` time (each run once first: compilation, caches)."""
+    best = None
+    for name, job in candidates.items():
+        job()
+        seconds = min(_timed(job) for _ in range(repeats))
+        if best is None or seconds < best[0]:
+            best = (seconds, name, job)
+    return best[1], best[2]
+
+
+def _feed_forward_ways(src: np.ndarray, w: np.ndarray, dt: np.dtype, steps: int, batch_major: bool,
+                       out_steps: int) -> dict[str, Callable[[], object]]:
+    """The ways to compute one slice's feed-forward products: src ``[B, T, C]`` batch-major (the input)
+    or ``[T, B, C]`` time-major, its first ``steps`` steps."""
+    import scipy.sparse
+
+    wt = np.ascontiguousarray(w.T.astype(dt))
+    sub = src[:, :steps] if batch_major else src[:steps]
+    rows = np.ascontiguousarray(sub).reshape(-1, src.shape[2])
+    a, out = rows.astype(dt), np.empty((rows.shape[0], w.shape[0]), dt)
+    m = scipy.sparse.csr_matrix(a)
+    ways = {"dense": lambda: np.matmul(a, wt, out=out), "sparse": lambda: m @ wt}
+    if kernels.available():
+        B = src.shape[0] if batch_major else src.shape[1]
+        delivered = np.zeros((out_steps, B, w.shape[0]), dt)
+        contiguous = np.ascontiguousarray(src)
+        ways["gather"] = lambda: kernels.gather_products(contiguous, wt, delivered, steps, batch_major)
+    return ways
+
+
+def _recurrent_ways(b: int, n: int, wt: np.ndarray, steps: int) -> dict[str, Callable[[], object]]:
+    prev, out = np.zeros((b, n), wt.dtype), np.empty((b, n), wt.dtype)
+    ways: dict[str, Callable[[], object]] = {"numpy": lambda: [np.matmul(prev, wt, out=out) for _ in range(steps)]}
+    if kernels.available():
+        ways["compiled"] = lambda: _compiled_recurrent_steps()(prev, wt, out, steps)
+    return ways
+
+
+def _work(net: Network, activity: dict[str, np.ndarray], x: np.ndarray, S: int, slices: int, repeats: int):
+    """Per slice, the closures that do the bound's work (each product the fastest way), the paths, the flops."""
     B = x.shape[0]
     jobs: list[list] = [[] for _ in range(slices)]
     bounds = np.linspace(0, B, slices + 1).astype(int)
@@ -58,30 +116,26 @@ def _work(net: Network, activity: dict[str, np.ndarray], x: np.ndarray, S: int, 
         for dense in net.incoming(pop.name):
             w = emu._dense_weight(dense)
             if net.is_recurrent(dense.name):
-                wt = np.ascontiguousarray(w.T.astype(np.float32))
+                wt = np.ascontiguousarray(w.T.astype(np.float32 if model.spiking else np.float64))
                 flops += 2.0 * B * S * w.size
                 for j in range(slices):
-                    b = bounds[j + 1] - bounds[j]
-                    prev, out = np.zeros((b, pop.size), np.float32), np.empty((b, pop.size), np.float32)
-                    jobs[j].append(lambda prev=prev, wt=wt, out=out: [np.matmul(prev, wt, out=out) for _ in range(S)])
+                    name, job = _fastest(_recurrent_ways(bounds[j + 1] - bounds[j], pop.size, wt, S), repeats)
+                    paths[dense.name] = name
+                    jobs[j].append(job)
                 continue
             source = net.source_of(dense.name)
-            src = x if source == inp else activity[source]           # [B, T_src, C]
-            dt = emu._float_dtype(src, w, source != inp and get_neuron_model(net.node(source).model).spiking)
-            wt = np.ascontiguousarray(w.T.astype(dt))
-            flops += 2.0 * B * min(src.shape[1], S - 1) * w.size
+            batch_major = source == inp
+            src = x if batch_major else activity[source]                 # both batch-major [B, T_src, C]
+            dt = emu._float_dtype(src, w, not batch_major and get_neuron_model(net.node(source).model).spiking)
+            steps = min(src.shape[1], S - 1)
+            flops += 2.0 * B * steps * w.size
             for j in range(slices):
-                rows = src[bounds[j]:bounds[j + 1], :S - 1].reshape(-1, src.shape[2])
-                nonzero = rows != 0
-                if np.count_nonzero(nonzero) < emu.SPARSE_DENSITY * rows.size:
-                    paths[dense.name] = "sparse"
-                    import scipy.sparse
-                    m = scipy.sparse.csr_matrix(rows.astype(dt))
-                    jobs[j].append(lambda m=m, wt=wt: m @ wt)
-                else:
-                    paths[dense.name] = "dense"
-                    a, out = rows.astype(dt), np.empty((rows.shape[0], w.shape[0]), dt)
-                    jobs[j].append(lambda a=a, wt=wt, out=out: np.matmul(a, wt, out=out))
+                part = src[bounds[j]:bounds[j + 1]]
+                if not batch_major:                                        # the emulator's time-major record
+                    part = np.ascontiguousarray(part.transpose(1, 0, 2))
+                name, job = _fastest(_feed_forward_ways(part, w, dt, steps, batch_major, S), repeats)
+                paths[dense.name] = name
+                jobs[j].append(job)
         for j in range(slices):
             state = np.zeros((len(model.state_names), bounds[j + 1] - bounds[j], pop.size), np.int64)
             other = np.empty_like(state)
@@ -95,17 +149,17 @@ def measure(net: Network, x: np.ndarray, activity: dict[str, np.ndarray], S: int
     best = None
     for layout in ("slices", "blas"):
         slices = emu._workers(B) if layout == "slices" else 1
-        jobs, paths, flops = _work(net, activity, x, S, slices)
-
-        def run_all() -> None:
-            if slices == 1:
-                for job in jobs[0]:
-                    job()
-                return
-            with ThreadPoolExecutor(slices) as pool:
-                list(pool.map(lambda js: [job() for job in js], jobs))
-
         with emu._one_blas_thread() if layout == "slices" else contextlib.nullcontext():
+            jobs, paths, flops = _work(net, activity, x, S, slices, repeats)
+
+            def run_all() -> None:
+                if slices == 1:
+                    for job in jobs[0]:
+                        job()
+                    return
+                with ThreadPoolExecutor(slices) as pool:
+                    list(pool.map(lambda js: [job() for job in js], jobs))
+
             run_all()                                           # warm-up
             seconds = min(_timed(run_all) for _ in range(repeats))
         if best is None or seconds < best.seconds:

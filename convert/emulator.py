@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -52,6 +53,7 @@ from snn_deploy.ir import DEFAULT_READOUT, DenseNode, InputNode, Network, Neuron
 SPIKE_PAYLOAD_MAX = 255          #: input spike counts are 8-bit graded payloads
 WRAP_JUMP = fp.STATE_HALF        #: a one-step change larger than 2^23 in a wrapping state is a wrap
 SPARSE_DENSITY = 0.05            #: feed-forward sources sparser than this use a sparse matmul (measured break-even)
+GATHER_DENSITY = 0.15            #: and, with the compiled engine, the gather kernel (measured break-even)
 MIN_THREAD_BATCH = 32            #: fewer samples per thread than this are not worth a thread
 INT32_EXACT_BITS = 31            #: integer sums below 2^31 are exact in int32
 ENGINES = ("auto", "compiled", "numpy", "torch")   #: how each population's time loop runs (``emulate(engine=...)``)
@@ -90,34 +92,33 @@ def encode_inputs(net: Network, x: np.ndarray) -> np.ndarray:
     """Integer input payloads ``[B, T, C]`` for the emulator and Lava.
 
     ``spikes`` encoding: spike counts, integral and in ``[0, 255]`` (8-bit graded spikes; binary
-    when all are 0/1). ``graded`` encoding: ``round(x * scale)`` with the input scale of the precision
-    record (``precision.layers[input]['scale']``). An integer array is taken as already encoded and
-    passes unchanged for either encoding (graded: no scaling is applied; spikes: the range is still
-    checked); give floats to have graded values scaled.
+    when all are 0/1), returned as ``uint8``. ``graded`` encoding: ``round(x * scale)`` with the input
+    scale of the precision record (``precision.layers[input]['scale']``). An integer array is taken as
+    already encoded: for either encoding no scaling is applied; spike counts are still checked for
+    their range (and narrowed to ``uint8``), graded payloads pass unchanged. Give floats to have
+    graded values scaled.
     """
     inp = _single_input(net)
-    x = np.asarray(x)
-    if x.ndim != 3 or x.shape[2] != inp.size:
-        raise SnnDeployError(f"input must be [batch, time, {inp.size}] for input node {inp.name!r}, got shape {x.shape}")
-    if np.issubdtype(x.dtype, np.integer):
-        out = x
-    elif inp.encoding == "spikes":
-        if not np.all(x == np.round(x)):
-            raise SnnDeployError(f"input {inp.name!r} has encoding 'spikes' but the given values are not integer counts")
-        _check_spike_range(inp, x)          # before the cast, which would wrap 65537.0 to 1
-        out = x.astype(np.int16)
-    else:
+    x = _check_shape(net, np.asarray(x))
+    if inp.encoding != "spikes":
+        if np.issubdtype(x.dtype, np.integer):
+            return x
         scale = float((net.precision.layers.get(inp.name) or {}).get("scale", 1.0)) if net.precision else 1.0
-        out = np.rint(x * scale).astype(np.int64)
-    if inp.encoding == "spikes":
-        _check_spike_range(inp, out)
-    return out
+        return np.rint(x * scale).astype(np.int64)
+    if np.issubdtype(x.dtype, np.integer):
+        if x.dtype != np.uint8 and x.size and x.view(x.dtype.str.replace("i", "u")).max() > SPIKE_PAYLOAD_MAX:
+            _raise_spike_range(inp, x)     # read as unsigned, a negative count is above 255 too: one pass
+        return x.astype(np.uint8, copy=False)
+    if not np.all(x == np.round(x)):
+        raise SnnDeployError(f"input {inp.name!r} has encoding 'spikes' but the given values are not integer counts")
+    if x.size and (x.min() < 0 or x.max() > SPIKE_PAYLOAD_MAX):   # before the cast, which would wrap 65537.0 to 1
+        _raise_spike_range(inp, x)
+    return x.astype(np.uint8)
 
 
-def _check_spike_range(inp: InputNode, x: np.ndarray) -> None:
-    if x.size and (x.min() < 0 or x.max() > SPIKE_PAYLOAD_MAX):
-        raise SnnDeployError(
-            f"input {inp.name!r}: spike counts must be in [0, {SPIKE_PAYLOAD_MAX}], got [{x.min()}, {x.max()}]")
+def _raise_spike_range(inp: InputNode, x: np.ndarray) -> None:
+    raise SnnDeployError(
+        f"input {inp.name!r}: spike counts must be in [0, {SPIKE_PAYLOAD_MAX}], got [{x.min()}, {x.max()}]")
 
 
 def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_state: bool = False,
@@ -141,33 +142,44 @@ def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_sta
     engine = resolve_engine("torch" if device is not None and engine == "auto" else engine)
     if device is not None and engine != "torch":
         raise SnnDeployError(f"device {device!r}: only the emulator engine 'torch' runs on a device, not {engine!r}")
-    x = encode_inputs(net, inputs)
+    x = _check_shape(net, np.asarray(inputs))
     B, T, _ = x.shape
     depths = net.population_depths()
     S = T + max(depths.values())
-    parts = np.array_split(x, _workers(B)) if B and engine != "torch" else [x]
-    if engine == "torch":   # torch runs its own threads (CPU) or the device
-        from snn_deploy.convert import emulator_torch
-
-        spikes, potentials, states, overflow = emulator_torch.run_graph(
-            net, x, depths, S, record, record_state, pipeline_reset, device or "cpu")
-    elif len(parts) == 1:
-        spikes, potentials, states, overflow = _run_graph(net, x, depths, S, record, record_state, pipeline_reset,
-                                                          _numpy_population(engine))
-    else:   # numpy and the kernels release the GIL: batch slices run side by side, one per core
-        with _one_blas_thread(), ThreadPoolExecutor(len(parts)) as pool:
-            runs = list(pool.map(lambda part: _run_graph(net, part, depths, S, record, record_state,
-                                                         pipeline_reset, _numpy_population(engine)), parts))
-        spikes, potentials, states, overflow = _join_runs(runs)
     out_pop = net.output()
     mode = readout or net.meta.get("readout", DEFAULT_READOUT)
-    trace = spikes[out_pop.name] if out_pop.spiking else potentials[out_pop.name]
     if mode == "spike_count" and not out_pop.spiking:
         raise SnnDeployError(f"readout 'spike_count' needs a spiking output population, {out_pop.name!r} is {out_pop.model}")
     first, stop = depths[out_pop.name], depths[out_pop.name] + T
-    scores, predictions = readout_predictions(trace, mode, scale=readout_scale(net), first=first, stop=stop)
-    return EmulatorRun(input_steps=T, num_steps=S, spikes=spikes, potentials=potentials, scores=scores,
-                       predictions=predictions, depth=depths, overflow=overflow, states=states)
+    records = _Records(B)
+    if engine == "torch":   # torch runs its own threads (CPU) or the device
+        from snn_deploy.convert import emulator_torch
+
+        overflow = emulator_torch.run_graph(net, encode_inputs(net, x), depths, S, record, record_state,
+                                            pipeline_reset, device or "cpu", records.keep_whole)
+        scores, predictions = readout_predictions(records.trace(out_pop), mode, scale=readout_scale(net),
+                                                  first=first, stop=stop)
+    else:   # numpy and the kernels release the GIL: batch slices run side by side, one per core
+
+        def run_slice(rows: slice) -> tuple[dict, np.ndarray]:
+            """Encode, run and read out the samples ``rows`` (into ``records``): (overflow, scores)."""
+            counts = _run_graph(net, encode_inputs(net, x[rows]), depths, S, record, record_state, pipeline_reset,
+                                _numpy_population(engine), records.keep_rows(rows.start))
+            return counts, readout_predictions(records.trace(out_pop)[rows], mode, scale=readout_scale(net),
+                                               first=first, stop=stop)[0]
+
+        bounds = np.linspace(0, B, _workers(B) + 1).astype(int)
+        slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        if len(slices) == 1:
+            runs = [run_slice(slices[0])]
+        else:
+            with _one_blas_thread(), ThreadPoolExecutor(len(slices)) as pool:
+                runs = list(pool.map(run_slice, slices))
+        overflow = {p: {c: sum(r[0][p][c] for r in runs) for c in runs[0][0][p]} for p in runs[0][0]}
+        scores = np.concatenate([r[1] for r in runs])
+        predictions = scores.argmax(axis=-1)
+    return EmulatorRun(input_steps=T, num_steps=S, spikes=records.spikes, potentials=records.potentials,
+                       scores=scores, predictions=predictions, depth=depths, overflow=overflow, states=records.states)
 
 
 def resolve_engine(engine: str) -> str:
@@ -184,6 +196,13 @@ def resolve_engine(engine: str) -> str:
 
 
 # ---- internals -------------------------------------------------------------------------------
+
+def _check_shape(net: Network, x: np.ndarray) -> np.ndarray:
+    inp = _single_input(net)
+    if x.ndim != 3 or x.shape[2] != inp.size:
+        raise SnnDeployError(f"input must be [batch, time, {inp.size}] for input node {inp.name!r}, got shape {x.shape}")
+    return x
+
 
 def _single_input(net: Network) -> InputNode:
     inputs = net.inputs()
@@ -219,13 +238,43 @@ def _one_blas_thread():
     return threadpool_limits(1, user_api="blas")
 
 
-def _join_runs(runs: list[tuple]) -> tuple:
-    """Concatenate the per-slice records of ``_run_graph`` along the batch and sum the overflow counts."""
-    spikes = {k: np.concatenate([r[0][k] for r in runs]) for k in runs[0][0]}
-    potentials = {k: np.concatenate([r[1][k] for r in runs]) for k in runs[0][1]}
-    states = {p: {n: np.concatenate([r[2][p][n] for r in runs]) for n in runs[0][2][p]} for p in runs[0][2]}
-    overflow = {p: {c: sum(r[3][p][c] for r in runs) for c in runs[0][3][p]} for p in runs[0][3]}
-    return spikes, potentials, states, overflow
+class _Records:
+    """The batch-major numpy records ``[B, S, N]`` of a run (``EmulatorRun.spikes/potentials/states``),
+    filled from the time-major sequences ``[S, b, N]`` of ``_run_graph``: whole (``keep_whole``), or by
+    batch slices written in place at their rows (``keep_rows``: one transposing copy, no join)."""
+
+    def __init__(self, batch: int) -> None:
+        self.batch = batch
+        self.spikes: dict[str, np.ndarray] = {}
+        self.potentials: dict[str, np.ndarray] = {}
+        self.states: dict[str, dict[str, np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    def _slot(self, key: tuple) -> tuple[dict, str]:
+        kind, pop, *field = key
+        table = getattr(self, kind)
+        return (table.setdefault(pop, {}), field[0]) if field else (table, pop)
+
+    def keep_whole(self, key: tuple, seq: np.ndarray) -> None:
+        """Store the batch-major array of the whole batch under ``key`` (``("spikes", pop)``,
+        ``("potentials", pop)``, ``("states", pop, field)``)."""
+        table, name = self._slot(key)
+        table[name] = seq
+
+    def keep_rows(self, start: int) -> Callable[[tuple, np.ndarray], None]:
+        """A keeper writing a slice's time-major sequences at rows ``start:`` of the batch records."""
+        def keep(key: tuple, seq: np.ndarray) -> None:
+            with self._lock:
+                table, name = self._slot(key)
+                if name not in table:
+                    table[name] = np.empty((self.batch, seq.shape[0], seq.shape[2]), seq.dtype)
+                dest = table[name]
+            np.copyto(dest[start:start + seq.shape[1]], seq.transpose(1, 0, 2))
+        return keep
+
+    def trace(self, pop: NeuronNode) -> np.ndarray:
+        """The output population's record: its spikes, or its potentials when it does not spike."""
+        return (self.spikes if pop.spiking else self.potentials)[pop.name]
 
 
 PopulationRunner = Callable[..., tuple[Any, dict[str, Any], dict[str, int]]]
@@ -237,45 +286,35 @@ def _numpy_population(engine: str) -> PopulationRunner:
 
 
 def _run_graph(net: Network, x: Any, depths: dict[str, int], S: int, record: bool, record_state: bool,
-               pipeline_reset: bool, run_population: Optional[PopulationRunner] = None,
-               batch_major: Optional[Callable[[Any], np.ndarray]] = None) -> tuple[dict, dict, dict, dict]:
-    """All populations in layer order on the integer inputs ``x [B, T, C]``: (spikes, potentials, states, overflow).
+               pipeline_reset: bool, run_population: PopulationRunner,
+               keep: Callable[[tuple, Any], None]) -> dict[str, dict[str, int]]:
+    """All populations in layer order on the integer inputs ``x [B, T, C]``; returns the overflow counts.
 
     Inside, every sequence is time-major (``[steps, B, N]``): one step of a batch is contiguous for the
     kernels, and the rows of steps ``[0, n)`` are one contiguous matrix for the feed-forward products.
     ``run_population(net, pop, model, outputs, B, S, record_state, reset_after)`` runs one population
-    on the outputs so far (numpy arrays here, the default numpy loop; torch tensors for
-    ``convert.emulator_torch``), and ``batch_major`` turns its sequences into the returned batch-major
-    (``[B, S, N]``) numpy records."""
-    run_population = run_population or _numpy_population("numpy")
-    batch_major = batch_major or _batch_major
+    on the outputs so far (numpy arrays here; torch tensors for ``convert.emulator_torch``), and
+    ``keep(key, seq)`` records a sequence: ``("spikes", pop)`` or ``("potentials", pop)`` (the output
+    population always, the others with ``record``), ``("states", pop, field)`` with ``record_state``."""
     inp = _single_input(net)
     outputs: dict[str, np.ndarray] = {inp.name: x}   # batch-major, T steps only; the populations' are time-major
     out_pop = net.output()
     order = net.layer_order()
     last_use = _last_use(net, order)
-    spikes: dict[str, np.ndarray] = {}
-    potentials: dict[str, np.ndarray] = {}
-    states: dict[str, dict[str, np.ndarray]] = {}
     overflow: dict[str, dict[str, int]] = {}
     for i, pop in enumerate(order):
         model = get_neuron_model(pop.model)
         y, pop_states, counts = run_population(net, pop, model, outputs, x.shape[0], S, record_state,
                                                reset_after=depths[pop.name] - 1 if pipeline_reset else -1)
         overflow[pop.name] = counts
-        if record_state:
-            states[pop.name] = {n: batch_major(v) for n, v in pop_states.items()}
+        for n, v in pop_states.items():
+            keep(("states", pop.name, n), v)
         outputs[pop.name] = y
         if record or pop.name == out_pop.name:
-            (spikes if model.spiking else potentials)[pop.name] = batch_major(y)
+            keep(("spikes" if model.spiking else "potentials", pop.name), y)
         for name in [n for n, last in last_use.items() if last == i and n != out_pop.name]:
             outputs.pop(name, None)
-    return spikes, potentials, states, overflow
-
-
-def _batch_major(seq: np.ndarray) -> np.ndarray:
-    """``[S, B, N]`` -> a contiguous ``[B, S, N]``."""
-    return np.ascontiguousarray(seq.transpose(1, 0, 2))
+    return overflow
 
 
 def _dense_weight(dense: DenseNode) -> np.ndarray:
@@ -291,13 +330,15 @@ def _dense_weight(dense: DenseNode) -> np.ndarray:
     return w
 
 
-def _feed_forward(src: np.ndarray, w: np.ndarray, out: np.ndarray, batch_major: bool = False) -> np.ndarray:
+def _feed_forward(src: np.ndarray, w: np.ndarray, out: np.ndarray, batch_major: bool = False,
+                  compiled: bool = False) -> np.ndarray:
     """Exact products of a feed-forward dense, as delivered: ``out[t] = W src[t - 1]`` (``out[0]`` and the
     steps past the source's end stay as they are: zero), into ``out [S, B, N]`` (float) and returned.
 
     ``src`` is an integer ``[T_src, B, C]`` (time-major), or ``[B, T_src, C]`` with ``batch_major``
     (the network's input, not transposed: only its products are); ``out``'s float dtype must be
-    exact for this product (``_float_dtype``). Sparse sources (spikes) go through a sparse matmul,
+    exact for this product (``_float_dtype``). Sparse sources (spikes) go through the compiled gather
+    kernel (``compiled``, below ``GATHER_DENSITY``) or a scipy sparse matmul (below ``SPARSE_DENSITY``),
     dense ones through BLAS.
     """
     T_src = src.shape[1] if batch_major else src.shape[0]
@@ -306,9 +347,14 @@ def _feed_forward(src: np.ndarray, w: np.ndarray, out: np.ndarray, batch_major: 
     if n <= 0:
         return out
     rows = (src[:, :n] if batch_major else src[:n]).reshape(n * B, C)   # contiguous unless batch_major cuts steps
-    nonzero = rows != 0
-    if np.count_nonzero(nonzero) < SPARSE_DENSITY * rows.size:
-        products = _sparse_matmul(rows, nonzero, w.astype(out.dtype))
+    nonzero_count = np.count_nonzero(rows)
+    if compiled and nonzero_count < GATHER_DENSITY * rows.size:
+        from snn_deploy.convert import kernels
+
+        kernels.gather_products(src, np.ascontiguousarray(w.T.astype(out.dtype)), out, n, batch_major)
+        return out
+    if nonzero_count < SPARSE_DENSITY * rows.size:
+        products = _sparse_matmul(rows, rows != 0, w.astype(out.dtype))
     elif batch_major:
         products = rows.astype(out.dtype) @ np.ascontiguousarray(w.T.astype(out.dtype))
     else:      # straight into the delivered steps 1..n, a contiguous block of the time-major out
@@ -417,7 +463,7 @@ def _run_population(net: Network, pop: NeuronNode, model: FixedNeuronModel, outp
     for port in model.ports:
         ff = np.zeros((len(ff_in[port]), S, B, pop.size), dt)
         for k, (src, w, _, batch_major) in enumerate(ff_in[port]):
-            _feed_forward(src, w, ff[k], batch_major=batch_major)
+            _feed_forward(src, w, ff[k], batch_major=batch_major, compiled=engine == "compiled")
         ports.append(_Port(ff, np.array([e for _, _, e, _ in ff_in[port]], np.int64),
                            [np.ascontiguousarray(w.T.astype(dt)) for w, _ in rec_in[port]],
                            np.zeros((len(rec_in[port]), B, pop.size), dt),
@@ -467,33 +513,23 @@ def _numpy_time_loop(model: FixedNeuronModel, params: Any, ports: list[_Port], B
 
 def _compiled_time_loop(model: FixedNeuronModel, params: Any, ports: list[_Port], B: int, S: int, size: int,
                         record_state: bool, reset_after: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, int]]:
-    """The time loop as ``convert.kernels``' compiled kernel of the model: one call for all steps
-    without recurrence; with it, one BLAS product per recurrent dense and step (into preallocated
-    buffers) and one kernel call per step. The same integers as ``_numpy_time_loop``."""
+    """The time loop as ``convert.kernels``' compiled kernel of the model: one call for all steps, the
+    recurrent products included (BLAS from the kernel). The same integers as ``_numpy_time_loop``."""
     from snn_deploy.convert import kernels
 
-    kernel = kernels.population_kernel(model)
+    kernel = kernels.population_kernel(model, record_state)
     state = model.initial_state(size, (B,))
+    dt = ports[0].ff.dtype
     y = np.zeros((S, B, size), np.uint8 if model.spiking else np.int64)
     rec_states = [np.zeros((S, B, size) if record_state else (0, 0, 0), np.int64) for _ in model.state_names]
     counts = np.zeros(len(model.saturating) + len(model.wrapping), np.int64)
-    prev = np.zeros((B, size), ports[0].ff.dtype)   # the last step's output, for the recurrent products
+    prev = np.zeros((B, size), dt)   # the last step's output, for the recurrent products
     fields = [np.ascontiguousarray(getattr(params, f)) for f in model.param_names]
     flags = [params.subtract_reset] if hasattr(params, "subtract_reset") else []
-    args_ports = [p.ff for p in ports] + [p.ff_exps for p in ports] + [p.rec for p in ports] + [p.rec_exps for p in ports]
-
-    def run(t0: int, t1: int) -> None:
-        kernel(t0, t1, *args_ports, *[getattr(state, n) for n in model.state_names], *fields,
-               *flags, y, prev, *rec_states, record_state, reset_after, counts)
-
-    if not any(p.rec_weights for p in ports):
-        run(0, S)
-    else:
-        for t in range(S):
-            for port in ports:      # exact: partial sums bounded as checked when the weights were cast
-                for k, w in enumerate(port.rec_weights):
-                    np.matmul(prev, w, out=port.rec[k])
-            run(t, t + 1)
+    rec_ws = [np.stack(p.rec_weights) if p.rec_weights else np.zeros((0, size, size), dt) for p in ports]
+    kernel(*[p.ff for p in ports], *[p.ff_exps for p in ports], *rec_ws, *[p.rec for p in ports],
+           *[p.rec_exps for p in ports], *[getattr(state, n) for n in model.state_names], *fields, *flags,
+           y, prev, *rec_states, reset_after, counts)
     names = [f"saturated_{n}" for n in model.saturating] + [f"wrapped_{n}" for n in model.wrapping]
     recorded = dict(zip(model.state_names, rec_states)) if record_state else {}
     return y, recorded, {name: int(c) for name, c in zip(names, counts)}

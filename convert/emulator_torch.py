@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -89,9 +89,9 @@ def exact_float32_matmuls() -> Iterator[None]:
 
 
 def run_graph(net: Network, x: np.ndarray, depths: dict[str, int], S: int, record: bool, record_state: bool,
-              pipeline_reset: bool, device: str) -> tuple[dict, dict, dict, dict]:
-    """``convert.emulator._run_graph`` on torch tensors of ``device``: (spikes, potentials, states, overflow),
-    the records numpy arrays as the numpy engine returns them."""
+              pipeline_reset: bool, device: str, keep: Callable[[tuple, np.ndarray], None]) -> dict[str, dict[str, int]]:
+    """``convert.emulator._run_graph`` on torch tensors of ``device``: the overflow counts; ``keep(key, array)``
+    receives each record as a batch-major numpy array, as the numpy engine's."""
     dev = check_device(device)
     for pop in net.layer_order():     # a records-only step cannot run here: say so before any work
         get_neuron_model(pop.model).update_on(torch_primitives(dev))
@@ -105,7 +105,7 @@ def run_graph(net: Network, x: np.ndarray, depths: dict[str, int], S: int, recor
 
     with torch.inference_mode(), exact_float32_matmuls():
         return emulator._run_graph(net, x_dev, depths, S, record, record_state, pipeline_reset,
-                                   run_population, _batch_major)
+                                   run_population, lambda key, seq: keep(key, _batch_major(seq)))
 
 
 def _batch_major(seq: torch.Tensor) -> np.ndarray:

@@ -1,19 +1,21 @@
 """Compiled integer kernels: each neuron model's ``*_update`` (``convert.fixed_neurons``) compiled by
-numba into one kernel over a batch slice and a range of time steps, with no temporaries per step.
+numba into one kernel that runs a batch slice of a population over all its steps; and the gather
+kernel of feed-forward products from sparse sources.
 
-Nothing here restates the arithmetic. The kernel is generated from the model's records: it loops
-``for t, for b, for n`` and calls the model's own ``*_update`` on int64 scalars. That function and
-the ``fixed_point`` primitives it calls are compiled from their own code objects, re-bound to a
-namespace in which ``fp`` names the compiled primitives and ``fp._i64`` (numpy's int64 conversion)
-is the identity; the primitives are written in operators only, so their numpy and scalar readings
-are the same integers (``tests/test_kernels.py`` checks every model, saturation and wrap included).
+Nothing here restates the arithmetic. The kernel is generated from the model's records and calls
+the model's own ``*_update`` on int64 scalars. That function and the ``fixed_point`` primitives it
+calls are compiled from their own code objects, re-bound to a namespace in which ``fp`` names the
+compiled primitives and ``fp._i64`` (numpy's int64 conversion) is the identity; the primitives are
+written in operators only, so their numpy and scalar readings are the same integers
+(``tests/test_kernels.py`` checks every model, saturation and wrap included).
 
-Per element and step the kernel also does what the emulator's numpy loop does around the step:
-adds the recurrent products (exact float BLAS results of the previous step, computed by the caller)
-after their weight shift, writes the output, the float copy of it for the next recurrent product,
-the recorded states and the overflow counts, and applies the pipeline reset after step
-``reset_after``. numba is optional (``snn-deploy[fast]``): without it ``available()`` is False and the
-emulator runs its numpy path.
+Per step the kernel also does what the emulator's numpy loop does around the step: the recurrent
+products of the previous step's output (exact float BLAS, numba's ``np.dot``), each dense's weight
+shift, the output and its float copy for the next recurrent product, the recorded states, the
+overflow counts, and the pipeline reset after step ``reset_after``. Loops are laid out for the
+vectorizer, and arrays are indexed, never sliced, inside them (a numba view costs an atomic
+reference count). numba is optional (``snn-deploy[fast]``): without it ``available()`` is False and
+the emulator runs its numpy path.
 """
 from __future__ import annotations
 
@@ -21,11 +23,15 @@ import types
 from functools import lru_cache
 from typing import Any, Callable
 
+import numpy as np
+
 from snn_deploy.convert import fixed_point as fp
 from snn_deploy.convert.fixed_neurons import FixedNeuronModel
 
 #: a one-step change larger than 2^23 in a wrapping state is a wrap (as the emulator's numpy path)
 WRAP_JUMP = fp.STATE_HALF
+#: the gather kernel skips all-zero 8-byte words of its source when fewer than this fraction are nonzero
+WORD_SKIP_DENSITY = 0.3
 
 
 def available() -> bool:
@@ -57,67 +63,158 @@ def compiled_update(model: FixedNeuronModel) -> Callable:
     return model.update_on(compiled_primitives(), numba.njit)
 
 
-def kernel_source(model: FixedNeuronModel) -> str:
+def kernel_source(model: FixedNeuronModel, record_state: bool = False) -> str:
     """Python source of the kernel of ``model`` (generated from its ports, state and parameter names).
 
-    ``kernel(t0, t1, <ff per port>, <ff exps per port>, <rec per port>, <rec exps per port>, <state>,
-    <params>, y, prev, <recorded states>, record_state, reset_after, counts)`` runs steps ``[t0, t1)``:
-    ff ``[R, S, B, N]`` float (delivered feed-forward products), rec ``[R', B, N]`` float (this step's
-    recurrent products), exps int64 (weight exponents), state ``[B, N]`` int64 (updated in place),
+    ``kernel(<ff per port>, <ff exps per port>, <rec weights per port>, <rec per port>, <rec exps per
+    port>, <state>, <params>, y, prev, <recorded states>, reset_after, counts)`` runs all steps of ``y``:
+    ff ``[R, S, B, N]`` float (delivered feed-forward products), rec weights ``[R', N, N]`` float (each
+    ``W.T`` of a recurrent dense), rec ``[R', B, N]`` float (scratch: each step's recurrent products
+    ``prev @ W.T``, BLAS), exps int64 (weight exponents), state ``[B, N]`` int64 (updated in place),
     params ``[N]`` (``subtract_reset`` a bool), ``y`` ``[S, B, N]``, ``prev`` ``[B, N]`` float (the
-    output, for the caller's next recurrent product), recorded states ``[S, B, N]`` (written only when
-    ``record_state``), counts int64: the saturated then the wrapped fields, as ``model.saturating/wrapping``.
+    last step's output), recorded states ``[S, B, N]`` (written only by the ``record_state`` kernel),
+    counts int64: the saturated then the wrapped fields, as ``model.saturating/wrapping``.
+
+    Laid out for the vectorizer: per step, the recurrent products of all samples (one GEMM per
+    recurrent dense); per sample, each port's input summed into a row ``[N]`` (one pass per dense),
+    then one pass over the neurons running ``update`` on rows of the state. The overflow counts are
+    kept in locals, and the pipeline reset is a pass of its own after its step.
     """
     k = len(model.ports)
     ffs, ff_exps = [f"ff_{i}" for i in range(k)], [f"ff_exp_{i}" for i in range(k)]
-    recs, rec_exps = [f"rec_{i}" for i in range(k)], [f"rec_exp_{i}" for i in range(k)]
+    rec_ws, recs, rec_exps = [f"rec_w_{i}" for i in range(k)], [f"rec_{i}" for i in range(k)], [f"rec_exp_{i}" for i in range(k)]
     states = list(model.state_names)
     params = list(model.param_names)
     flags = ["subtract_reset"] if "subtract_reset" in model.params_type.__dataclass_fields__ else []
     recorded = [f"rec_state_{n}" for n in states]
-    args = ["t0", "t1", *ffs, *ff_exps, *recs, *rec_exps, *[f"st_{n}" for n in states],
-            *[f"p_{n}" for n in params], *flags, "y", "prev", *recorded, "record_state", "reset_after", "counts"]
-    ind = " " * 16
+    counted = [f"c_{j}" for j in range(len(model.saturating) + len(model.wrapping))]
+    args = [*ffs, *ff_exps, *rec_ws, *recs, *rec_exps, *[f"st_{n}" for n in states],
+            *[f"p_{n}" for n in params], *flags, "y", "prev", *recorded, "reset_after", "counts"]
     body = [f"def kernel({', '.join(args)}):",
+            "    S = y.shape[0]",
             "    B = y.shape[1]",
-            "    N = y.shape[2]",
-            "    for t in range(t0, t1):",
-            "        for b in range(B):",
-            "            for n in range(N):"]
+            "    N = y.shape[2]"]
+    body += [f"    x_{i} = np.empty(N, int64)" for i in range(k)]
+    body += [f"    {c} = int64(0)" for c in counted]
+    body += ["    for t in range(S):"]
     for i in range(k):
-        body += [f"{ind}x_{i} = int64(0)",
-                 f"{ind}for r in range(ff_{i}.shape[0]):",
-                 f"{ind}    x_{i} += shift(int64(ff_{i}[r, t, b, n]), ff_exp_{i}[r])",
-                 f"{ind}for r in range(rec_{i}.shape[0]):",
-                 f"{ind}    x_{i} += shift(int64(rec_{i}[r, b, n]), rec_exp_{i}[r])"]
-    body += [f"{ind}old_{n} = st_{n}[b, n]" for n in model.wrapping]
-    call = [f"x_{i}" for i in range(k)] + [f"st_{n}[b, n]" for n in states] + [f"p_{n}[n]" for n in params] + flags
+        body += [f"        for r in range(rec_w_{i}.shape[0]):   # this step's recurrent products (exact floats)",
+                 f"            np.dot(prev, rec_w_{i}[r], rec_{i}[r])"]
+    body += ["        for b in range(B):"]
+    ind = " " * 12
+    # arrays are indexed, never sliced, inside the loops: a numba view costs an atomic reference count
+    for i in range(k):
+        body += [f"{ind}for n in range(N):",
+                 f"{ind}    x_{i}[n] = 0"]
+        for src, exp, index in ((f"ff_{i}", f"ff_exp_{i}", "r, t, b, n"), (f"rec_{i}", f"rec_exp_{i}", "r, b, n")):
+            body += [f"{ind}for r in range({src}.shape[0]):   # the dense's weight shift: << e, or >> -e flooring",
+                     f"{ind}    e = {exp}[r]",
+                     f"{ind}    if e >= 0:",
+                     f"{ind}        for n in range(N):",
+                     f"{ind}            x_{i}[n] += int64({src}[{index}]) << e",
+                     f"{ind}    else:",
+                     f"{ind}        for n in range(N):",
+                     f"{ind}            x_{i}[n] += int64({src}[{index}]) >> -e"]
+    body += [f"{ind}for n in range(N):"]
+    ind = " " * 16
+    call = [f"x_{i}[n]" for i in range(k)] + [f"st_{n}[b, n]" for n in states] + [f"p_{n}[n]" for n in params] + flags
     body += [f"{ind}out, {', '.join('new_' + n for n in states)}, = update({', '.join(call)})",
              f"{ind}y[t, b, n] = out",
              f"{ind}prev[b, n] = out"]
-    body += [f"{ind}if abs(new_{n}) >= STATE_MAX: counts[{j}] += 1" for j, n in enumerate(model.saturating)]
-    body += [f"{ind}if abs(new_{n} - old_{n}) > WRAP_JUMP: counts[{j}] += 1"
+    body += [f"{ind}c_{j} += abs(new_{n}) >= STATE_MAX" for j, n in enumerate(model.saturating)]
+    body += [f"{ind}c_{j} += abs(new_{n} - st_{n}[b, n]) > WRAP_JUMP"
              for j, n in enumerate(model.wrapping, start=len(model.saturating))]
-    body.append(f"{ind}if record_state:")
-    body += [f"{ind}    rec_state_{n}[t, b, n] = new_{n}" for n in states]
-    body.append(f"{ind}if t == reset_after:   # pipeline reset, after the step")
-    body += [f"{ind}    st_{n}[b, n] = 0" for n in states] + [f"{ind}    prev[b, n] = 0", f"{ind}else:"]
-    body += [f"{ind}    st_{n}[b, n] = new_{n}" for n in states]
+    if record_state:
+        body += [f"{ind}rec_state_{n}[t, b, n] = new_{n}" for n in states]
+    body += [f"{ind}st_{n}[b, n] = new_{n}" for n in states]
+    body += ["        if t == reset_after:   # pipeline reset, after the step",
+             *[f"            st_{n}[:] = 0" for n in states],
+             "            prev[:] = 0"]
+    body += [f"    counts[{j}] += {c}" for j, c in enumerate(counted)]
     return "\n".join(body) + "\n"
 
 
-def _shift(acc, e):
-    """A dense's weight shift (``fixed_point.weight_shift``) on one int64: ``acc << e``, or ``>> -e`` flooring."""
-    return (acc << e) if e >= 0 else (acc >> -e)
+@lru_cache(maxsize=None)
+def population_kernel(model: FixedNeuronModel, record_state: bool = False) -> Callable[..., Any]:
+    """The compiled kernel of ``model`` (see ``kernel_source``); releases the GIL while it runs."""
+    import numba
+
+    namespace: dict[str, Any] = {"np": np, "update": compiled_update(model), "int64": np.int64,
+                                 "STATE_MAX": fp.STATE_MAX, "WRAP_JUMP": WRAP_JUMP}
+    source = kernel_source(model, record_state)
+    exec(compile(source, f"<kernel {model.name}{' recording' if record_state else ''}>", "exec"), namespace)
+    return numba.njit(nogil=True, boundscheck=False)(namespace["kernel"])
+
+
+def _gather_products(flat, words, word_shift, rows_per_block, C, wt, out, steps, batch_major, skip_words):
+    """``out[t + 1, b] += sum_c src[t, b, c] wt[c]`` for ``t < steps``: a feed-forward dense's delivered
+    products from a sparse integer source, one row of ``wt`` (``W.T``, float) added per nonzero input.
+
+    The source ``[T, B, C]`` (time-major; ``[B, T, C]`` with ``batch_major``) comes flat: ``flat``, and
+    ``words`` the same bytes read as uint64 (``2^word_shift`` elements each; the elements past the last
+    whole word always looked at). Each row's nonzero channels are gathered branch-free into a list,
+    skipping all-zero words 8 bytes at a time with ``skip_words`` (very sparse sources), then their
+    weight rows are added; ``rows_per_block`` is the source's second size. Every partial sum is an exact
+    integer in ``wt``'s float type (the caller's ``_float_dtype``), so the order of the sums does not
+    change a bit. Arrays are indexed, never sliced, in the loops: a numba view costs an atomic refcount."""
+    per_word = 1 << word_shift
+    rows = flat.shape[0] // C
+    N = wt.shape[1]
+    nonzero = np.empty(C, np.int64)
+    acc = np.empty(N, wt.dtype)        # the row's sum, in registers / L1 until it is added to ``out``
+    for r in range(rows):
+        outer = r // rows_per_block
+        inner = r - outer * rows_per_block
+        t, b = (inner, outer) if batch_major else (outer, inner)
+        if t >= steps:
+            continue
+        start = r * C
+        k = 0
+        if skip_words:
+            for q in range(start >> word_shift, ((start + C - 1) >> word_shift) + 1):
+                if q < words.shape[0] and words[q] == 0:
+                    continue
+                for e in range(max(start, q << word_shift), min(start + C, (q << word_shift) + per_word)):
+                    nonzero[k] = e - start
+                    k += flat[e] != 0
+        else:
+            for c in range(C):
+                nonzero[k] = c
+                k += flat[start + c] != 0
+        for j in range(N):
+            acc[j] = 0
+        i = 0
+        while i + 4 <= k:                  # four rows per pass over acc: a quarter of the loop overhead
+            c0, c1, c2, c3 = nonzero[i], nonzero[i + 1], nonzero[i + 2], nonzero[i + 3]
+            v0, v1 = wt.dtype.type(flat[start + c0]), wt.dtype.type(flat[start + c1])
+            v2, v3 = wt.dtype.type(flat[start + c2]), wt.dtype.type(flat[start + c3])
+            for j in range(N):
+                acc[j] += (v0 * wt[c0, j] + v1 * wt[c1, j]) + (v2 * wt[c2, j] + v3 * wt[c3, j])
+            i += 4
+        for i in range(i, k):
+            c = nonzero[i]
+            v = wt.dtype.type(flat[start + c])
+            for j in range(N):
+                acc[j] += v * wt[c, j]
+        for j in range(N):
+            out[t + 1, b, j] += acc[j]
 
 
 @lru_cache(maxsize=None)
-def population_kernel(model: FixedNeuronModel) -> Callable[..., Any]:
-    """The compiled kernel of ``model`` (see ``kernel_source``); releases the GIL while it runs."""
+def _compiled_gather() -> Callable[..., None]:
     import numba
-    import numpy as np
 
-    namespace: dict[str, Any] = {"update": compiled_update(model), "int64": np.int64, "shift": numba.njit(_shift),
-                                 "STATE_MAX": fp.STATE_MAX, "WRAP_JUMP": WRAP_JUMP}
-    exec(compile(kernel_source(model), f"<kernel {model.name}>", "exec"), namespace)   # our own generated text
-    return numba.njit(nogil=True, boundscheck=False)(namespace["kernel"])
+    return numba.njit(nogil=True, boundscheck=False)(_gather_products)
+
+
+def gather_products(src: np.ndarray, wt: np.ndarray, out: np.ndarray, steps: int, batch_major: bool) -> None:
+    """``_gather_products`` (compiled, GIL released) on the integer source ``src`` ``[T, B, C]`` (or
+    ``[B, T, C]`` with ``batch_major``), ``wt = W.T`` in ``out``'s float type, into ``out [S, B, N]``."""
+    flat = np.ascontiguousarray(src).reshape(-1)
+    if flat.ctypes.data % 8:                      # the uint64 view needs 8-byte alignment
+        flat = flat.copy()
+    per_word = 8 // flat.itemsize
+    words = flat[:flat.size // per_word * per_word].view(np.uint64)
+    skip_words = np.count_nonzero(words) < WORD_SKIP_DENSITY * words.size
+    _compiled_gather()(flat, words, per_word.bit_length() - 1, src.shape[1], src.shape[2], wt, out, steps, batch_major,
+                       skip_words)

@@ -43,10 +43,13 @@ def readout_predictions(trace: np.ndarray, mode: str, *, scale: float = 1.0, fir
     if mode == "spike_count":
         scores = window.sum(axis=1)
     else:
-        u = window / float(scale)
+        u = window                 # a float64 copy of the trace: divided and exponentiated in place
+        u /= float(scale)
         if mode == "cumsoftmax":
-            e = np.exp(u - u.max(axis=-1, keepdims=True))
-            scores = (e / e.sum(axis=-1, keepdims=True)).sum(axis=1)
+            u -= u.max(axis=-1, keepdims=True)
+            np.exp(u, out=u)
+            u /= u.sum(axis=-1, keepdims=True)
+            scores = u.sum(axis=1)
         elif mode == "last":
             scores = u[:, -1]
         else:

@@ -72,9 +72,9 @@ def test_compiled_kernel_equals_numpy_step_with_saturation_and_wrap(name, reset)
     no_rec = [np.zeros((0, B, N), np.float64) for _ in model.ports]
     st = [getattr(state, n).copy() for n in model.state_names]
     flags = [params.subtract_reset] if hasattr(params, "subtract_reset") else []
-    kernels.population_kernel(model)(
-        0, S, *ff, *exps, *no_rec, *[np.zeros(0, np.int64) for _ in model.ports], *st,
-        *[getattr(params, f) for f in model.param_names], *flags, y, np.zeros((B, N)), *recorded, True,
+    kernels.population_kernel(model, record_state=True)(
+        *ff, *exps, *[np.zeros((0, N, N)) for _ in model.ports], *no_rec, *[np.zeros(0, np.int64) for _ in model.ports],
+        *st, *[getattr(params, f) for f in model.param_names], *flags, y, np.zeros((B, N)), *recorded,
         reset_after, counts)
 
     np.testing.assert_array_equal(y, want_y)
@@ -114,3 +114,32 @@ def test_engine_choice_is_checked(monkeypatch):
     assert emulator.resolve_engine("auto") == "numpy"
     with pytest.raises(SnnDeployError, match=r"needs numba: pip install 'snn-deploy\[fast\]'"):
         emulator.resolve_engine("compiled")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int64])
+@pytest.mark.parametrize("skip_words", [True, False])
+def test_gather_products_equal_the_integer_products(dtype, skip_words, monkeypatch):
+    """The compiled gather kernel against an integer einsum: both layouts, a channel count that is no
+    multiple of 8 (rows straddle the 8-byte words, a tail past the last word), graded counts, fewer
+    delivered steps than the source has, a source not 8-byte aligned, float32 and float64."""
+    kernels = pytest.importorskip("snn_deploy.convert.kernels")
+    pytest.importorskip("numba")
+    monkeypatch.setattr(kernels, "WORD_SKIP_DENSITY", 2.0 if skip_words else 0.0)
+    rng = np.random.default_rng(11)
+    B, T, C, N = 5, 9, 13, 7
+    w = 2 * rng.integers(-127, 128, size=(N, C))
+    for density, high in [(0.05, 2), (0.3, 200)]:
+        x = ((rng.random((B, T, C)) < density) * rng.integers(1, high, size=(B, T, C))).astype(dtype)
+        for steps in (T, T - 3):
+            want = np.zeros((T + 2, B, N), np.int64)
+            want[1:steps + 1] = np.einsum("btc,nc->tbn", x[:, :steps].astype(np.int64), w)
+            assert np.any(want != 0)
+            for float_type in (np.float32, np.float64):
+                wt = np.ascontiguousarray(w.T.astype(float_type))
+                for batch_major, src in [(True, x), (False, np.ascontiguousarray(x.transpose(1, 0, 2)))]:
+                    shifted = np.empty(src.size * src.itemsize + 1, np.uint8)[1:].view(src.dtype).reshape(src.shape)
+                    shifted[...] = src                      # the same values at an odd address
+                    for source in (src, shifted):
+                        out = np.zeros((T + 2, B, N), float_type)
+                        kernels.gather_products(source, wt, out, steps, batch_major)
+                        np.testing.assert_array_equal(out, want, err_msg=f"{dtype} {float_type} {batch_major} {steps}")
