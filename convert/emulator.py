@@ -517,7 +517,8 @@ def _compiled_time_loop(model: FixedNeuronModel, params: Any, ports: list[_Port]
     recurrent products included (BLAS from the kernel). The same integers as ``_numpy_time_loop``."""
     from snn_deploy.convert import kernels
 
-    kernel = kernels.population_kernel(model, record_state)
+    kernel = kernels.population_kernel(model, record_state,
+                                       tuple((p.ff.shape[0], len(p.rec_weights)) for p in ports))
     state = model.initial_state(size, (B,))
     dt = ports[0].ff.dtype
     y = np.zeros((S, B, size), np.uint8 if model.spiking else np.int64)

@@ -63,8 +63,9 @@ def compiled_update(model: FixedNeuronModel) -> Callable:
     return model.update_on(compiled_primitives(), numba.njit)
 
 
-def kernel_source(model: FixedNeuronModel, record_state: bool = False) -> str:
-    """Python source of the kernel of ``model`` (generated from its ports, state and parameter names).
+def kernel_source(model: FixedNeuronModel, record_state: bool, denses: tuple[tuple[int, int], ...]) -> str:
+    """Python source of the kernel of ``model`` (generated from its ports, state and parameter names) for
+    ``denses[i] = (R, R')`` feed-forward and recurrent denses on port ``i``.
 
     ``kernel(<ff per port>, <ff exps per port>, <rec weights per port>, <rec per port>, <rec exps per
     port>, <state>, <params>, y, prev, <recorded states>, reset_after, counts)`` runs all steps of ``y``:
@@ -76,9 +77,11 @@ def kernel_source(model: FixedNeuronModel, record_state: bool = False) -> str:
     counts int64: the saturated then the wrapped fields, as ``model.saturating/wrapping``.
 
     Laid out for the vectorizer: per step, the recurrent products of all samples (one GEMM per
-    recurrent dense); per sample, each port's input summed into a row ``[N]`` (one pass per dense),
-    then one pass over the neurons running ``update`` on rows of the state. The overflow counts are
-    kept in locals, and the pipeline reset is a pass of its own after its step.
+    recurrent dense), then one pass over the neurons of each sample that sums each port's denses
+    after their weight shifts (``(x << l) >> r`` with ``l = max(e, 0)``, ``r = max(-e, 0)``: ``x << e``
+    or the flooring ``x >> -e``, branch-free) and runs ``update``. Arrays are indexed, never sliced,
+    in the loops (a numba view costs an atomic reference count); the overflow counts are kept in
+    locals, and the pipeline reset is a pass of its own after its step.
     """
     k = len(model.ports)
     ffs, ff_exps = [f"ff_{i}" for i in range(k)], [f"ff_exp_{i}" for i in range(k)]
@@ -94,30 +97,25 @@ def kernel_source(model: FixedNeuronModel, record_state: bool = False) -> str:
             "    S = y.shape[0]",
             "    B = y.shape[1]",
             "    N = y.shape[2]"]
-    body += [f"    x_{i} = np.empty(N, int64)" for i in range(k)]
+    terms: list[list[str]] = []
+    for i, (n_ff, n_rec) in enumerate(denses):
+        port_terms = []
+        for kind, count, index in (("ff", n_ff, "t, b, n"), ("rec", n_rec, "b, n")):
+            for r in range(count):
+                body += [f"    {kind}_l_{i}_{r} = max({kind}_exp_{i}[{r}], 0)",
+                         f"    {kind}_r_{i}_{r} = max(-{kind}_exp_{i}[{r}], 0)"]
+                port_terms.append(f"((int64({kind}_{i}[{r}, {index}]) << {kind}_l_{i}_{r}) >> {kind}_r_{i}_{r})")
+        terms.append(port_terms or ["int64(0)"])
     body += [f"    {c} = int64(0)" for c in counted]
     body += ["    for t in range(S):"]
-    for i in range(k):
-        body += [f"        for r in range(rec_w_{i}.shape[0]):   # this step's recurrent products (exact floats)",
-                 f"            np.dot(prev, rec_w_{i}[r], rec_{i}[r])"]
-    body += ["        for b in range(B):"]
-    ind = " " * 12
-    # arrays are indexed, never sliced, inside the loops: a numba view costs an atomic reference count
-    for i in range(k):
-        body += [f"{ind}for n in range(N):",
-                 f"{ind}    x_{i}[n] = 0"]
-        for src, exp, index in ((f"ff_{i}", f"ff_exp_{i}", "r, t, b, n"), (f"rec_{i}", f"rec_exp_{i}", "r, b, n")):
-            body += [f"{ind}for r in range({src}.shape[0]):   # the dense's weight shift: << e, or >> -e flooring",
-                     f"{ind}    e = {exp}[r]",
-                     f"{ind}    if e >= 0:",
-                     f"{ind}        for n in range(N):",
-                     f"{ind}            x_{i}[n] += int64({src}[{index}]) << e",
-                     f"{ind}    else:",
-                     f"{ind}        for n in range(N):",
-                     f"{ind}            x_{i}[n] += int64({src}[{index}]) >> -e"]
-    body += [f"{ind}for n in range(N):"]
+    for i, (_, n_rec) in enumerate(denses):
+        body += [f"        np.dot(prev, rec_w_{i}[{r}], rec_{i}[{r}])   # this step's recurrent products (exact floats)"
+                 for r in range(n_rec)]
+    body += ["        for b in range(B):",
+             "            for n in range(N):"]
     ind = " " * 16
-    call = [f"x_{i}[n]" for i in range(k)] + [f"st_{n}[b, n]" for n in states] + [f"p_{n}[n]" for n in params] + flags
+    body += [f"{ind}x_{i} = {' + '.join(port_terms)}" for i, port_terms in enumerate(terms)]
+    call = [f"x_{i}" for i in range(k)] + [f"st_{n}[b, n]" for n in states] + [f"p_{n}[n]" for n in params] + flags
     body += [f"{ind}out, {', '.join('new_' + n for n in states)}, = update({', '.join(call)})",
              f"{ind}y[t, b, n] = out",
              f"{ind}prev[b, n] = out"]
@@ -135,13 +133,14 @@ def kernel_source(model: FixedNeuronModel, record_state: bool = False) -> str:
 
 
 @lru_cache(maxsize=None)
-def population_kernel(model: FixedNeuronModel, record_state: bool = False) -> Callable[..., Any]:
-    """The compiled kernel of ``model`` (see ``kernel_source``); releases the GIL while it runs."""
+def population_kernel(model: FixedNeuronModel, record_state: bool,
+                      denses: tuple[tuple[int, int], ...]) -> Callable[..., Any]:
+    """The compiled kernel of ``model`` for ``denses`` per port (see ``kernel_source``); releases the GIL."""
     import numba
 
     namespace: dict[str, Any] = {"np": np, "update": compiled_update(model), "int64": np.int64,
                                  "STATE_MAX": fp.STATE_MAX, "WRAP_JUMP": WRAP_JUMP}
-    source = kernel_source(model, record_state)
+    source = kernel_source(model, record_state, denses)
     exec(compile(source, f"<kernel {model.name}{' recording' if record_state else ''}>", "exec"), namespace)
     return numba.njit(nogil=True, boundscheck=False)(namespace["kernel"])
 

@@ -174,15 +174,19 @@ def _integers(node, key: str, values: np.ndarray, prefix: str) -> np.ndarray:
         if values.size and np.abs(values).max() >= 2.0 ** 62:
             raise RegisterError(f"{prefix}{_where(node)} field {key!r} value {np.abs(values).max():.3g} "
                                 "does not fit any register")
-    return values.astype(np.int64)
+    return values.astype(np.int64, copy=False)
 
 
 def _check_values(node, key: str, values: np.ndarray, allowed: Range, profile: str, prefix: str) -> None:
     values = _integers(node, key, values, prefix)
-    bad = (values < allowed.lo) | (values > allowed.hi)
-    if allowed.step > 1:
-        bad |= values % allowed.step != 0
-    if np.any(bad):
+    if not values.size:
+        return
+    off_grid = allowed.step > 1 and (np.any(values & (allowed.step - 1)) if allowed.step & (allowed.step - 1) == 0
+                                     else np.any(values % allowed.step))
+    if values.min() < allowed.lo or values.max() > allowed.hi or off_grid:   # reductions first: no temporaries
+        bad = (values < allowed.lo) | (values > allowed.hi)
+        if allowed.step > 1:
+            bad |= values % allowed.step != 0
         where = np.unravel_index(int(np.argmax(bad)), values.shape)
         raise RegisterError(
             f"{prefix}{_where(node)} field {key!r} value {int(values[where])}{_index(where)} is outside the "

@@ -72,7 +72,7 @@ def test_compiled_kernel_equals_numpy_step_with_saturation_and_wrap(name, reset)
     no_rec = [np.zeros((0, B, N), np.float64) for _ in model.ports]
     st = [getattr(state, n).copy() for n in model.state_names]
     flags = [params.subtract_reset] if hasattr(params, "subtract_reset") else []
-    kernels.population_kernel(model, record_state=True)(
+    kernels.population_kernel(model, True, ((2, 0),) * len(model.ports))(
         *ff, *exps, *[np.zeros((0, N, N)) for _ in model.ports], *no_rec, *[np.zeros(0, np.int64) for _ in model.ports],
         *st, *[getattr(params, f) for f in model.param_names], *flags, y, np.zeros((B, N)), *recorded,
         reset_after, counts)
