@@ -390,8 +390,12 @@ def _float_dtype(source: np.ndarray, w: np.ndarray, spiking_source: bool) -> np.
     2^24 (float32) or 2^53 (float64) (``fixed_point.exact_float_dtype``); spikes are at most 1."""
     if spiking_source:
         max_x = 1.0
+    elif not source.size:
+        max_x = 0.0
+    elif np.issubdtype(source.dtype, np.unsignedinteger):     # spike counts (uint8): one reduction
+        max_x = float(source.max())
     else:       # two reductions, no |x| temporary
-        max_x = float(max(source.max(), -source.min())) if source.size else 0.0
+        max_x = float(max(source.max(), -source.min()))
     return fp.exact_float_dtype(max_x, _max_row_sum(w))
 
 

@@ -73,8 +73,8 @@ def kernel_source(model: FixedNeuronModel, record_state: bool, denses: tuple[tup
     ``W.T`` of a recurrent dense), rec ``[R', B, N]`` float (scratch: each step's recurrent products
     ``prev @ W.T``, BLAS), exps int64 (weight exponents), state ``[B, N]`` int64 (updated in place),
     params ``[N]`` (``subtract_reset`` a bool), ``y`` ``[S, B, N]``, ``prev`` ``[B, N]`` float (the
-    last step's output), recorded states ``[S, B, N]`` (written only by the ``record_state`` kernel),
-    counts int64: the saturated then the wrapped fields, as ``model.saturating/wrapping``.
+    last step's output, kept when a port has a recurrent dense), recorded states ``[S, B, N]``
+    (written only by the ``record_state`` kernel), counts int64: the saturated then the wrapped fields, as ``model.saturating/wrapping``.
 
     Laid out for the vectorizer: per step, the recurrent products of all samples (one GEMM per
     recurrent dense), then one pass over the neurons of each sample that sums each port's denses
@@ -117,8 +117,9 @@ def kernel_source(model: FixedNeuronModel, record_state: bool, denses: tuple[tup
     body += [f"{ind}x_{i} = {' + '.join(port_terms)}" for i, port_terms in enumerate(terms)]
     call = [f"x_{i}" for i in range(k)] + [f"st_{n}[b, n]" for n in states] + [f"p_{n}[n]" for n in params] + flags
     body += [f"{ind}out, {', '.join('new_' + n for n in states)}, = update({', '.join(call)})",
-             f"{ind}y[t, b, n] = out",
-             f"{ind}prev[b, n] = out"]
+             f"{ind}y[t, b, n] = out"]
+    if any(n_rec for _, n_rec in denses):
+        body += [f"{ind}prev[b, n] = out"]
     body += [f"{ind}c_{j} += abs(new_{n}) >= STATE_MAX" for j, n in enumerate(model.saturating)]
     body += [f"{ind}c_{j} += abs(new_{n} - st_{n}[b, n]) > WRAP_JUMP"
              for j, n in enumerate(model.wrapping, start=len(model.saturating))]
