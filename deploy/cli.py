@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="run only the first N samples of the split")
     p.add_argument("--verify", type=int, default=0, metavar="N",
                    help="also run the first N samples on the other backend; fail on the first differing value")
-    p.add_argument("--batch", type=int, default=128, help="samples per backend call (default 128)")
+    p.add_argument("--batch", type=int, default=256, help="samples per backend call (default 256)")
     p.add_argument("--time-steps", type=int,
                    help="input time steps per sample (default: the network's meta, i.e. as trained)")
     p.add_argument("--output", type=Path, metavar="DIR",
