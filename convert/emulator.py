@@ -344,7 +344,7 @@ def _feed_forward(src: np.ndarray, w: np.ndarray, out: np.ndarray, batch_major: 
     T_src = src.shape[1] if batch_major else src.shape[0]
     B, C = out.shape[1], src.shape[2]
     n = min(T_src, out.shape[0] - 1)
-    if n <= 0:
+    if n <= 0 or B == 0:
         return out
     rows = (src[:, :n] if batch_major else src[:n]).reshape(n * B, C)   # contiguous unless batch_major cuts steps
     nonzero_count = np.count_nonzero(rows)

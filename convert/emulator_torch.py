@@ -127,6 +127,8 @@ def _feed_forward(src: torch.Tensor, w: np.ndarray, exp: int, out: torch.Tensor,
     ``[T_src, B, C]``, ``out`` int64 ``[S, B, N]``), in chunks of steps, as exact ``dtype`` matmuls."""
     n = min(src.shape[0], out.shape[0] - 1)
     B, C = src.shape[1], src.shape[2]
+    if n <= 0 or B == 0:
+        return
     w_t = torch.as_tensor(w.T, dtype=dtype, device=out.device).contiguous()
     chunk = max(1, FF_CHUNK_ELEMENTS // max(1, B * max(C, w.shape[0])))
     for t0 in range(0, n, chunk):

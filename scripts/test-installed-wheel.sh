@@ -2,8 +2,9 @@
 # CI leg 2: snn-deploy as a user installs it, away from the checkout, on the newest Python.
 #
 #   1. build the wheel from this checkout (the 3.10 venv's pip, isolated build);
-#   2. install it (not editable) with pytest into a fresh venv on the newest Python found (3.13, 3.12,
-#      else 3.11), which brings the newest torch and numpy 2 that pip resolves, and no Lava;
+#   2. install it (not editable) with its `fast` extra (numba: the compiled kernels) and pytest into a
+#      fresh venv on the newest Python found (3.13, 3.12, else 3.11), which brings the newest torch and
+#      numpy 2 that pip resolves, and no Lava;
 #   3. from a directory outside the checkout, run a tiny pipeline with the bundled profiles:
 #      synth tiny data, train, convert, emulator run, energy;
 #   4. run the tests that need no Lava against the installed copy (Lava's tests skip themselves).
@@ -38,11 +39,11 @@ stamp "installing it on $("$newest" --version) in $work/venv"
 rm -rf "$work/venv"
 "$newest" -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q --upgrade pip
-"$work/venv/bin/python" -m pip install -q "$wheel" pytest
+"$work/venv/bin/python" -m pip install -q "$wheel[fast]" pytest
 "$work/venv/bin/python" - <<'PY'
-import sys, numpy, torch, importlib.util
+import sys, numpy, torch, numba, importlib.util
 print(f"installed-wheel leg: Python {sys.version.split()[0]}, torch {torch.__version__}, numpy {numpy.__version__}, "
-      f"lava {'present' if importlib.util.find_spec('lava') else 'absent'}")
+      f"numba {numba.__version__}, lava {'present' if importlib.util.find_spec('lava') else 'absent'}")
 PY
 
 stamp "tiny pipeline from $work/user (outside the checkout)"

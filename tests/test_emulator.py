@@ -116,6 +116,21 @@ def test_batch_slices_on_threads_join_to_the_single_slice_run(engine, monkeypatc
     np.testing.assert_array_equal(sliced.predictions, whole.predictions)
 
 
+@pytest.mark.parametrize("engine", ["numpy", "compiled", "torch"])
+def test_an_empty_batch_gives_empty_records_of_the_right_shapes(engine):
+    if engine == "compiled":
+        pytest.importorskip("numba")
+    if engine == "torch":
+        pytest.importorskip("torch")
+    from networks import seeded_network   # tests/networks.py
+
+    net = seeded_network("radlif", bias=8.0)
+    run = emulate(net, np.zeros((0, 10, 16), np.uint8), record_state=True, engine=engine)
+    assert run.num_steps == 13 and run.scores.shape == (0, 4) and run.predictions.shape == (0,)
+    assert {k: v.shape for k, v in run.spikes.items()} == {"h1": (0, 13, 12), "h2": (0, 13, 12)}
+    assert run.potentials["readout"].shape == (0, 13, 4) and run.states["h1"]["v"].shape == (0, 13, 12)
+
+
 def test_readout_predictions_modes():
     trace = np.zeros((1, 4, 3))
     trace[0, 1] = [64, 0, 0]
