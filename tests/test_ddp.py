@@ -53,6 +53,9 @@ def _bn_worker(rank: int, world: int, port: int, x: torch.Tensor, grad: torch.Te
         (y * grad[shard_slice(len(x), world, rank)]).sum().backward()
         torch.save({"y": y.detach(), "dx": part.grad, "dw": bn.weight.grad, "mean": bn.running_mean,
                     "var": bn.running_var}, os.path.join(out_dir, f"rank{rank}.pt"))
+        # no rank tears gloo down while the other still talks to it: on torch 2.14 a rank's teardown
+        # racing the other's last collective aborted the process (SIGABRT, 1 run in 8)
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
