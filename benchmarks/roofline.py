@@ -103,6 +103,13 @@ def _recurrent_ways(b: int, n: int, wt: np.ndarray, steps: int) -> dict[str, Cal
     return ways
 
 
+def _note_path(paths: dict[str, str], dense: str, way: str) -> None:
+    """Record the way a slice's product of ``dense`` was fastest ("gather/sparse" when slices differ)."""
+    ways = paths.get(dense, "").split("/") if dense in paths else []
+    if way not in ways:
+        paths[dense] = "/".join(ways + [way])
+
+
 def _work(net: Network, activity: dict[str, np.ndarray], x: np.ndarray, S: int, slices: int, repeats: int):
     """Per slice, the closures that do the bound's work (each product the fastest way), the paths, the flops."""
     B = x.shape[0]
@@ -120,7 +127,7 @@ def _work(net: Network, activity: dict[str, np.ndarray], x: np.ndarray, S: int, 
                 flops += 2.0 * B * S * w.size
                 for j in range(slices):
                     name, job = _fastest(_recurrent_ways(bounds[j + 1] - bounds[j], pop.size, wt, S), repeats)
-                    paths[dense.name] = name
+                    _note_path(paths, dense.name, name)
                     jobs[j].append(job)
                 continue
             source = net.source_of(dense.name)
@@ -134,7 +141,7 @@ def _work(net: Network, activity: dict[str, np.ndarray], x: np.ndarray, S: int, 
                 if not batch_major:                                        # the emulator's time-major record
                     part = np.ascontiguousarray(part.transpose(1, 0, 2))
                 name, job = _fastest(_feed_forward_ways(part, w, dt, steps, batch_major, S), repeats)
-                paths[dense.name] = name
+                _note_path(paths, dense.name, name)
                 jobs[j].append(job)
         for j in range(slices):
             state = np.zeros((len(model.state_names), bounds[j + 1] - bounds[j], pop.size), np.int64)

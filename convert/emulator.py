@@ -106,7 +106,10 @@ def encode_inputs(net: Network, x: np.ndarray) -> np.ndarray:
         scale = float((net.precision.layers.get(inp.name) or {}).get("scale", 1.0)) if net.precision else 1.0
         return np.rint(x * scale).astype(np.int64)
     if np.issubdtype(x.dtype, np.integer):
-        if x.dtype != np.uint8 and x.size and x.view(x.dtype.str.replace("i", "u")).max() > SPIKE_PAYLOAD_MAX:
+        if x.dtype == np.int8:
+            if x.size and x.min() < 0:
+                _raise_spike_range(inp, x)
+        elif x.dtype != np.uint8 and x.size and x.view(x.dtype.str.replace("i", "u")).max() > SPIKE_PAYLOAD_MAX:
             _raise_spike_range(inp, x)     # read as unsigned, a negative count is above 255 too: one pass
         return x.astype(np.uint8, copy=False)
     if not np.all(x == np.round(x)):
@@ -142,7 +145,7 @@ def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_sta
     engine = resolve_engine("torch" if device is not None and engine == "auto" else engine)
     if device is not None and engine != "torch":
         raise SnnDeployError(f"device {device!r}: only the emulator engine 'torch' runs on a device, not {engine!r}")
-    x = _check_shape(net, np.asarray(inputs))
+    x = encode_inputs(net, inputs)       # uint8 spike payloads pass as they are
     B, T, _ = x.shape
     depths = net.population_depths()
     S = T + max(depths.values())
@@ -155,15 +158,15 @@ def emulate(net: Network, inputs: np.ndarray, *, record: bool = True, record_sta
     if engine == "torch":   # torch runs its own threads (CPU) or the device
         from snn_deploy.convert import emulator_torch
 
-        overflow = emulator_torch.run_graph(net, encode_inputs(net, x), depths, S, record, record_state,
+        overflow = emulator_torch.run_graph(net, x, depths, S, record, record_state,
                                             pipeline_reset, device or "cpu", records.keep_whole)
         scores, predictions = readout_predictions(records.trace(out_pop), mode, scale=readout_scale(net),
                                                   first=first, stop=stop)
     else:   # numpy and the kernels release the GIL: batch slices run side by side, one per core
 
         def run_slice(rows: slice) -> tuple[dict, np.ndarray]:
-            """Encode, run and read out the samples ``rows`` (into ``records``): (overflow, scores)."""
-            counts = _run_graph(net, encode_inputs(net, x[rows]), depths, S, record, record_state, pipeline_reset,
+            """Run and read out the samples ``rows`` (into ``records``): (overflow, scores)."""
+            counts = _run_graph(net, x[rows], depths, S, record, record_state, pipeline_reset,
                                 _numpy_population(engine), records.keep_rows(rows.start))
             return counts, readout_predictions(records.trace(out_pop)[rows], mode, scale=readout_scale(net),
                                                first=first, stop=stop)[0]
@@ -235,6 +238,8 @@ def _one_blas_thread():
         from threadpoolctl import threadpool_limits
     except ImportError:
         return contextlib.nullcontext()
+    with contextlib.suppress(ImportError):   # the BLAS the kernels' np.dot calls: loaded now, so that it is limited
+        import scipy.linalg.cython_blas  # noqa: F401
     return threadpool_limits(1, user_api="blas")
 
 

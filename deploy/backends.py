@@ -14,15 +14,13 @@ from typing import Optional
 
 import numpy as np
 
-from snn_deploy.deploy.records import BACKENDS, BackendRun
+from snn_deploy.deploy.records import BACKENDS, DEFAULT_BATCH, BackendRun
 from snn_deploy.deploy.runner import Progress, run_lava
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import DEFAULT_TARGET, TARGETS, Network
 
 DEFAULT_BACKEND = {"loihi-sim": "lava", "loihi-emu": "emulator"}  #: per simulated target
-EMULATOR_CHUNK = 256                              #: samples per emulator call (memory stays bounded; measured on
-                                                  #: benchmarks/emulator_vs_lava.py's network: 4,000 samples/s
-                                                  #: at 64, 4,900 at 256)
+EMULATOR_CHUNK = DEFAULT_BATCH                    #: samples per emulator call (memory stays bounded)
 
 
 class HardwareUnavailable(SnnDeployError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from snn_deploy.deploy.records import BACKENDS, DEVICES
+from snn_deploy.deploy.records import BACKENDS, DEFAULT_BATCH, DEVICES
 from snn_deploy.ir import TARGETS
 
 
@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="run only the first N samples of the split")
     p.add_argument("--verify", type=int, default=0, metavar="N",
                    help="also run the first N samples on the other backend; fail on the first differing value")
-    p.add_argument("--batch", type=int, default=256, help="samples per backend call (default 256)")
+    p.add_argument("--batch", type=int, default=DEFAULT_BATCH,
+                   help=f"samples per backend call (default {DEFAULT_BATCH})")
     p.add_argument("--time-steps", type=int,
                    help="input time steps per sample (default: the network's meta, i.e. as trained)")
     p.add_argument("--output", type=Path, metavar="DIR",

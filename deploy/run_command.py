@@ -22,7 +22,8 @@ from typing import Any, Callable, Optional
 from snn_deploy import layout
 from snn_deploy.activity import save_activity
 from snn_deploy.deploy.compare import VerificationError
-from snn_deploy.deploy.simulate import DEFAULT_BATCH, NETWORK_FILE, load_deployable, simulate
+from snn_deploy.deploy.records import DEFAULT_BATCH
+from snn_deploy.deploy.simulate import NETWORK_FILE, load_deployable, simulate
 
 ACTIVITY_FILE = layout.ACTIVITY
 RUN_FILE = layout.RUN_RECORD

@@ -26,13 +26,12 @@ from snn_deploy.activity import Activity
 from snn_deploy.deploy import plan
 from snn_deploy.deploy.backends import check_target, default_backend, require_lava, run_backend
 from snn_deploy.deploy.compare import Agreement, VerificationError, compare_runs
-from snn_deploy.deploy.records import BACKENDS, BackendRun
+from snn_deploy.deploy.records import BACKENDS, DEFAULT_BATCH, BackendRun
 from snn_deploy.errors import FormatError, SnnDeployError, UsageError
 from snn_deploy.ir import DEFAULT_READOUT, Network, load_network, network_digest
 from snn_deploy.memory import check_fits
 
 NETWORK_FILE = layout.NETWORK
-DEFAULT_BATCH = 128               #: samples per backend call (bounds memory; Lava compiles once per call)
 DATA_KEYS = ("time_steps", "duration", "binary")
 UNKNOWN_LABEL = -1                #: label of an input given without labels (accuracy is then None)
 

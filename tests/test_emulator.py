@@ -297,3 +297,24 @@ def test_float_spike_counts_are_range_checked_before_the_integer_cast():
         with pytest.raises(SnnDeployError, match=r"spike counts must be in \[0, 255\]"):
             encode_inputs(net, np.full((1, 2, 1), bad))
     np.testing.assert_array_equal(encode_inputs(net, np.array([[[255.0], [3.0]]])), [[[255], [3]]])
+
+
+def test_integer_spike_counts_are_range_checked_for_every_integer_type():
+    """Integer payloads become uint8: a negative or too large count of any integer type is refused, with
+    the whole input's range in the message (an int8 -1 read as unsigned would be 255 and pass)."""
+    from snn_deploy.convert.emulator import encode_inputs
+
+    net = fixed_net([("out", "li", 1, li(1), "subtract", [[1]], 0, None, 0)], in_size=1)
+    for dtype in (np.int8, np.int16, np.int32, np.int64, np.uint16, np.uint32, np.uint64):
+        info = np.iinfo(dtype)
+        for bad in {-1, 256, int(info.min), int(info.max)}:
+            if info.min <= bad <= info.max and not 0 <= bad <= 255:
+                x = np.array([[[3], [bad]]], dtype)
+                with pytest.raises(SnnDeployError, match=rf"spike counts must be in \[0, 255\], got \[{min(3, bad)}, {max(3, bad)}\]"):
+                    encode_inputs(net, x)
+        good = encode_inputs(net, np.array([[[0], [255 if info.max >= 255 else 127]]], dtype))
+        assert good.dtype == np.uint8 and good.max() == min(255, int(info.max))
+    x = np.concatenate([np.zeros((40, 2, 1), np.int64), np.full((40, 2, 1), 7, np.int64)])
+    x[-1] = 300                         # the second slice alone would say [7, 300]
+    with pytest.raises(SnnDeployError, match=r"got \[0, 300\]"):
+        emulate(net, x)

@@ -32,7 +32,7 @@ def test_roofline_times_the_networks_own_products():
     assert sorted(bound.paths) == sorted(denses)
     ways = {"dense", "sparse"} | ({"gather"} if kernels.available() else set())
     recurrent_ways = {"numpy"} | ({"compiled"} if kernels.available() else set())
-    for name, path in bound.paths.items():
-        assert path in (recurrent_ways if net.is_recurrent(name) else ways), (name, path)
+    for name, path in bound.paths.items():      # "a/b" when the slices' fastest ways differ
+        assert set(path.split("/")) <= (recurrent_ways if net.is_recurrent(name) else ways), (name, path)
     assert bound.layout in ("slices", "blas") and bound.seconds > 0
     assert bound.samples_per_s == pytest.approx(B / bound.seconds)
