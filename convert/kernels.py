@@ -4,10 +4,11 @@ kernel of feed-forward products from sparse sources.
 
 Nothing here restates the arithmetic. The kernel is generated from the model's records and calls
 the model's own ``*_update`` on int64 scalars. That function and the ``fixed_point`` primitives it
-calls are compiled from their own code objects, re-bound to a namespace in which ``fp`` names the
+calls are compiled from their own code objects, re-bound to modules in which ``fp`` names the
 compiled primitives and ``fp._i64`` (numpy's int64 conversion) is the identity; the primitives are
 written in operators only, so their numpy and scalar readings are the same integers
-(``tests/test_kernels.py`` checks every model, saturation and wrap included).
+(``tests/test_kernels.py`` checks every model, saturation and wrap included). Compiled kernels are
+kept in a disk cache (``convert.kernel_cache``).
 
 Per step the kernel also does what the emulator's numpy loop does around the step: the recurrent
 products of the previous step's output (exact float BLAS, numba's ``np.dot``), each dense's weight
@@ -19,6 +20,9 @@ the emulator runs its numpy path.
 """
 from __future__ import annotations
 
+import functools
+import sys
+import threading
 import types
 from functools import lru_cache
 from typing import Any, Callable
@@ -26,6 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from snn_deploy.convert import fixed_point as fp
+from snn_deploy.convert import kernel_cache
 from snn_deploy.convert.fixed_neurons import FixedNeuronModel
 
 #: a one-step change larger than 2^23 in a wrapping state is a wrap (as the emulator's numpy path)
@@ -47,20 +52,33 @@ def _identity(x):
     return x
 
 
-@lru_cache(maxsize=None)
-def compiled_primitives() -> types.ModuleType:
-    """``fixed_point`` with its ``PRIMITIVES`` compiled by numba (``_i64`` the identity)."""
+def _registered_module(name: str, namespace: dict) -> types.ModuleType:
+    """A module ``name`` holding ``namespace``, in ``sys.modules``: numba's cached code imports the
+    module of every function it calls by name when it is loaded (``convert.kernel_cache``)."""
+    module = types.ModuleType(name)
+    module.__dict__.update(namespace)
+    sys.modules[name] = module
+    return module
+
+
+def _public(namespace: dict) -> dict:
+    return {k: v for k, v in namespace.items() if not k.startswith("__")}
+
+
+def _compiled_update(model: FixedNeuronModel, name: str) -> Callable:
+    """The model's ``*_update`` compiled on int64 scalars: its own code object, re-bound to a module
+    ``name + "__update"`` (its own module's globals) whose ``fp`` is a module ``name + "__fp"`` holding
+    ``fixed_point``'s ``PRIMITIVES`` compiled (their code objects re-bound there, ``_i64`` the identity)."""
     import numba
 
-    return fp.bind_primitives("numba", {"_i64": numba.njit(_identity)}, numba.njit)
-
-
-@lru_cache(maxsize=None)
-def compiled_update(model: FixedNeuronModel) -> Callable:
-    """The model's ``*_update`` compiled on int64 scalars, its ``fp`` the compiled primitives."""
-    import numba
-
-    return model.update_on(compiled_primitives(), numba.njit)
+    primitives = _registered_module(f"{name}__fp", _public(vars(fp)))
+    ns = primitives.__dict__
+    ns["_i64"] = numba.njit(fp.rebind(_identity, ns))
+    for prim in fp.PRIMITIVES:
+        ns[prim] = numba.njit(fp.rebind(getattr(fp, prim), ns))
+    update_module = _registered_module(f"{name}__update", _public(model.update.__globals__))
+    update_module.fp = primitives
+    return numba.njit(fp.rebind(model.update, update_module.__dict__))
 
 
 def kernel_source(model: FixedNeuronModel, record_state: bool, denses: tuple[tuple[int, int], ...]) -> str:
@@ -133,17 +151,42 @@ def kernel_source(model: FixedNeuronModel, record_state: bool, denses: tuple[tup
     return "\n".join(body) + "\n"
 
 
-@lru_cache(maxsize=None)
+def _built_once(func: Callable) -> Callable:
+    """``lru_cache`` under one lock: the emulator's batch slices ask for the same kernel from their
+    threads at once, and it must be built (its modules registered, ``convert.kernel_cache``) once."""
+    cached = lru_cache(maxsize=None)(func)
+
+    @functools.wraps(func)
+    def once(*args: Any, **kwargs: Any) -> Any:
+        with _BUILD_LOCK:
+            return cached(*args, **kwargs)
+
+    return once
+
+
+_BUILD_LOCK = threading.RLock()
+
+
+@_built_once
 def population_kernel(model: FixedNeuronModel, record_state: bool,
                       denses: tuple[tuple[int, int], ...]) -> Callable[..., Any]:
-    """The compiled kernel of ``model`` for ``denses`` per port (see ``kernel_source``); releases the GIL."""
+    """The compiled kernel of ``model`` for ``denses`` per port (see ``kernel_source``); releases the GIL.
+    Cached on disk by ``convert.kernel_cache`` when the model's update has a source file."""
     import numba
 
-    namespace: dict[str, Any] = {"np": np, "update": compiled_update(model), "int64": np.int64,
-                                 "STATE_MAX": fp.STATE_MAX, "WRAP_JUMP": WRAP_JUMP}
+    if model.update is None:
+        model.update_on(None)           # the one error for a step written on records only
     source = kernel_source(model, record_state, denses)
-    exec(compile(source, f"<kernel {model.name}{' recording' if record_state else ''}>", "exec"), namespace)
-    return numba.njit(nogil=True, boundscheck=False)(namespace["kernel"])
+    shape = "_".join(f"{a}{b}" for a, b in denses)
+    label = f"{model.name}_{'recording_' if record_state else ''}{shape}"
+
+    def bind(module: types.ModuleType) -> None:
+        module.__dict__.update({"np": np, "int64": np.int64, "STATE_MAX": fp.STATE_MAX, "WRAP_JUMP": WRAP_JUMP,
+                                "update": _compiled_update(model, module.__name__)})
+
+    files = [fp.__file__, __file__, kernel_cache.defining_file(model.update)]
+    module, cached = kernel_cache.kernel_module(label, source, files, bind)
+    return numba.njit(nogil=True, boundscheck=False, cache=cached)(module.kernel)
 
 
 def _gather_products(flat, words, word_shift, rows_per_block, C, wt, out, steps, batch_major, skip_words):
@@ -200,11 +243,23 @@ def _gather_products(flat, words, word_shift, rows_per_block, C, wt, out, steps,
             out[t + 1, b, j] += acc[j]
 
 
-@lru_cache(maxsize=None)
+GATHER_SOURCE = """\
+def kernel(flat, words, word_shift, rows_per_block, C, wt, out, steps, batch_major, skip_words):
+    gather_products(flat, words, word_shift, rows_per_block, C, wt, out, steps, batch_major, skip_words)
+"""
+
+
+@_built_once
 def _compiled_gather() -> Callable[..., None]:
+    """``_gather_products`` compiled (GIL released), behind a kernel that ``convert.kernel_cache`` caches."""
     import numba
 
-    return numba.njit(nogil=True, boundscheck=False)(_gather_products)
+    def bind(module: types.ModuleType) -> None:
+        home = _registered_module(f"{module.__name__}__gather", _public(globals()))
+        module.gather_products = numba.njit(boundscheck=False)(fp.rebind(_gather_products, home.__dict__))
+
+    module, cached = kernel_cache.kernel_module("gather", GATHER_SOURCE, [__file__], bind)
+    return numba.njit(nogil=True, boundscheck=False, cache=cached)(module.kernel)
 
 
 def gather_products(src: np.ndarray, wt: np.ndarray, out: np.ndarray, steps: int, batch_major: bool) -> None:
