@@ -172,8 +172,6 @@ def population_kernel(model: FixedNeuronModel, record_state: bool,
                       denses: tuple[tuple[int, int], ...]) -> Callable[..., Any]:
     """The compiled kernel of ``model`` for ``denses`` per port (see ``kernel_source``); releases the GIL.
     Cached on disk by ``convert.kernel_cache`` when the model's update has a source file."""
-    import numba
-
     if model.update is None:
         model.update_on(None)           # the one error for a step written on records only
     source = kernel_source(model, record_state, denses)
@@ -185,8 +183,9 @@ def population_kernel(model: FixedNeuronModel, record_state: bool,
                                 "update": _compiled_update(model, module.__name__)})
 
     files = [fp.__file__, __file__, kernel_cache.defining_file(model.update)]
-    module, cached = kernel_cache.kernel_module(label, source, files, bind)
-    return numba.njit(nogil=True, boundscheck=False, cache=cached)(module.kernel)
+    functions = [model.update, *(getattr(fp, name) for name in fp.PRIMITIVES)]
+    module, cached = kernel_cache.kernel_module(label, source, files, bind, functions)
+    return kernel_cache.compile_kernel(module.kernel, cached, nogil=True, boundscheck=False)
 
 
 def _gather_products(flat, words, word_shift, rows_per_block, C, wt, out, steps, batch_major, skip_words):
@@ -258,8 +257,8 @@ def _compiled_gather() -> Callable[..., None]:
         home = _registered_module(f"{module.__name__}__gather", _public(globals()))
         module.gather_products = numba.njit(boundscheck=False)(fp.rebind(_gather_products, home.__dict__))
 
-    module, cached = kernel_cache.kernel_module("gather", GATHER_SOURCE, [__file__], bind)
-    return numba.njit(nogil=True, boundscheck=False, cache=cached)(module.kernel)
+    module, cached = kernel_cache.kernel_module("gather", GATHER_SOURCE, [__file__], bind, [_gather_products])
+    return kernel_cache.compile_kernel(module.kernel, cached, nogil=True, boundscheck=False)
 
 
 def gather_products(src: np.ndarray, wt: np.ndarray, out: np.ndarray, steps: int, batch_major: bool) -> None:

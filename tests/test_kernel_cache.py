@@ -1,11 +1,15 @@
 """The compiled kernels' disk cache (``convert.kernel_cache``): a second process loads every kernel from it
 instead of compiling, and gets the same integers; it is skipped when off, in a directory others may
 write to, and it never imports a module file whose text is not the generated one."""
+import importlib.util
 import json
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 
@@ -38,6 +42,7 @@ print(json.dumps({"same": bool(same), "hits": [sum(k.stats.cache_hits.values()) 
 
 def run_once(cache) -> dict:
     env = dict(os.environ, **{kernel_cache.CACHE_ENV: str(cache)})
+    env.pop("NUMBA_CACHE_DIR", None)          # it would move numba's files out of ``cache`` (and turn it off)
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT / "tests")], capture_output=True, text=True,
                           env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -85,3 +90,169 @@ def test_the_digest_follows_the_source_the_defining_files_and_the_versions(tmp_p
     a.write_text("x = 2\n")
     assert kernel_cache.source_digest("def kernel(): pass\n", [str(a)]) != one
     assert kernel_cache.source_digest("def kernel(): pass\n", [str(tmp_path / "missing.py")]) is None
+
+
+# In-process tests of the rules, on a small kernel whose update reads a constant from another file.
+KERNEL = "def kernel(x):\n    return update(x)\n"
+
+
+def load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def offset_update(tmp_path: Path, offset: int, name: str):
+    """``update(x) = x + OFFSET`` in ``upd_<name>.py``, ``OFFSET`` imported from ``consts_<name>.py``."""
+    (tmp_path / f"consts_{name}.py").write_text(f"OFFSET = {offset}\n")
+    consts = load(tmp_path / f"consts_{name}.py", f"consts_{name}")
+    (tmp_path / f"upd_{name}.py").write_text("def update(x):\n    return x + OFFSET\n")
+    upd = importlib.util.module_from_spec(importlib.util.spec_from_file_location(f"upd_{name}",
+                                                                                 tmp_path / f"upd_{name}.py"))
+    upd.OFFSET = consts.OFFSET                  # as ``from consts import OFFSET`` binds it
+    upd.__spec__.loader.exec_module(upd)
+    return upd.update
+
+
+def build(label, update, files):
+    import numba
+
+    def bind(module):
+        module.update = numba.njit(update)
+    module, cached = kernel_cache.kernel_module(label, KERNEL, files, bind, [update])
+    return kernel_cache.compile_kernel(module.kernel, cached), cached
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(kernel_cache.CACHE_ENV, str(tmp_path / "kernels"))
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    return tmp_path / "kernels"
+
+
+def test_a_constant_the_update_imports_is_part_of_the_digest(tmp_path, cache):
+    # numba freezes globals into the compiled code; the file defining the update is unchanged
+    zero = offset_update(tmp_path, 0, "a")
+    kernel, cached = build("offset", zero, [str(tmp_path / "upd_a.py")])
+    assert cached and kernel(np.int64(2)) == 2
+    one = offset_update(tmp_path, 1000, "b")     # upd_b.py has upd_a.py's bytes; OFFSET differs
+    kernel, cached = build("offset", one, [str(tmp_path / "upd_b.py")])
+    assert cached and kernel(np.int64(2)) == 1002
+    assert len(list(cache.glob("offset_*.py"))) == 2
+
+
+def test_what_the_digest_cannot_follow_is_compiled_in_memory(tmp_path, cache):
+    def factory(offset):
+        def update(x):
+            return x + offset
+        return update
+    first, second = factory(0), factory(1000)
+    here = [__file__]
+    for update, expected in ((first, 2), (second, 1002)):       # one label, two closures
+        kernel, cached = build("closure", update, here)
+        assert not cached and kernel(np.int64(2)) == expected
+    assert kernel_cache.function_fingerprint(first, here) is None
+    assert kernel_cache.function_fingerprint(helper_calling_numpy, here) is not None
+    assert kernel_cache.function_fingerprint(helper_reading_a_dict, here) is None
+    assert kernel_cache.function_fingerprint(helper_calling_numpy, []) is not None   # np: a library module
+    assert kernel_cache.function_fingerprint(helper_calling_a_helper, here) is not None
+    assert kernel_cache.function_fingerprint(helper_calling_a_helper, ["elsewhere.py"]) is None
+    assert not list(cache.glob("closure_*.py"))
+
+
+TABLE = {"a": 1}
+
+
+def helper_calling_numpy(x):
+    return np.int64(x)
+
+
+def helper_reading_a_dict(x):
+    return x + TABLE["a"]
+
+
+def helper_calling_a_helper(x):
+    return helper_calling_numpy(x)
+
+
+def test_every_built_in_model_is_cacheable_and_its_digest_files_are_declared(monkeypatch, cache):
+    from snn_deploy.convert import fixed_point, fixed_neurons, kernels
+
+    seen = []
+    real = kernel_cache.kernel_module
+    monkeypatch.setattr(kernel_cache, "kernel_module",
+                        lambda label, source, files, bind, functions=(): seen.append((files, functions))
+                        or real(label, source, files, bind, functions))
+    for name in list(fixed_neurons.NEURON_MODELS):
+        model = fixed_neurons.get_neuron_model(name)
+        if model.update is None:
+            continue
+        kernels.population_kernel(model, True, ((3, 2),) * len(model.ports))   # a shape no other test builds
+        files, functions = seen[-1]
+        assert {Path(f).name for f in files} >= {"fixed_point.py", "kernels.py"}, files
+        assert Path(kernel_cache.defining_file(model.update)).resolve() in {Path(f).resolve() for f in files}
+        assert model.update in functions and all(kernel_cache.function_fingerprint(f, files) for f in functions), name
+    assert {p.name.split("_recording")[0] for p in cache.glob("*_recording_32*.py")} >= {"adlif", "li"}
+
+
+def test_numba_cache_dir_symlinks_and_open_parents_turn_the_cache_off(tmp_path, monkeypatch, cache):
+    assert kernel_cache.cache_dir() == cache.resolve()
+    assert oct((cache / "__pycache__").stat().st_mode & 0o777) == "0o700"
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert kernel_cache.cache_dir() is None
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    (cache / "__pycache__").rmdir()
+    (cache / "__pycache__").symlink_to(planted)
+    assert kernel_cache.cache_dir() is None
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)                          # anyone may rename what is inside: not sticky
+    monkeypatch.setenv(kernel_cache.CACHE_ENV, str(shared / "kernels"))
+    assert kernel_cache.cache_dir() is None
+    shared.chmod(0o1777)                         # like /tmp
+    assert kernel_cache.cache_dir() == (shared / "kernels").resolve()
+
+
+def test_a_relative_home_or_xdg_cache_home_is_not_used(tmp_path, monkeypatch):
+    monkeypatch.delenv(kernel_cache.CACHE_ENV, raising=False)
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert kernel_cache.cache_dir() == (tmp_path / "home" / ".cache" / "snn-deploy" / "kernels").resolve()
+    monkeypatch.setenv("HOME", "nowhere")
+    assert kernel_cache.cache_dir() is None
+    assert not (tmp_path / "relative").exists() and not (tmp_path / "nowhere").exists()
+
+
+def test_unloadable_cache_files_are_removed_and_the_kernel_compiled_again(tmp_path, cache, caplog):
+    update = offset_update(tmp_path, 5, "c")
+    files = [str(tmp_path / "upd_c.py")]
+    kernel, _ = build("heal", update, files)
+    assert kernel(np.int64(2)) == 7 and sum(kernel.stats.cache_misses.values()) == 1
+    module_file = next(cache.glob("heal_*.py"))
+    for suffix, damage in ((".nbi", lambda b: b[:len(b) // 2]), (".nbc", lambda b: b"\x80\x04junk")):
+        target = next((cache / "__pycache__").glob(f"{module_file.stem}.*{suffix}"))
+        target.write_bytes(damage(target.read_bytes()))
+        with caplog.at_level(logging.WARNING, logger="snn_deploy"):
+            kernel, _ = build("heal", update, files)    # a new dispatcher: it loads from the files
+            assert kernel(np.int64(2)) == 7
+        assert "could not be loaded" in caplog.text
+        caplog.clear()
+        kernel, _ = build("heal", update, files)        # the files were written anew: loaded, not compiled
+        assert kernel(np.int64(2)) == 7 and sum(kernel.stats.cache_hits.values()) == 1, suffix
+
+
+def test_a_module_file_that_is_not_utf8_is_rewritten(tmp_path, cache):
+    update = offset_update(tmp_path, 1, "d")
+    build("bytes", update, [str(tmp_path / "upd_d.py")])
+    module_file = next(cache.glob("bytes_*.py"))
+    generated = module_file.read_bytes()
+    module_file.write_bytes(generated + b"\xff\xfe")
+    kernel, cached = build("bytes", update, [str(tmp_path / "upd_d.py")])
+    assert cached and kernel(np.int64(1)) == 2 and module_file.read_bytes() == generated
