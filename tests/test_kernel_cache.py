@@ -230,7 +230,8 @@ def test_a_relative_home_or_xdg_cache_home_is_not_used(tmp_path, monkeypatch):
     assert not (tmp_path / "relative").exists() and not (tmp_path / "nowhere").exists()
 
 
-def test_unloadable_cache_files_are_removed_and_the_kernel_compiled_again(tmp_path, cache, caplog):
+def test_unloadable_cache_files_are_removed_and_the_kernel_compiled_again(tmp_path, cache, monkeypatch, caplog):
+    monkeypatch.setattr(logging.getLogger("snn_deploy"), "propagate", True)   # the CLI's setup turns it off
     update = offset_update(tmp_path, 5, "c")
     files = [str(tmp_path / "upd_c.py")]
     kernel, _ = build("heal", update, files)
