@@ -23,7 +23,8 @@ cache) and its ``__pycache__`` are used only when this user owns them and nobody
 them or replace them (every parent directory owned by this user or root, and writable by others only
 with the sticky bit), a module file is imported only when its bytes are exactly the generated ones,
 and no cache is used while ``NUMBA_CACHE_DIR`` sends numba's files elsewhere. Cache files that cannot
-be loaded (truncated, from another numba) are removed and the kernel compiled again. Otherwise the
+be loaded (truncated, from another numba) are removed and the kernel compiled again. The module file
+is compiled from the bytes just checked, never from Python's bytecode cache. Otherwise the
 kernel compiles in memory, as it does without a cache.
 """
 from __future__ import annotations
@@ -37,7 +38,6 @@ import re
 import stat
 import sys
 import tempfile
-import threading
 import types
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
@@ -62,7 +62,10 @@ def cache_dir() -> Optional[Path]:
     if os.environ.get("NUMBA_CACHE_DIR"):
         return _not_used(os.environ["NUMBA_CACHE_DIR"], "NUMBA_CACHE_DIR is set: numba's files would go there")
     if setting:
-        path = Path(setting).absolute()
+        try:
+            path = Path(setting).absolute()
+        except OSError as e:                        # a relative setting in a working directory now gone
+            return _not_used(setting, e.strerror or str(e))
     else:
         xdg = os.environ.get("XDG_CACHE_HOME", "")
         home = os.path.expanduser("~")
@@ -150,17 +153,22 @@ def defining_file(func: Callable) -> Optional[str]:
 
 
 def function_fingerprint(func: Callable, files: Sequence[str], _seen: Optional[set] = None) -> Optional[bytes]:
-    """What numba freezes into ``func``'s compiled code: its bytecode and the value of every global it
-    reads, as bytes; None when the digest cannot follow them: a closure, or a global that is neither a
-    constant (number, string, tuple of them, numpy scalar or array), nor a module or function defined
-    in ``files`` (a function's own globals followed the same way), nor a module in ``LIBRARY_MODULES``:
-    a function from elsewhere, a compiled dispatcher, a mutable object, a module of the user's."""
+    """What numba freezes into ``func``'s compiled code: its bytecode, its arguments' default values and
+    the value of every global it reads, as bytes; None when the digest cannot follow them: a closure,
+    or a default or global that is neither a constant (number, string, plain tuple of them, numpy
+    scalar or array), nor a module or function defined in ``files`` (a function's own globals followed
+    the same way), nor a module in ``LIBRARY_MODULES``: a function from elsewhere, a compiled
+    dispatcher, a mutable object, a module of the user's. A constant read as an attribute of a module
+    in ``files`` (``fp.STATE_MAX``) is covered by that file's bytes."""
     if func.__closure__:
+        return None
+    defaults = _constant_fingerprint((func.__defaults__ or (), tuple(sorted((func.__kwdefaults__ or {}).items()))))
+    if defaults is None:
         return None
     covered = {os.path.realpath(f) for f in files}
     seen = _seen if _seen is not None else set()
     seen.add(func.__code__)
-    parts = [_code_fingerprint(func.__code__)]
+    parts = [_code_fingerprint(func.__code__), b"defaults=" + defaults]
     for name in sorted(_global_names(func.__code__)):
         if name not in func.__globals__:
             continue                                # a builtin: fixed by the Python version
@@ -205,8 +213,8 @@ def _constant_fingerprint(value: Any) -> Optional[bytes]:
     if isinstance(value, np.generic):
         return repr((value.dtype.str, value.item())).encode()
     if isinstance(value, np.ndarray) and value.dtype != object:
-        return repr((value.dtype.str, value.shape)).encode() + np.ascontiguousarray(value).tobytes()
-    if isinstance(value, tuple):
+        return repr((value.dtype.descr, value.shape)).encode() + np.ascontiguousarray(value).tobytes()
+    if type(value) is tuple:                        # a subclass (namedtuple) is compiled by its fields' order
         inner = [_constant_fingerprint(v) for v in value]
         return None if None in inner else b"(" + b",".join(inner) + b")"   # type: ignore[arg-type]
     return None
@@ -242,11 +250,14 @@ def kernel_module(label: str, source: str, files: Sequence[Optional[str]],
     name = f"{MODULE_PREFIX}.{path.stem}"
     module = sys.modules.get(name)      # the same digest: the same source, functions and values
     if module is None:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
+        module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(name, path))
         bind(module)
         sys.modules[name] = module      # numba's cached code imports it by this name when loaded
-        spec.loader.exec_module(module)
+        try:                            # the bytes just checked, not Python's bytecode cache of them
+            exec(compile(text, str(path), "exec"), module.__dict__)
+        except BaseException:
+            del sys.modules[name]
+            raise
     return module, True
 
 
@@ -263,64 +274,41 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 def compile_kernel(func: Callable, cached: bool, **options: Any) -> Callable[..., Any]:
     """``numba.njit(**options)(func)``; with ``cached`` (``func`` from a file-backed ``kernel_module``)
-    through numba's disk cache, each signature's cache files loaded under guard (``CachedKernel``)."""
+    through numba's disk cache, whose loading is guarded (``_guard_loading``)."""
     import numba
 
     if cached:
         try:
-            return CachedKernel(func, options)
+            dispatcher = numba.njit(cache=True, **options)(func)
         except RuntimeError as e:       # numba found no cache location it may write to
             logger.debug(f"kernel cache for {func.__module__}: not used ({e})")
+        else:
+            if _guard_loading(dispatcher, Path(func.__code__.co_filename)):
+                return dispatcher
+            logger.debug(f"kernel cache for {func.__module__}: not used (numba {numba.__version__} has no "
+                         "Cache.load_overload)")
     return numba.njit(**options)(func)
 
 
-class CachedKernel:
-    """A kernel compiled through numba's disk cache. The first call with a new signature compiles it
-    (which loads the cache files) under a lock; cache files that cannot be loaded (truncated, written
-    by another numba) are removed and the kernel compiled again, then in memory if that fails too."""
+def _guard_loading(dispatcher: Any, path: Path) -> bool:
+    """Make numba's loading of ``dispatcher``'s cache files (from ``path``'s ``__pycache__``) survive
+    files it cannot read (truncated, written by another numba): they are removed, with a warning, and
+    numba compiles the kernel and writes them anew. A compile error is numba's own, unchanged. False
+    when this numba's cache has no ``load_overload`` to guard (then the kernel is not cached)."""
+    cache = getattr(dispatcher, "_cache", None)
+    load = getattr(cache, "load_overload", None)
+    if load is None:
+        return False
 
-    def __init__(self, func: Callable, options: dict) -> None:
-        import numba
+    def guarded_load(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return load(*args, **kwargs)
+        except Exception as e:          # anything numba's unpickling raises on a file it did not write
+            logger.warning(f"kernel cache: the cache files of {path.stem} could not be loaded "
+                           f"({type(e).__name__}: {e}); removed, compiling the kernel again")
+            for stale in (path.parent / "__pycache__").glob(f"{path.stem}.*.nb[ic]"):
+                stale.unlink(missing_ok=True)
+            return None                 # not in the cache: numba compiles, then saves a new index
 
-        self._func, self._options = func, options
-        self.dispatcher = numba.njit(cache=True, **options)(func)
-        self._ready: set = set()
-        self._lock = threading.Lock()
-
-    def __call__(self, *args: Any) -> Any:
-        from numba import typeof
-
-        signature = tuple(typeof(a) for a in args)
-        if signature not in self._ready:
-            self._prepare(signature)
-        return self.dispatcher(*args)
-
-    @property
-    def stats(self) -> Any:
-        return self.dispatcher.stats
-
-    def _prepare(self, signature: tuple) -> None:
-        import numba
-
-        with self._lock:
-            if signature in self._ready:
-                return
-            try:
-                self.dispatcher.compile(signature)
-            except Exception as e:      # anything numba's loader raises on a file it did not write
-                stem = Path(self._func.__globals__["__file__"]).stem
-                logger.warning(f"kernel cache: the cache files of {stem} could not be loaded "
-                               f"({type(e).__name__}: {e}); removed, compiling the kernel again")
-                pycache = Path(self._func.__globals__["__file__"]).parent / "__pycache__"
-                for stale in pycache.glob(f"{stem}.*.nb[ic]"):
-                    stale.unlink(missing_ok=True)
-                try:
-                    self.dispatcher = numba.njit(cache=True, **self._options)(self._func)
-                    self.dispatcher.compile(signature)
-                except Exception as again:
-                    logger.warning(f"kernel cache: {stem} still not cached ({type(again).__name__}: {again}); "
-                                   "compiling in memory")
-                    self.dispatcher = numba.njit(**self._options)(self._func)
-                    self.dispatcher.compile(signature)
-                self._ready.clear()         # the signatures the replaced dispatcher had are prepared anew
-            self._ready.add(signature)
+    cache.load_overload = guarded_load
+    return True

@@ -162,6 +162,7 @@ def test_what_the_digest_cannot_follow_is_compiled_in_memory(tmp_path, cache):
 
 
 TABLE = {"a": 1}
+PAIR = __import__("collections").namedtuple("Pair", "a b")(3, 5)
 
 
 def helper_calling_numpy(x):
@@ -174,6 +175,25 @@ def helper_reading_a_dict(x):
 
 def helper_calling_a_helper(x):
     return helper_calling_numpy(x)
+
+
+def helper_with_a_default(x, k=3):
+    return x + k
+
+
+def helper_reading_a_namedtuple(x):
+    return x + PAIR[0]
+
+
+def test_default_values_are_in_the_fingerprint_and_tuple_subclasses_are_not_followed():
+    import types
+    here = [__file__]
+    three = kernel_cache.function_fingerprint(helper_with_a_default, here)
+    five = types.FunctionType(helper_with_a_default.__code__, globals(), "helper_with_a_default", (5,))
+    assert three is not None and kernel_cache.function_fingerprint(five, here) not in (None, three)
+    unfollowable = types.FunctionType(helper_with_a_default.__code__, globals(), "helper_with_a_default", ([5],))
+    assert kernel_cache.function_fingerprint(unfollowable, here) is None     # a list default: mutable
+    assert kernel_cache.function_fingerprint(helper_reading_a_namedtuple, here) is None
 
 
 def test_every_built_in_model_is_cacheable_and_its_digest_files_are_declared(monkeypatch, cache):
@@ -257,3 +277,32 @@ def test_a_module_file_that_is_not_utf8_is_rewritten(tmp_path, cache):
     module_file.write_bytes(generated + b"\xff\xfe")
     kernel, cached = build("bytes", update, [str(tmp_path / "upd_d.py")])
     assert cached and kernel(np.int64(1)) == 2 and module_file.read_bytes() == generated
+
+
+def test_a_compile_error_is_numbas_own_and_keeps_the_cache_files(tmp_path, cache, monkeypatch, caplog):
+    import numba
+
+    monkeypatch.setattr(logging.getLogger("snn_deploy"), "propagate", True)
+    update = offset_update(tmp_path, 1, "e")
+    kernel, _ = build("typing", update, [str(tmp_path / "upd_e.py")])
+    assert kernel(np.int64(1)) == 2
+    files = sorted((cache / "__pycache__").glob("typing_*.nb[ic]"))
+    assert len(files) == 2
+    with caplog.at_level(logging.WARNING, logger="snn_deploy"), pytest.raises(numba.core.errors.TypingError):
+        kernel("not a number")
+    assert sorted((cache / "__pycache__").glob("typing_*.nb[ic]")) == files and "could not" not in caplog.text
+
+
+def test_the_module_file_is_compiled_from_its_checked_bytes_not_a_bytecode_cache(tmp_path, cache):
+    import py_compile
+    import sys as _sys
+
+    update = offset_update(tmp_path, 1, "f")
+    build("pyc", update, [str(tmp_path / "upd_f.py")])
+    module_file = next(cache.glob("pyc_*.py"))
+    pyc = Path(importlib.util.cache_from_source(str(module_file)))
+    py_compile.compile(str(module_file), cfile=str(pyc))
+    pyc.write_bytes(pyc.read_bytes()[:24])       # a valid header, a truncated body
+    _sys.modules.pop(f"{kernel_cache.MODULE_PREFIX}.{module_file.stem}")
+    kernel, cached = build("pyc", update, [str(tmp_path / "upd_f.py")])
+    assert cached and kernel(np.int64(1)) == 2
