@@ -37,13 +37,13 @@ import platform
 import re
 import stat
 import sys
-import tempfile
 import types
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
+from snn_deploy.atomic import atomic_path
 from snn_deploy.log import logger
 
 CACHE_ENV = "SNN_DEPLOY_KERNEL_CACHE"       #: a directory, or "off"
@@ -243,7 +243,8 @@ def kernel_module(label: str, source: str, files: Sequence[Optional[str]],
     text = (HEADER + source).encode("utf-8")
     try:
         if path.is_symlink() or not path.is_file() or path.read_bytes() != text:
-            _write_atomically(path, text)
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(text)
     except OSError as e:
         logger.debug(f"kernel cache {path}: not used ({e.strerror or e})")
         return kernel_module(label, source, [None], bind)
@@ -259,17 +260,6 @@ def kernel_module(label: str, source: str, files: Sequence[Optional[str]],
             del sys.modules[name]
             raise
     return module, True
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def compile_kernel(func: Callable, cached: bool, **options: Any) -> Callable[..., Any]:
