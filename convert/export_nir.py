@@ -46,13 +46,12 @@ from typing import Any, Callable, Optional, Union
 import nir
 import numpy as np
 
-from snn_deploy import catalogue
 from snn_deploy.atomic import atomic_path
 from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import DenseNode, InputNode, Network, NeuronNode
 
 from snn_deploy.convert.nir_map import (  # noqa: E402  (re-exported: the names callers know)
-    DEFAULT_DT, META_DT, META_ENCODING, META_RESET, META_SOURCE, NIR_EXPORT, SOURCE_TAG, reader_caveats, unique_name)
+    DEFAULT_DT, META_DT, META_ENCODING, META_RESET, META_SOURCE, SOURCE_TAG, export_of, reader_caveats, unique_name)
 
 class NirExportError(SnnDeployError):
     """The network (or one population of it) cannot be written as a NIR 1.0 graph."""
@@ -73,9 +72,10 @@ def export_nir(net: Network, dt: Optional[float] = None) -> nir.NIRGraph:
     net.validate()
     dt = _resolve_dt(dt, net.meta.get(META_DT))
     for pop in net.neuron_nodes():
-        if pop.model not in _NEURON_EXPORTERS:   # why: the catalogue entry's ``not_in_nir``
-            why = catalogue.get_model_entry(pop.model).not_in_nir or "this snn-deploy has no NIR mapping for it"
-            raise NirExportError(f"population {pop.name!r} (model {pop.model}) cannot be exported to NIR: {why}")
+        entry = export_of(pop.model)
+        if entry.primitive is None:
+            raise NirExportError(f"population {pop.name!r} (model {pop.model}) cannot be exported to NIR: "
+                                 f"{entry.not_expressible}")
     nodes: dict[str, Any] = {}
     for node in net.nodes:
         if isinstance(node, InputNode):
@@ -106,8 +106,7 @@ def nir_caveats(net: Network, dt: Optional[float] = None) -> list[str]:
     dt = _resolve_dt(dt, net.meta.get(META_DT))
     pops = net.neuron_nodes()
     subtract = [p.name for p in pops if _resets_by_subtraction(p)]
-    recurrent = any(net.is_recurrent(d.name) for d in net.dense_nodes())
-    return reader_caveats({p.model for p in pops}, subtract, recurrent, dt)
+    return reader_caveats({p.model for p in pops}, subtract, dt)
 
 
 def _resets_by_subtraction(pop: NeuronNode) -> bool:

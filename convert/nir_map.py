@@ -54,9 +54,6 @@ NIR_EXPORT: dict[str, NirExport] = {
 }
 # Models NIR 1.0 cannot express (adlif, mthr_lif, spikgru) are absent: why is the catalogue entry's not_in_nir.
 
-#: dense ``W x + b`` -> Affine (Linear without bias); a mask is multiplied into W.
-DENSE_EXPORT = "W x + b  ->  Affine(W, b), Linear(W) without bias; a sparsity mask is multiplied into W"
-
 
 @dataclass(frozen=True)
 class NirImport:
@@ -121,10 +118,10 @@ def export_of(model: str) -> NirExport:
     return NirExport(None, "", not_expressible=reason)
 
 
-def reader_caveats(models: set[str], subtract: list[str], recurrent: bool, dt: float) -> list[str]:
+def reader_caveats(models: set[str], subtract: list[str], dt: float) -> list[str]:
     """The caveats of ``READER_CAVEATS`` that apply to a network of ``models`` (``subtract``: the names of
     its populations that reset by subtraction)."""
-    applies = {"always": True, "subtract": bool(subtract), "recurrent": recurrent,
+    applies = {"always": True, "subtract": bool(subtract),
                "cuba_lif": "cuba_lif" in models, "lif": "lif" in models, "li": "li" in models}
     return [text.format(names=", ".join(repr(n) for n in subtract), dt=dt)
             for when, text in READER_CAVEATS if applies[when]]

@@ -403,3 +403,13 @@ def test_convert_cli_prints_and_writes_the_reader_caveats(tmp_path, capsys):
     assert any("dt = 0.02 s" in c and "Norse" in c for c in report["caveats"])
     for caveat in report["caveats"]:
         assert f"caveat: {caveat}" in printed and f"caveat: {caveat}" in (out / "summary.txt").read_text()
+
+
+def test_the_exporters_write_the_primitives_the_mapping_table_declares():
+    from snn_deploy.convert.nir_map import NIR_EXPORT
+
+    net = float_net()
+    graph = export_nir(net)
+    assert {pop.model for pop in net.neuron_nodes()} == set(NIR_EXPORT)
+    for pop in net.neuron_nodes():
+        assert type(graph.nodes[pop.name]).__name__ == NIR_EXPORT[pop.model].primitive
