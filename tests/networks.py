@@ -71,3 +71,19 @@ def seeded_inputs(net: Network, samples: int, steps: int, *, density: float = 0.
     spikes = rng.random((samples, steps, channels)) < density
     counts = rng.integers(1, max_count + 1, size=spikes.shape)
     return (spikes * counts).astype(np.int64)
+
+
+def assert_same_run(a, b):
+    """Two ``EmulatorRun``s hold the same integers (and dtypes) everywhere."""
+    for rec in ("spikes", "potentials"):
+        assert getattr(a, rec).keys() == getattr(b, rec).keys()
+        for k, v in getattr(a, rec).items():
+            assert v.dtype == getattr(b, rec)[k].dtype, f"{rec} {k}"
+            np.testing.assert_array_equal(v, getattr(b, rec)[k], err_msg=f"{rec} {k}")
+    assert a.states.keys() == b.states.keys()
+    for pop, fields in a.states.items():
+        for n, v in fields.items():
+            np.testing.assert_array_equal(v, b.states[pop][n], err_msg=f"{pop}.{n}")
+    assert a.overflow == b.overflow
+    np.testing.assert_array_equal(a.scores, b.scores)
+    np.testing.assert_array_equal(a.predictions, b.predictions)

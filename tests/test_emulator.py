@@ -95,7 +95,7 @@ def test_batch_slices_on_threads_join_to_the_single_slice_run(engine, monkeypatc
 
     if engine == "compiled":
         pytest.importorskip("numba")
-    from networks import seeded_inputs, seeded_network   # tests/networks.py
+    from networks import assert_same_run, seeded_inputs, seeded_network   # tests/networks.py
 
     net = seeded_network("radlif", bias=8.0)
     x = seeded_inputs(net, 7, 15)
@@ -104,24 +104,13 @@ def test_batch_slices_on_threads_join_to_the_single_slice_run(engine, monkeypatc
     monkeypatch.setattr(emulator, "_workers", lambda batch: 3)       # slices of 3, 2 and 2 samples
     sliced = emulate(net, x, record_state=True, engine=engine)
     assert sum(int(s.sum()) for s in whole.spikes.values()) > 20
-    for rec in ("spikes", "potentials"):
-        assert getattr(sliced, rec).keys() == getattr(whole, rec).keys()
-        for k, v in getattr(whole, rec).items():
-            np.testing.assert_array_equal(getattr(sliced, rec)[k], v, err_msg=f"{rec} {k}")
-    for pop, fields in whole.states.items():
-        for n, v in fields.items():
-            np.testing.assert_array_equal(sliced.states[pop][n], v, err_msg=f"{pop}.{n}")
-    assert sliced.overflow == whole.overflow
-    np.testing.assert_array_equal(sliced.scores, whole.scores)
-    np.testing.assert_array_equal(sliced.predictions, whole.predictions)
+    assert_same_run(sliced, whole)
 
 
 @pytest.mark.parametrize("engine", ["numpy", "compiled", "torch"])
 def test_an_empty_batch_gives_empty_records_of_the_right_shapes(engine):
     if engine == "compiled":
         pytest.importorskip("numba")
-    if engine == "torch":
-        pytest.importorskip("torch")
     from networks import seeded_network   # tests/networks.py
 
     net = seeded_network("radlif", bias=8.0)

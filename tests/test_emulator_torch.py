@@ -18,27 +18,12 @@ from snn_deploy.convert import fixed_neurons
 from snn_deploy.convert.fixed_neurons import get_neuron_model
 from snn_deploy.errors import SnnDeployError, UsageError
 from snn_deploy.ir import save_network
+from networks import assert_same_run
 from test_emulator import recurrent_readout_network
 from test_kernels import CASES, numpy_reference, random_case
 
 CPU = torch.device("cpu")
 CHANNELS, CLASSES, STEPS = 40, 4, 20     # the conftest SHD set: 40 channels, 4 classes
-
-
-def assert_same_run(a, b):
-    """Two ``EmulatorRun``s hold the same integers (and dtypes) everywhere."""
-    for rec in ("spikes", "potentials"):
-        assert getattr(a, rec).keys() == getattr(b, rec).keys()
-        for k, v in getattr(a, rec).items():
-            assert v.dtype == getattr(b, rec)[k].dtype, f"{rec} {k}"
-            np.testing.assert_array_equal(v, getattr(b, rec)[k], err_msg=f"{rec} {k}")
-    assert a.states.keys() == b.states.keys()
-    for pop, fields in a.states.items():
-        for n, v in fields.items():
-            np.testing.assert_array_equal(v, b.states[pop][n], err_msg=f"{pop}.{n}")
-    assert a.overflow == b.overflow
-    np.testing.assert_array_equal(a.scores, b.scores)
-    np.testing.assert_array_equal(a.predictions, b.predictions)
 
 
 @pytest.mark.parametrize("name,reset", CASES)

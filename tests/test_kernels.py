@@ -57,8 +57,8 @@ def numpy_reference(model, params, state, ff, exps, S, reset_after):
 
 @pytest.mark.parametrize("name,reset", CASES)
 def test_compiled_kernel_equals_numpy_step_with_saturation_and_wrap(name, reset):
-    kernels = pytest.importorskip("snn_deploy.convert.kernels")
     pytest.importorskip("numba")
+    from snn_deploy.convert import kernels
     model = get_neuron_model(name)
     rng = np.random.default_rng(sum(map(ord, name + reset)))
     S, reset_after = 12, 5
@@ -88,21 +88,14 @@ def test_compiled_kernel_equals_numpy_step_with_saturation_and_wrap(name, reset)
 @pytest.mark.parametrize("case", ["radlif", "spikgru", "cuba_lif", "mthr_lif"])
 def test_emulator_engines_give_the_same_integers(case):
     pytest.importorskip("numba")
-    from networks import seeded_inputs, seeded_network   # tests/networks.py
+    from networks import assert_same_run, seeded_inputs, seeded_network   # tests/networks.py
 
     net = seeded_network(case, bias=8.0, **({"reset": "zero"} if case == "cuba_lif" else {}))
     x = seeded_inputs(net, 5, 15, max_count=2 if case == "spikgru" else 1)
     a = emulator.emulate(net, x, record_state=True, engine="compiled")
     b = emulator.emulate(net, x, record_state=True, engine="numpy")
     assert sum(int(s.sum()) for s in a.spikes.values()) > 20
-    for rec in ("spikes", "potentials"):
-        for k, v in getattr(a, rec).items():
-            np.testing.assert_array_equal(v, getattr(b, rec)[k], err_msg=f"{rec} {k}")
-    for pop, fields in a.states.items():
-        for n, v in fields.items():
-            np.testing.assert_array_equal(v, b.states[pop][n], err_msg=f"{pop}.{n}")
-    assert a.overflow == b.overflow
-    np.testing.assert_array_equal(a.scores, b.scores)
+    assert_same_run(a, b)
 
 
 def test_engine_choice_is_checked(monkeypatch):
@@ -122,8 +115,8 @@ def test_gather_products_equal_the_integer_products(dtype, skip_words, monkeypat
     """The compiled gather kernel against an integer einsum: both layouts, a channel count that is no
     multiple of 8 (rows straddle the 8-byte words, a tail past the last word), graded counts, fewer
     delivered steps than the source has, a source not 8-byte aligned, float32 and float64."""
-    kernels = pytest.importorskip("snn_deploy.convert.kernels")
     pytest.importorskip("numba")
+    from snn_deploy.convert import kernels
     monkeypatch.setattr(kernels, "WORD_SKIP_DENSITY", 2.0 if skip_words else 0.0)
     rng = np.random.default_rng(11)
     B, T, C, N = 5, 9, 13, 7
