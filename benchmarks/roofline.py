@@ -123,7 +123,7 @@ def _work(net: Network, activity: dict[str, np.ndarray], x: np.ndarray, S: int, 
         for dense in net.incoming(pop.name):
             w = emu._dense_weight(dense)
             if net.is_recurrent(dense.name):
-                wt = np.ascontiguousarray(w.T.astype(np.float32 if model.spiking else np.float64))
+                wt = np.ascontiguousarray(w.T.astype(emu.recurrent_dtype(w, model.spiking)))
                 flops += 2.0 * B * S * w.size
                 for j in range(slices):
                     name, job = _fastest(_recurrent_ways(bounds[j + 1] - bounds[j], pop.size, wt, S), repeats)
@@ -155,8 +155,6 @@ class Bound:
     prepared in both layouts (each product on its fastest path, chosen when prepared); ``time(layout)``
     runs one layout once and returns its seconds, so that a benchmark can interleave it with the
     emulator's runs (both see the same machine load)."""
-
-    LAYOUTS = ("slices", "blas")
 
     def __init__(self, net: Network, x: np.ndarray, activity: dict[str, np.ndarray], S: int, repeats: int = 3):
         self.batch = x.shape[0]

@@ -51,11 +51,9 @@ from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import DEFAULT_READOUT, DenseNode, InputNode, Network, NeuronNode
 
 SPIKE_PAYLOAD_MAX = 255          #: input spike counts are 8-bit graded payloads
-WRAP_JUMP = fp.STATE_HALF        #: a one-step change larger than 2^23 in a wrapping state is a wrap
 SPARSE_DENSITY = 0.05            #: feed-forward sources sparser than this use a sparse matmul (measured break-even)
 GATHER_DENSITY = 0.15            #: and, with the compiled engine, the gather kernel (measured break-even)
 MIN_THREAD_BATCH = 32            #: fewer samples per thread than this are not worth a thread
-INT32_EXACT_BITS = 31            #: integer sums below 2^31 are exact in int32
 ENGINES = ("auto", "compiled", "numpy", "torch")   #: how each population's time loop runs (``emulate(engine=...)``)
 
 
@@ -234,13 +232,20 @@ def _one_blas_thread():
     installed: the ``fast`` extra). Small per-step products on a multi-threaded BLAS under slices
     that already fill the cores oversubscribe them: measured 6-40x slower per product on 2 loaded
     cores for ``[128, 128] @ [128, 128]``."""
+    controller = _blas_controller()
+    return controller.limit(limits=1, user_api="blas") if controller else contextlib.nullcontext()
+
+
+@functools.lru_cache(maxsize=None)
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries, scanned once (1.3 ms a scan), or None."""
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:
-        return contextlib.nullcontext()
+        return None
     with contextlib.suppress(ImportError):   # the BLAS the kernels' np.dot calls: loaded now, so that it is limited
         import scipy.linalg.cython_blas  # noqa: F401
-    return threadpool_limits(1, user_api="blas")
+    return ThreadpoolController()
 
 
 class _Records:
@@ -404,6 +409,12 @@ def _float_dtype(source: np.ndarray, w: np.ndarray, spiking_source: bool) -> np.
     return fp.exact_float_dtype(max_x, _max_row_sum(w))
 
 
+def recurrent_dtype(w: np.ndarray, spiking: bool) -> np.dtype:
+    """The float dtype in which a recurrent product ``W y`` is exact: ``y`` is the population's own
+    output, 0/1 spikes or a potential up to ``2^23 - 1``."""
+    return fp.exact_float_dtype(1.0 if spiking else fp.STATE_MAX, _max_row_sum(w))
+
+
 def _max_row_sum(w: np.ndarray) -> float:
     """``max_row sum|w|``: the largest output of ``W x`` for inputs of magnitude 1."""
     return float(np.abs(w).sum(axis=1).max()) if w.size else 0.0
@@ -461,8 +472,7 @@ def _run_population(net: Network, pop: NeuronNode, model: FixedNeuronModel, outp
     dtypes = []
     for d in _incoming(net, pop, model):
         if d.recurrent:
-            # the recurrent input is the population's own output: 0/1 spikes, or a potential up to 2^23 - 1
-            dtypes.append(_float_dtype(np.array([fp.STATE_MAX]), d.weight, d.spiking_source))
+            dtypes.append(recurrent_dtype(d.weight, d.spiking_source))
             rec_in[d.port].append((d.weight, d.exp))
         else:
             dtypes.append(_float_dtype(outputs[d.source], d.weight, d.spiking_source))
@@ -510,7 +520,7 @@ def _numpy_time_loop(model: FixedNeuronModel, params: Any, ports: list[_Port], B
         for n in model.saturating:
             counts[f"saturated_{n}"] += int(np.count_nonzero(np.abs(getattr(state, n)) >= fp.STATE_MAX))
         for n in model.wrapping:
-            counts[f"wrapped_{n}"] += int(np.count_nonzero(np.abs(getattr(state, n) - getattr(old, n)) > WRAP_JUMP))
+            counts[f"wrapped_{n}"] += int(np.count_nonzero(np.abs(getattr(state, n) - getattr(old, n)) > fp.WRAP_JUMP))
         if record_state:
             for n in model.state_names:
                 rec_states[n][t] = getattr(state, n)

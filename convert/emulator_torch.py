@@ -69,12 +69,8 @@ def check_device(device: str, option: str = "device") -> torch.device:
 def torch_primitives(device: torch.device) -> Any:
     """``fixed_point``'s primitives (and ``weight_shift``) on int64 tensors of ``device``."""
     lut = torch.tensor(fp.SIGMOID_LUT.tolist(), dtype=torch.int64, device=device)
-    return fp.bind_primitives(f"torch:{device}", {"_i64": _identity, "SIGMOID_LUT": lut},
+    return fp.bind_primitives(f"torch:{device}", {"_i64": fp.already_int64, "SIGMOID_LUT": lut},
                               names=fp.PRIMITIVES + ("weight_shift",))
-
-
-def _identity(x: Any) -> Any:
-    return x
 
 
 @contextlib.contextmanager
@@ -151,7 +147,7 @@ def _run_population(net: Network, pop: NeuronNode, model: FixedNeuronModel, outp
     for d in emulator._incoming(net, pop, model):
         k = model.ports.index(d.port)
         if d.recurrent:
-            rec_dtypes.append(_exact_dtype(1.0 if d.spiking_source else fp.STATE_MAX, d.weight))
+            rec_dtypes.append(TORCH_FLOAT[emulator.recurrent_dtype(d.weight, d.spiking_source)])
             recurrent[k].append((d.weight, d.exp))
         else:
             src = outputs[d.source]
@@ -208,7 +204,7 @@ def time_loop(model: FixedNeuronModel, params: Any, a_ff: list[torch.Tensor],
         for j, n in enumerate(model.saturating):
             counts[j] += (new[index[n]].abs() >= fp.STATE_MAX).sum()
         for j, n in enumerate(model.wrapping, start=len(model.saturating)):
-            counts[j] += ((new[index[n]] - state[index[n]]).abs() > emulator.WRAP_JUMP).sum()
+            counts[j] += ((new[index[n]] - state[index[n]]).abs() > fp.WRAP_JUMP).sum()
         for n, rec in recorded.items():
             rec[t] = new[index[n]]
         if t == reset_after:   # pipeline reset (after the step, as Lava's Reset in post-management)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import types
-from typing import Callable, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
@@ -42,6 +42,7 @@ STATE_BITS = 24
 STATE_HALF = 1 << (STATE_BITS - 1)           #: 2^23: the current wraps into (-2^23, 2^23]
 STATE_WRAP = 2 * STATE_HALF                  #: 2^24: the wrap subtracts/adds this once (as Lava)
 STATE_MAX = STATE_HALF - 1                   #: the voltage saturates at +-(2^23 - 1)
+WRAP_JUMP = STATE_HALF                       #: a one-step change larger than 2^23 in a wrapping state is a wrap
 STATE_MIN = -STATE_MAX
 
 # ---- alignment of synaptic input and threshold to the state ------------------------------------
@@ -108,6 +109,11 @@ def _i64(x: ArrayLike) -> np.ndarray:
     ``np.where``/``np.clip``), so the same definition runs on numpy arrays, on torch tensors and on
     the int64 scalars of a compiled per-element kernel."""
     return np.asarray(x, dtype=np.int64)
+
+
+def already_int64(x: Any) -> Any:
+    """The ``_i64`` of a backend whose values are already int64 (numba scalars, torch tensors)."""
+    return x
 
 
 def mul_frac(x: ArrayLike, frac: ArrayLike) -> np.ndarray:

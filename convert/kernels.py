@@ -33,8 +33,6 @@ from snn_deploy.convert import fixed_point as fp
 from snn_deploy.convert import kernel_cache
 from snn_deploy.convert.fixed_neurons import FixedNeuronModel
 
-#: a one-step change larger than 2^23 in a wrapping state is a wrap (as the emulator's numpy path)
-WRAP_JUMP = fp.STATE_HALF
 #: the gather kernel skips all-zero 8-byte words of its source when fewer than this fraction are nonzero
 WORD_SKIP_DENSITY = 0.3
 
@@ -46,10 +44,6 @@ def available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def _identity(x):
-    return x
 
 
 def _registered_module(name: str, namespace: dict) -> types.ModuleType:
@@ -73,7 +67,7 @@ def _compiled_update(model: FixedNeuronModel, name: str) -> Callable:
 
     primitives = _registered_module(f"{name}__fp", _public(vars(fp)))
     ns = primitives.__dict__
-    ns["_i64"] = numba.njit(fp.rebind(_identity, ns))
+    ns["_i64"] = numba.njit(fp.rebind(fp.already_int64, ns))
     for prim in fp.PRIMITIVES:
         ns[prim] = numba.njit(fp.rebind(getattr(fp, prim), ns))
     update_module = _registered_module(f"{name}__update", _public(model.update.__globals__))
@@ -179,7 +173,7 @@ def population_kernel(model: FixedNeuronModel, record_state: bool,
     label = f"{model.name}_{'recording_' if record_state else ''}{shape}"
 
     def bind(module: types.ModuleType) -> None:
-        module.__dict__.update({"np": np, "int64": np.int64, "STATE_MAX": fp.STATE_MAX, "WRAP_JUMP": WRAP_JUMP,
+        module.__dict__.update({"np": np, "int64": np.int64, "STATE_MAX": fp.STATE_MAX, "WRAP_JUMP": fp.WRAP_JUMP,
                                 "update": _compiled_update(model, module.__name__)})
 
     files = [fp.__file__, __file__, kernel_cache.defining_file(model.update)]

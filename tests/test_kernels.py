@@ -49,7 +49,7 @@ def numpy_reference(model, params, state, ff, exps, S, reset_after):
         for j, n in enumerate(model.saturating):
             counts[j] += np.count_nonzero(np.abs(getattr(state, n)) >= fp.STATE_MAX)
         for j, n in enumerate(model.wrapping, start=len(model.saturating)):
-            counts[j] += np.count_nonzero(np.abs(getattr(state, n) - getattr(old, n)) > fp.STATE_HALF)
+            counts[j] += np.count_nonzero(np.abs(getattr(state, n) - getattr(old, n)) > fp.WRAP_JUMP)
         if t == reset_after:
             state = model.initial_state(out.shape[-1], out.shape[:1])
     return np.stack(outs), {n: np.stack([getattr(s, n) for s in states]) for n in model.state_names}, counts
