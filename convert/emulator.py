@@ -498,8 +498,7 @@ def _numpy_time_loop(model: FixedNeuronModel, params: Any, ports: list[_Port], B
     state = model.initial_state(size, (B,))
     y = np.zeros((S, B, size), np.uint8 if model.spiking else np.int64)
     rec_states = {n: np.zeros((S, B, size), np.int64) for n in model.state_names} if record_state else {}
-    counts = {f"saturated_{n}": 0 for n in model.saturating}
-    counts.update({f"wrapped_{n}": 0 for n in model.wrapping})
+    counts = dict.fromkeys(model.overflow_names, 0)
     prev = np.zeros((B, size), ports[0].ff.dtype)
     recurrent = any(p.rec_weights for p in ports)
     for t in range(S):
@@ -542,14 +541,13 @@ def _compiled_time_loop(model: FixedNeuronModel, params: Any, ports: list[_Port]
     dt = ports[0].ff.dtype
     y = np.zeros((S, B, size), np.uint8 if model.spiking else np.int64)
     rec_states = [np.zeros((S, B, size) if record_state else (0, 0, 0), np.int64) for _ in model.state_names]
-    counts = np.zeros(len(model.saturating) + len(model.wrapping), np.int64)
+    counts = np.zeros(len(model.overflow_names), np.int64)
     prev = np.zeros((B, size), dt)   # the last step's output, for the recurrent products
     fields = [np.ascontiguousarray(getattr(params, f)) for f in model.param_names]
-    flags = [params.subtract_reset] if hasattr(params, "subtract_reset") else []
+    flags = [getattr(params, f) for f in model.flag_names]
     rec_ws = [np.stack(p.rec_weights) if p.rec_weights else np.zeros((0, size, size), dt) for p in ports]
     kernel(*[p.ff for p in ports], *[p.ff_exps for p in ports], *rec_ws, *[p.rec for p in ports],
            *[p.rec_exps for p in ports], *[getattr(state, n) for n in model.state_names], *fields, *flags,
            y, prev, *rec_states, reset_after, counts)
-    names = [f"saturated_{n}" for n in model.saturating] + [f"wrapped_{n}" for n in model.wrapping]
     recorded = dict(zip(model.state_names, rec_states)) if record_state else {}
-    return y, recorded, {name: int(c) for name, c in zip(names, counts)}
+    return y, recorded, {name: int(c) for name, c in zip(model.overflow_names, counts)}

@@ -177,7 +177,7 @@ def time_loop(model: FixedNeuronModel, params: Any, a_ff: list[torch.Tensor],
     prims = torch_primitives(dev)
     update = model.update_on(prims)
     fields = [torch.as_tensor(getattr(params, n), dtype=torch.int64, device=dev) for n in model.param_names]
-    flags = [params.subtract_reset] if hasattr(params, "subtract_reset") else []
+    flags = [getattr(params, f) for f in model.flag_names]
     zeros = [torch.zeros((B, N), dtype=torch.int64, device=dev) for _ in model.state_names]
     state = list(zeros) if initial is None else [torch.as_tensor(getattr(initial, n), dtype=torch.int64, device=dev)
                                                  for n in model.state_names]
@@ -185,7 +185,7 @@ def time_loop(model: FixedNeuronModel, params: Any, a_ff: list[torch.Tensor],
     recorded = ({n: torch.zeros((S, B, N), dtype=torch.int64, device=dev) for n in model.state_names}
                 if record_state else {})
     index = {n: i for i, n in enumerate(model.state_names)}
-    counts = torch.zeros(len(model.saturating) + len(model.wrapping), dtype=torch.int64, device=dev)
+    counts = torch.zeros(len(model.overflow_names), dtype=torch.int64, device=dev)
     rec_dt = next((w.dtype for port in rec_w for w, _ in port), torch.float32)
     prev = torch.zeros((B, N), dtype=rec_dt, device=dev)
     any_recurrent = any(rec_w)
@@ -212,5 +212,4 @@ def time_loop(model: FixedNeuronModel, params: Any, a_ff: list[torch.Tensor],
             prev = torch.zeros_like(prev)
         else:
             state = new
-    names = [f"saturated_{n}" for n in model.saturating] + [f"wrapped_{n}" for n in model.wrapping]
-    return y, recorded, dict(zip(names, (int(c) for c in counts.cpu())))
+    return y, recorded, dict(zip(model.overflow_names, (int(c) for c in counts.cpu())))

@@ -50,6 +50,9 @@ from snn_deploy.errors import SnnDeployError
 
 # ---- records ---------------------------------------------------------------------------------
 
+RESET_FLAG = "subtract_reset"   #: the boolean parameter of a model with both resets (``flag_names``)
+
+
 @dataclass(frozen=True)
 class CubaLIFFixedParams:
     du: np.ndarray          #: current decay register (effective decay du + 1), 0..4095
@@ -364,7 +367,18 @@ class FixedNeuronModel(ImplementsEntry):
 
     @property
     def param_names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(self.params_type) if f.name != "subtract_reset")
+        """The per-neuron integer parameters (the reset flag apart: ``flag_names``)."""
+        return tuple(f.name for f in dataclasses.fields(self.params_type) if f.name != RESET_FLAG)
+
+    @property
+    def flag_names(self) -> tuple[str, ...]:
+        """The parameter record's one boolean, ``subtract_reset``, where the model has both resets."""
+        return tuple(f.name for f in dataclasses.fields(self.params_type) if f.name == RESET_FLAG)
+
+    @property
+    def overflow_names(self) -> tuple[str, ...]:
+        """The emulator's overflow counts: ``saturated_<field>`` then ``wrapped_<field>``."""
+        return tuple(f"saturated_{n}" for n in self.saturating) + tuple(f"wrapped_{n}" for n in self.wrapping)
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -393,8 +407,8 @@ class FixedNeuronModel(ImplementsEntry):
                 if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
                     raise SnnDeployError(f"{where}: fixed parameter {n!r} is not integer (dtype {arr.dtype})")
             kwargs[n] = np.broadcast_to(arr.astype(np.int64), (size,)).copy()
-        if "subtract_reset" in {f.name for f in dataclasses.fields(self.params_type)}:
-            kwargs["subtract_reset"] = reset == "subtract"
+        if self.flag_names:
+            kwargs[RESET_FLAG] = reset == "subtract"
         return self.params_type(**kwargs)
 
     def initial_state(self, size: int, batch_shape: tuple[int, ...] = ()) -> Any:

@@ -100,9 +100,9 @@ def kernel_source(model: FixedNeuronModel, record_state: bool, denses: tuple[tup
     rec_ws, recs, rec_exps = [f"rec_w_{i}" for i in range(k)], [f"rec_{i}" for i in range(k)], [f"rec_exp_{i}" for i in range(k)]
     states = list(model.state_names)
     params = list(model.param_names)
-    flags = ["subtract_reset"] if "subtract_reset" in model.params_type.__dataclass_fields__ else []
+    flags = list(model.flag_names)
     recorded = [f"rec_state_{n}" for n in states]
-    counted = [f"c_{j}" for j in range(len(model.saturating) + len(model.wrapping))]
+    counted = [f"c_{j}" for j in range(len(model.overflow_names))]
     args = [*ffs, *ff_exps, *rec_ws, *recs, *rec_exps, *[f"st_{n}" for n in states],
             *[f"p_{n}" for n in params], *flags, "y", "prev", *recorded, "reset_after", "counts"]
     body = [f"def kernel({', '.join(args)}):",

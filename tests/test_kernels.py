@@ -38,7 +38,7 @@ def random_case(model, reset, rng, B=3, N=40, S=12):
 
 
 def numpy_reference(model, params, state, ff, exps, S, reset_after):
-    outs, states, counts = [], [], np.zeros(len(model.saturating) + len(model.wrapping), np.int64)
+    outs, states, counts = [], [], np.zeros(len(model.overflow_names), np.int64)
     for t in range(S):
         inputs = [sum(fp.weight_shift(f[k, t].astype(np.int64), e[k]) for k in range(f.shape[0]))
                   for f, e in zip(ff, exps)]
@@ -71,7 +71,7 @@ def test_compiled_kernel_equals_numpy_step_with_saturation_and_wrap(name, reset)
     counts = np.zeros_like(want_counts)
     no_rec = [np.zeros((0, B, N), np.float64) for _ in model.ports]
     st = [getattr(state, n).copy() for n in model.state_names]
-    flags = [params.subtract_reset] if hasattr(params, "subtract_reset") else []
+    flags = [getattr(params, f) for f in model.flag_names]
     kernels.population_kernel(model, True, ((2, 0),) * len(model.ports))(
         *ff, *exps, *[np.zeros((0, N, N)) for _ in model.ports], *no_rec, *[np.zeros(0, np.int64) for _ in model.ports],
         *st, *[getattr(params, f) for f in model.param_names], *flags, y, np.zeros((B, N)), *recorded,
