@@ -353,17 +353,15 @@ class FixedNeuronModel(ImplementsEntry):
         compiled engine compiles; None for a step written on records only (it then runs on the numpy path)."""
         return getattr(self.step, "update", None)
 
-    def update_on(self, primitives: Any, wrap: Optional[Callable] = None) -> Callable[..., tuple]:
+    def update_on(self, primitives: Any) -> Callable[..., tuple]:
         """``update`` with ``fp`` bound to ``primitives`` (``fixed_point.bind_primitives``): the same code
-        object on another backend's values, passed through ``wrap`` (a compiler) when given. A step written
-        on records only has none: SnnDeployError."""
+        object on another backend's values. A step written on records only has none: SnnDeployError."""
         if self.update is None:
             raise SnnDeployError(f"neuron model {self.name!r}: its integer step is written on records only (no "
                                  "*_update definition), which only the numpy emulator engine runs: use engine 'numpy'")
         namespace = dict(self.update.__globals__)
         namespace["fp"] = primitives
-        func = fp.rebind(self.update, namespace)
-        return wrap(func) if wrap else func
+        return fp.rebind(self.update, namespace)
 
     @property
     def param_names(self) -> tuple[str, ...]:

@@ -219,21 +219,18 @@ def rebind(func: Callable, namespace: dict) -> Callable:
     return types.FunctionType(func.__code__, namespace, func.__name__, func.__defaults__, func.__closure__)
 
 
-def bind_primitives(label: str, overrides: dict, wrap: Optional[Callable] = None,
-                    names: tuple[str, ...] = PRIMITIVES) -> types.ModuleType:
-    """This module with the functions ``names`` (default ``PRIMITIVES``) re-bound to a namespace in which
-    ``overrides`` replace names (``_i64``, ``SIGMOID_LUT``), each passed through ``wrap`` (a compiler) when given.
-
-    How another backend runs the same definitions: ``convert.kernels`` (numba, ``_i64`` the identity on
-    int64 scalars) and ``convert.emulator_torch`` (torch tensors, the LUT a tensor on the device).
-    """
-    namespace = dict(globals())
+def bind_primitives(label: str, overrides: dict, names: tuple[str, ...] = PRIMITIVES) -> types.ModuleType:
+    """A module ``fixed_point[label]``: this module's names, with the functions ``names`` (default
+    ``PRIMITIVES``) re-bound to its namespace, in which ``overrides`` replace names (``_i64``,
+    ``SIGMOID_LUT``). How ``convert.emulator_torch`` runs the same definitions on torch tensors (``_i64``
+    ``already_int64``, the LUT a tensor on the device); ``convert.kernels`` re-binds them the same way
+    into modules of its own, registered for numba's cache."""
+    module = types.ModuleType(f"{__name__}[{label}]")
+    namespace = module.__dict__
+    namespace.update({k: v for k, v in globals().items() if not k.startswith("__")})
     namespace.update(overrides)
     for name in names:         # resolved at call time, when every name is bound
-        func = rebind(globals()[name], namespace)
-        namespace[name] = wrap(func) if wrap else func
-    module = types.ModuleType(f"{__name__}[{label}]")
-    module.__dict__.update(namespace)
+        namespace[name] = rebind(globals()[name], namespace)
     return module
 
 
