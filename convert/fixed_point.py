@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import types
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 
