@@ -44,9 +44,8 @@ def _convert(checkpoint: str, *, target: str, profile: str, out_set: Any, data: 
     from snn_deploy.convert.report import format_summary
     from snn_deploy.errors import SnnDeployError, UsageError
     from snn_deploy.ir import save_network
-    from snn_deploy.train.checkpoint import load_model
     from snn_deploy.train.export import ir_meta_from_checkpoint, model_to_ir
-    from snn_deploy.train.sparch_import import is_sparch_checkpoint, load_sparch_model
+    from snn_deploy.train.sparch_import import load_any_checkpoint
 
     if target not in TARGETS:
         raise UsageError(f"--target: unknown target {target!r}; choose one of {', '.join(TARGETS)}")
@@ -61,7 +60,7 @@ def _convert(checkpoint: str, *, target: str, profile: str, out_set: Any, data: 
         if dt is not None:
             raise UsageError(f"--dt is for NIR files; {checkpoint} is not one (a checkpoint's time step is its "
                              "duration / time_steps)")
-        model, cfg, meta = (load_sparch_model if is_sparch_checkpoint(checkpoint) else load_model)(checkpoint)
+        model, cfg, meta = load_any_checkpoint(checkpoint)
         exports = _check_exports(exports, spiking=cfg.spiking, model=repr(cfg.model))
         if not cfg.spiking and "onnx" in exports:
             from snn_deploy.convert.export_onnx import export_onnx

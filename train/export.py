@@ -110,10 +110,9 @@ def ir_meta_from_checkpoint(meta: dict[str, Any], checkpoint) -> dict[str, Any]:
 def checkpoint_to_ir(checkpoint) -> Network:
     """Load a ``model.pt`` (or a sparch checkpoint, train/sparch_import.py) and export its spiking model
     to the float IR (ANNs raise SnnDeployError)."""
-    from snn_deploy.train.checkpoint import load_model
-    from snn_deploy.train.sparch_import import is_sparch_checkpoint, load_sparch_model
+    from snn_deploy.train.sparch_import import load_any_checkpoint
 
-    model, cfg, meta = (load_sparch_model if is_sparch_checkpoint(checkpoint) else load_model)(checkpoint)
+    model, cfg, meta = load_any_checkpoint(checkpoint)
     if not cfg.spiking:
         raise SnnDeployError(f"{checkpoint}: model {cfg.model!r} is an ANN baseline; only spiking models "
                              "export to the network IR (export ANNs to ONNX with `snn-deploy convert --export onnx`)")

@@ -49,7 +49,7 @@ from snn_deploy.errors import FormatError
 from snn_deploy.filekind import identify
 from snn_deploy.memory import check_fits
 
-from snn_deploy.train.checkpoint import check_checkpoint_file, check_weights, load_state_into
+from snn_deploy.train.checkpoint import check_checkpoint_file, check_weights, load_model, load_state_into
 from snn_deploy.train.config import ModelConfig
 from snn_deploy.catalogue import A_RANGE, ALPHA_RANGE, B_RANGE, BETA_RANGE, THRESHOLD
 
@@ -452,5 +452,10 @@ def load_sparch_model(path: str | Path, device: str | torch.device = "cpu") -> t
     return model, imported.config, imported.meta
 
 
-__all__ = ["ALLOWED_GLOBALS", "SPARCH_CLASSES", "SparchUnpickler", "is_sparch_checkpoint", "load_sparch_model",
-           "read_sparch_records", "sparch_to_config"]
+def load_any_checkpoint(path: str | Path) -> tuple[torch.nn.Module, ModelConfig, dict[str, Any]]:
+    """Our ``model.pt`` (``checkpoint.load_model``) or a sparch checkpoint (``load_sparch_model``), by content."""
+    return (load_sparch_model if is_sparch_checkpoint(path) else load_model)(path)
+
+
+__all__ = ["ALLOWED_GLOBALS", "SPARCH_CLASSES", "SparchUnpickler", "is_sparch_checkpoint", "load_any_checkpoint",
+           "load_sparch_model", "read_sparch_records", "sparch_to_config"]
