@@ -160,10 +160,13 @@ def _contains(path: Path, needle: bytes) -> bool:
     return False
 
 
-#: Bytes per value of the storage types ``torch.save`` names in its persistent ids.
-STORAGE_ITEMSIZE = {"DoubleStorage": 8, "FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2,
-                    "LongStorage": 8, "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1,
-                    "BoolStorage": 1, "UntypedStorage": 1}
+#: torch.<X>Storage, as ``torch.save`` names it in a persistent id -> the dtype of its bytes
+STORAGE_DTYPES = {"FloatStorage": torch.float32, "DoubleStorage": torch.float64, "HalfStorage": torch.float16,
+                  "BFloat16Storage": torch.bfloat16, "LongStorage": torch.int64, "IntStorage": torch.int32,
+                  "ShortStorage": torch.int16, "CharStorage": torch.int8, "ByteStorage": torch.uint8,
+                  "BoolStorage": torch.bool}
+#: Bytes per value of each storage type (newer torch also writes untyped storages, counted in bytes)
+STORAGE_ITEMSIZE = {**{name: dtype.itemsize for name, dtype in STORAGE_DTYPES.items()}, "UntypedStorage": 1}
 
 
 class _Inert(dict):

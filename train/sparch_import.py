@@ -49,7 +49,8 @@ from snn_deploy.errors import FormatError
 from snn_deploy.filekind import identify
 from snn_deploy.memory import check_fits
 
-from snn_deploy.train.checkpoint import check_checkpoint_file, check_weights, load_model, load_state_into
+from snn_deploy.train.checkpoint import (STORAGE_DTYPES, check_checkpoint_file, check_weights, load_model,
+                                         load_state_into)
 from snn_deploy.train.config import ModelConfig
 from snn_deploy.catalogue import A_RANGE, ALPHA_RANGE, B_RANGE, BETA_RANGE, THRESHOLD
 
@@ -137,11 +138,6 @@ _RECORD_NAMES = [f"{SPARCH_MODULE}.{name}" for name in ("SNN", "SpikeFunctionBox
     "torch.nn.modules.dropout.Dropout",
 ]
 RECORD_CLASSES: dict[str, type] = {n: type(n.rsplit(".", 1)[1], (Record,), {"qualname": n}) for n in _RECORD_NAMES}
-#: torch.<X>Storage (named in a persistent id) -> dtype of its bytes
-STORAGE_DTYPES = {"FloatStorage": torch.float32, "DoubleStorage": torch.float64, "HalfStorage": torch.float16,
-                  "BFloat16Storage": torch.bfloat16, "LongStorage": torch.int64, "IntStorage": torch.int32,
-                  "ShortStorage": torch.int16, "CharStorage": torch.int8, "ByteStorage": torch.uint8,
-                  "BoolStorage": torch.bool}
 NUMPY_SCALAR_TYPES = ("f8", "f4", "i8", "i4", "b1")
 
 
@@ -251,8 +247,7 @@ class SparchUnpickler(pickle.Unpickler):
                 info = self.archive.getinfo(name)
             except KeyError:
                 raise Refused(f"a storage {key} missing from the archive") from None
-            itemsize = torch.empty(0, dtype=kind.dtype).element_size()
-            if info.file_size != numel * itemsize:
+            if info.file_size != numel * kind.dtype.itemsize:
                 raise Refused(f"storage {key} of {info.file_size} bytes for {numel} values")
             data = bytearray(self.archive.read(name))
             self.storages[key] = torch.frombuffer(data, dtype=kind.dtype) if data else torch.empty(0, dtype=kind.dtype)
