@@ -77,10 +77,20 @@ def read_manifest(directory: Path, command: str) -> dict[str, str]:
     """``{name: sha256}`` of the set ``command`` last committed in ``directory`` ({} if none)."""
     path = manifest_path(directory, command)
     try:
-        files = json.loads(path.read_text()).get("files", {})
+        return _load_manifest(path, command, journal=False)
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError, AttributeError) as exc:
+
+
+def _load_manifest(path: Path, command: str, journal: bool) -> dict[str, str]:
+    """A manifest file's checked ``{name: digest}``. A committed one without a ``files`` mapping is an
+    empty set; a journal's must have one (its names are moved in, and the old set's others removed)."""
+    try:
+        data = json.loads(path.read_text())
+        files = dict(data["files"]) if journal else data.get("files", {})
+    except (OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
+        if isinstance(exc, FileNotFoundError) and not journal:
+            raise                                   # no committed set: read_manifest's {}
         raise SnnDeployError(f"{path}: unreadable manifest of snn-deploy {command} ({exc})") from None
     return _checked_names(files, path) if isinstance(files, dict) else {}
 
@@ -289,12 +299,9 @@ def output_dir(path: str | os.PathLike, command: str, *, force: bool = False, sh
 def _roll_forward(directory: Path, command: str) -> None:
     journal = directory / f"{PREFIX}{command}{JOURNAL_SUFFIX}"
     trash = directory / f"{PREFIX}{command}{TRASH_SUFFIX}"
-    new_manifest = journal / manifest_path(directory, command).name
+    new_manifest = manifest_path(journal, command)
     if new_manifest.is_file():
-        try:
-            new = _checked_names(dict(json.loads(new_manifest.read_text())["files"]), new_manifest)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise SnnDeployError(f"{new_manifest}: unreadable manifest of snn-deploy {command} ({exc})") from None
+        new = _load_manifest(new_manifest, command, journal=True)
         old = read_manifest(directory, command)
         for name in new:
             src, dst = journal / name, directory / name
