@@ -74,8 +74,10 @@ def test_a_set_replaces_its_own_files_only(tmp_path):
     assert not [p.name for p in out.iterdir() if p.name.endswith((".tmp", ".new", ".old", ".lock"))]
 
 
-def test_a_manifest_naming_paths_outside_its_directory_is_refused_and_nothing_moves(tmp_path):
-    """A manifest is a file anyone may have put there: names like ../x or /abs must never be removed or moved."""
+@pytest.mark.parametrize("planted_in", ["committed", "journal"])
+def test_a_manifest_naming_paths_outside_its_directory_is_refused_and_nothing_moves(tmp_path, planted_in):
+    """A manifest is a file anyone may have put there: names like ../x or /abs must never be removed (the
+    committed manifest's names) or moved in (the journal's)."""
     import json
 
     from snn_deploy.errors import SnnDeployError
@@ -87,10 +89,12 @@ def test_a_manifest_naming_paths_outside_its_directory_is_refused_and_nothing_mo
     victim_file.write_text("mine too")
     out = tmp_path / "out"
     out.mkdir()
-    (out / ".snn-deploy-foo.json").write_text(json.dumps({"files": {str(victim_dir): "x", "../victim2": "x"}}))
+    planted = json.dumps({"files": {str(victim_dir): "x", "../victim2": "x"}})
+    empty = json.dumps({"files": {}})
+    (out / ".snn-deploy-foo.json").write_text(planted if planted_in == "committed" else empty)
     journal = out / ".snn-deploy-foo.new"
     journal.mkdir()
-    (journal / ".snn-deploy-foo.json").write_text(json.dumps({"files": {}}))
+    (journal / ".snn-deploy-foo.json").write_text(planted if planted_in == "journal" else empty)
     with pytest.raises(SnnDeployError, match="not a file of this directory"):
         settle(out, "run")
     assert (victim_dir / "keep.txt").read_text() == "mine" and victim_file.read_text() == "mine too"
