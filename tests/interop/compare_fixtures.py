@@ -163,3 +163,15 @@ def norse_equations(graph, dt: float, rec):
 
 #: the rewrite that states each library's own equations in NIR (make_fixtures records the agreement after it)
 EQUATIONS = {"rockpool": rockpool_equations, "sinabs": sinabs_equations, "norse": norse_equations}
+
+
+def result_text(measured: dict) -> str:
+    """The docs/interop.md cell of one fixture's figures (``run_fixture``'s, with ``explained``)."""
+    if "error" in measured:
+        text = f"refused: {measured['error']}"
+    else:
+        text = "; ".join(f"{layer}: {100 * a:.1f}% identical" for layer, a in measured["agreement"].items())
+    if isinstance(measured.get("explained"), dict) and "error" not in measured["explained"]:
+        text += " (as the library's equations: " + "; ".join(
+            f"{layer} {100 * a:.1f}%" for layer, a in measured["explained"].items()) + ")"
+    return text.replace("|", "/")

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "interop" / "fixtures"
 sys.path.insert(0, str(ROOT / "tests" / "interop"))
 
-from compare_fixtures import EQUATIONS, agreement, rockpool_reference, run_fixture  # noqa: E402
+from compare_fixtures import EQUATIONS, agreement, result_text, rockpool_reference, run_fixture  # noqa: E402
 
 EXPLAIN = {  # why a measured difference is what it is (checked against each library's source; the
     # "as the library's equations" figures rewrite the file by compare_fixtures.EQUATIONS and import that)
@@ -158,14 +158,7 @@ def main() -> None:
             if lib == "rockpool":
                 measured["reference"] = rockpool_reference(made / f"{lib}_{case}.nir")
             expected[f"{lib}_{case}"] = measured
-            if "error" in measured:
-                text = f"refused: {measured['error']}"
-            else:
-                text = "; ".join(f"{layer}: {100 * a:.1f}% identical" for layer, a in measured["agreement"].items())
-            if isinstance(measured.get("explained"), dict) and "error" not in measured["explained"]:
-                text += " (as the library's equations: " + "; ".join(
-                    f"{layer} {100 * a:.1f}%" for layer, a in measured["explained"].items()) + ")"
-            rows.append({"library": lib, "case": case, "direction": "into snn-deploy", "result": text})
+            rows.append({"library": lib, "case": case, "direction": "into snn-deploy", "result": result_text(measured)})
         rows += out_rows(lib, scratch, ours)
     FIXTURES.mkdir(parents=True, exist_ok=True)
     for old in FIXTURES.glob("*_*.n*"):
