@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from networks import seeded_inputs, seeded_network
+from networks import assert_same_run, seeded_inputs, seeded_network
 from snn_deploy.cli import main
 from snn_deploy.convert import emulator_torch, fixed_point as fp
 from snn_deploy.convert.emulator import emulate
@@ -18,12 +18,14 @@ from snn_deploy.convert import fixed_neurons
 from snn_deploy.convert.fixed_neurons import get_neuron_model
 from snn_deploy.errors import SnnDeployError, UsageError
 from snn_deploy.ir import save_network
-from networks import assert_same_run
+from shd_files import DEFAULT_CHANNELS, DEFAULT_CLASSES
 from test_emulator import recurrent_readout_network
 from test_kernels import CASES, numpy_reference, random_case
 
 CPU = torch.device("cpu")
-CHANNELS, CLASSES, STEPS = 40, 4, 20     # the conftest SHD set: 40 channels, 4 classes
+CHANNELS, CLASSES, STEPS = DEFAULT_CHANNELS, DEFAULT_CLASSES, 20     # the conftest SHD set
+#: the torch engine on every device this machine has (CUDA where a GPU is lent)
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
 
 
 @pytest.mark.parametrize("name,reset", CASES)
@@ -54,32 +56,34 @@ NETWORKS = [("radlif", {}), ("adlif", {}), ("lif", {}), ("rlif", {}), ("mthr_lif
             ("cuba_lif", {"reset": "zero"}), ("cuba_lif", {"reset": "subtract"}), ("adlif", {"encoding": "graded"})]
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("case,kw", NETWORKS, ids=[f"{c}-{'-'.join(map(str, k.values()))}" for c, k in NETWORKS])
-def test_torch_engine_equals_numpy_engine_on_seeded_networks(case, kw):
+def test_torch_engine_equals_numpy_engine_on_seeded_networks(case, kw, device):
     """Every model with a recurrent and a feed-forward layer and an li readout; biased, so the pipeline reset acts."""
     net = seeded_network(case, bias=8.0, **kw)
     if kw.get("encoding") == "graded":
         x = np.random.default_rng(3).normal(0.0, 1.0, (5, 15, net.inputs()[0].size))
     else:
         x = seeded_inputs(net, 5, 15, max_count=2 if case == "spikgru" else 1)
-    a = emulate(net, x, record_state=True, engine="torch", device="cpu")
+    a = emulate(net, x, record_state=True, engine="torch", device=device)
     b = emulate(net, x, record_state=True, engine="numpy")
     assert sum(int(s.sum()) for s in b.spikes.values()) > 20, "guard: the network must spike"
     assert b.potentials, "guard: an li readout"
     assert_same_run(a, b)
-    lean = emulate(net, x, record=False, device="cpu")       # a device alone picks the torch engine
+    lean = emulate(net, x, record=False, device=device)      # a device alone picks the torch engine
     assert set(lean.spikes) | set(lean.potentials) == {net.output().name}
     np.testing.assert_array_equal(lean.predictions, b.predictions)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("case,kw", [("cuba_lif", {"reset": "zero"}), ("spikgru", {}), ("adlif", {})])
-def test_torch_engine_equals_numpy_engine_when_driven_into_saturation_and_wrap(case, kw):
+def test_torch_engine_equals_numpy_engine_when_driven_into_saturation_and_wrap(case, kw, device):
     net = seeded_network(case, bias=8.0, **kw)
     for d in net.dense_nodes():                      # the largest shift: inputs far beyond 24 bits
         if not net.is_recurrent(d.name):
             d.weight_exp = fp.WEIGHT_EXP_MAX
     x = seeded_inputs(net, 4, 12, max_count=3)
-    a = emulate(net, x, record_state=True, engine="torch")
+    a = emulate(net, x, record_state=True, engine="torch", device=device)
     b = emulate(net, x, record_state=True, engine="numpy")
     for pop, counts in b.overflow.items():          # guards: every population overflowed
         assert sum(counts.values()) > 0, f"{pop}: {counts}"
