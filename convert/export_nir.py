@@ -51,7 +51,7 @@ from snn_deploy.errors import SnnDeployError
 from snn_deploy.ir import DenseNode, InputNode, Network, NeuronNode
 
 from snn_deploy.convert.nir_map import (  # noqa: E402  (re-exported: the names callers know)
-    DEFAULT_DT, META_DT, META_ENCODING, META_RESET, META_SOURCE, SOURCE_TAG, export_of, reader_caveats, unique_name)
+    DEFAULT_DT, META_DT, META_ENCODING, META_RESET, META_SOURCE, SOURCE_TAG, export_of, positive_seconds, reader_caveats, unique_name)
 
 class NirExportError(SnnDeployError):
     """The network (or one population of it) cannot be written as a NIR 1.0 graph."""
@@ -188,9 +188,9 @@ _NEURON_EXPORTERS: dict[str, Callable[[NeuronNode, float], Any]] = {
 def _resolve_dt(*candidates: Any) -> float:
     for value in candidates:
         if value is not None:
-            dt = float(np.asarray(value))
-            if not dt > 0.0:
-                raise NirExportError(f"time step dt must be positive seconds, got {dt}")
+            dt = positive_seconds(value)
+            if dt is None:
+                raise NirExportError(f"time step dt must be positive seconds, got {value!r}")
             return dt
     return DEFAULT_DT
 

@@ -31,7 +31,7 @@ import h5py
 import nir
 import numpy as np
 
-from snn_deploy.convert.nir_map import META_DT, META_ENCODING, META_RESET, NIR_IMPORT, unique_name
+from snn_deploy.convert.nir_map import META_DT, META_ENCODING, META_RESET, NIR_IMPORT, positive_seconds, unique_name
 from snn_deploy.errors import FormatError
 from snn_deploy.filekind import identify
 from snn_deploy.h5schema import check_memory, check_stored
@@ -154,14 +154,9 @@ def import_nir(source: Union[str, Path, nir.NIRGraph], dt: Optional[float] = Non
         raise FormatError(
             f"{label}: the graph carries no time step (metadata 'dt'); pass dt (seconds per step, --dt) to import it")
     for value, where in ((dt, "dt"), (meta_dt, "metadata 'dt'")):
-        if value is not None:
-            try:
-                ok = float(np.asarray(value)) > 0.0
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                raise FormatError(f"{label}: {where} must be a positive number of seconds per step, got {value!r}")
-    dt = float(np.asarray(dt if dt is not None else meta_dt))
+        if value is not None and positive_seconds(value) is None:
+            raise FormatError(f"{label}: {where} must be a positive number of seconds per step, got {value!r}")
+    dt = positive_seconds(dt if dt is not None else meta_dt)
     nodes, edges = _flatten(graph.nodes, graph.edges, label)
     nodes, edges = _fold_linear_chains(nodes, edges, label)
     net = _build_network(nodes, edges, dt, label)

@@ -15,7 +15,9 @@ apply to the exported network and writes them into the summary.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
+
+import numpy as np
 
 from snn_deploy import catalogue
 
@@ -125,6 +127,15 @@ def reader_caveats(models: set[str], subtract: list[str], dt: float) -> list[str
                "cuba_lif": "cuba_lif" in models, "lif": "lif" in models, "li": "li" in models}
     return [text.format(names=", ".join(repr(n) for n in subtract), dt=dt)
             for when, text in READER_CAVEATS if applies[when]]
+
+
+def positive_seconds(value: Any) -> Optional[float]:
+    """``value`` as a time step in seconds when it is a positive number (a scalar or size-1 array), else None."""
+    try:
+        seconds = float(np.asarray(value))
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds > 0.0 else None
 
 
 def unique_name(base: str, taken) -> str:

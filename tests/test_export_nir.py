@@ -133,6 +133,9 @@ def test_dt_default_and_override():
     assert export_nir(net, dt=0.01).metadata["dt"] == 0.01
     with pytest.raises(NirExportError, match="positive"):
         export_nir(net, dt=0.0)
+    net.meta["dt"] = "fast"                  # an IR file's meta is anyone's text
+    with pytest.raises(NirExportError, match="positive seconds, got 'fast'"):
+        export_nir(net)
 
 
 # ---- foreign graphs: semantics checked against NIR's own equations ------------------------------
