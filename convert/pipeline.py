@@ -172,16 +172,19 @@ def load_comparison_data(data: Any, split: str, limit: Optional[int], net: Netwo
 
 
 def _netx_input(float_net: Network, x: Any) -> dict:
-    """The netx status entries for the input: the message bits netx.net must be loaded with (from the
-    data's largest count when there is data, else from the binning: counts of unknown size unless binary)."""
+    """The netx status entries for the input: the message bits netx.net must be loaded with, from the
+    data's largest count when there is data and it passes 1, else from the binning: binary, or counts
+    of unknown size (a sample of 0/1 counts from count data says nothing of the rest)."""
     import numpy as np
 
     from snn_deploy.convert.export_netx import input_message_bits_for, netx_load_hint
 
-    if x is not None:
-        max_count = int(np.max(x)) if np.size(x) else 0
-    else:
-        max_count = 1 if float_net.meta.get("binary", False) else None
+    binary = bool(float_net.meta.get("binary", False))
+    max_count = (int(np.max(x)) if np.size(x) else 0) if x is not None else None
+    if max_count is not None and max_count <= 1 and not binary:
+        max_count = None        # 0/1 in the samples read does not make count data binary
+    elif max_count is None and binary:
+        max_count = 1
     bits = input_message_bits_for(max_count)
     return {"input_message_bits": bits, "input_max_count": max_count, "load": netx_load_hint(bits)}
 

@@ -282,3 +282,18 @@ def test_input_message_bits_for_counts():
     with pytest.raises(NetxExportError, match="at most 24"):
         input_message_bits_for(1 << 24)
     assert "input_message_bits=8" in netx_load_hint(8) and "input_message_bits" not in netx_load_hint(0)
+
+
+def test_input_bits_are_binary_only_when_the_binning_is_or_the_data_shows_counts():
+    """A convert run reads --limit samples: 0/1 counts in them do not make count-binned data binary."""
+    from types import SimpleNamespace
+
+    from snn_deploy.convert.pipeline import _netx_input
+
+    counts, binary = SimpleNamespace(meta={"binary": False}), SimpleNamespace(meta={"binary": True})
+    ones = np.array([[[0, 1, 1]]], np.uint8)
+    assert _netx_input(counts, ones)["input_message_bits"] == 8          # count data, a 0/1 sample
+    assert _netx_input(binary, ones)["input_message_bits"] == 0
+    assert _netx_input(counts, ones * 3)["input_message_bits"] == 8
+    assert _netx_input(counts, None)["input_message_bits"] == 8
+    assert _netx_input(binary, None)["input_message_bits"] == 0
