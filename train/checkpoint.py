@@ -382,19 +382,23 @@ def load_state_into(model: nn.Module, state_dict: dict[str, torch.Tensor], sourc
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelConfig, dict[str, Any]]:
     """Rebuild the model of a checkpoint: ``(model in eval mode on device, ModelConfig, meta)``."""
-    from snn_deploy.train.models import build_model
-
     from snn_deploy.train.sizes import check_config_fits_weights
 
     ckpt = load_checkpoint(path)
     check_config_fits_weights(ckpt.model_config, ckpt.state_dict, ckpt.path)
-    model = build_model(ckpt.model_config)
+    return model_from_state(ckpt.model_config, ckpt.state_dict, ckpt.path, device), ckpt.model_config, ckpt.meta
+
+
+def model_from_state(cfg: ModelConfig, state_dict: dict, path: Path, device: str | torch.device = "cpu") -> nn.Module:
+    """The model ``cfg`` describes holding ``state_dict`` (read from ``path``), in eval mode on ``device``."""
+    from snn_deploy.train.models import build_model
+
+    model = build_model(cfg)
     try:
-        load_state_into(model, ckpt.state_dict, ckpt.path)
+        load_state_into(model, state_dict, path)
     except RuntimeError as exc:  # shape mismatches
-        raise FormatError(f"{ckpt.path}: weights do not fit the model its config describes: {exc!s:.300}") from None
-    model.to(device).eval()
-    return model, ckpt.model_config, ckpt.meta
+        raise FormatError(f"{path}: weights do not fit the model its config describes: {exc!s:.300}") from None
+    return model.to(device).eval()
 
 
 # --- random number generator states (for a bit-exact --resume) -------------------------------

@@ -50,7 +50,7 @@ from snn_deploy.filekind import identify
 from snn_deploy.memory import check_fits
 
 from snn_deploy.train.checkpoint import (STORAGE_DTYPES, check_checkpoint_file, check_weights, load_model,
-                                         load_state_into)
+                                         model_from_state)
 from snn_deploy.train.config import ModelConfig
 from snn_deploy.catalogue import A_RANGE, ALPHA_RANGE, B_RANGE, BETA_RANGE, THRESHOLD
 
@@ -362,8 +362,7 @@ def sparch_to_config(root: Record, path: str | Path) -> SparchModel:
                       dropout=float(dropout) if isinstance(dropout, (int, float)) and 0 <= dropout < 1 else 0.0)
     if len(biases) != 1:
         raise FormatError(f"{where}.snn: some layers use a bias and some do not")
-    with torch.random.fork_rng(devices=[]):
-        ours = build_model(cfg).state_dict()
+    ours = build_model(cfg).state_dict()          # the names and shapes to fill (build_model forks the RNG)
     state = dict(ours)
     prefixes = [f"layers.{i}." for i in range(len(layers) - 1)] + ["readout."]
     for i, (layer, prefix) in enumerate(zip(layers, prefixes)):
@@ -435,16 +434,8 @@ def _int(record: Record, attr: str, where: str) -> int:
 
 def load_sparch_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, ModelConfig, dict[str, Any]]:
     """A sparch checkpoint as our float model: ``(model in eval mode, ModelConfig, meta)`` (like ``load_model``)."""
-    from snn_deploy.train.models import build_model
-
     imported = sparch_to_config(read_sparch_records(path), path)
-    model = build_model(imported.config)
-    try:
-        load_state_into(model, imported.state_dict, path)
-    except RuntimeError as exc:
-        raise FormatError(f"{path}: weights do not fit the model: {exc!s:.300}") from None
-    model.to(device).eval()
-    return model, imported.config, imported.meta
+    return model_from_state(imported.config, imported.state_dict, Path(path), device), imported.config, imported.meta
 
 
 def load_any_checkpoint(path: str | Path) -> tuple[torch.nn.Module, ModelConfig, dict[str, Any]]:
