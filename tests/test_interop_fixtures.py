@@ -34,7 +34,9 @@ def test_fixture_imports_and_agrees_as_recorded(stem):
 def test_snntorch_graphs_with_nir_semantics_spike_identically(stem):
     got = run_fixture(FIXTURES / f"{stem}.nir")
     assert got["library_spikes"]["hidden"] >= 10, "too few spikes for a meaningful comparison"
-    assert got["agreement"] == {"hidden": 1.0, "out": 1.0}
+    assert got["agreement"]["hidden"] == 1.0
+    # the output layer is silent in these fixtures on both sides: its agreement proves nothing yet
+    assert got["library_spikes"]["out"] == got["ours"]["out"] == 0
 
 
 @pytest.mark.parametrize("stem", sorted(k for k in EXPECTED if k.split("_", 1)[0] in EQUATIONS))
